@@ -1,0 +1,56 @@
+// buildApp(services) → a Fastify instance serving the Graph photo API. Nothing
+// happens on import; main (cli/serve.ts) opens the store and listens, tests build
+// their own app around a temporary store.
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { TokenVerifier } from './auth/token-verifier.js';
+import { errors } from './errors.js';
+import { sendError } from './http/error-envelope.js';
+import type { GraphServices } from './http/graph-context.js';
+import { registerGraphRoutes } from './http/graph-routes.js';
+
+export interface AppOptions {
+  readonly verifier: TokenVerifier;
+  readonly services: GraphServices;
+  readonly publicUrl?: string | undefined;
+  readonly logger?: FastifyServerOptions['logger'];
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+}
+
+/** A visible-ASCII client-request-id of 1–128 characters is echoed; anything else is replaced (contract §8). */
+const CLIENT_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+export function buildApp(options: AppOptions): FastifyInstance {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    genReqId: () => randomUUID(),
+    // Graph segment names are case-insensitive; ids and $value keep their text.
+    routerOptions: { caseSensitive: false, ignoreDuplicateSlashes: false },
+    // Bodies are read by the handlers, after authentication, with their own limit.
+    bodyLimit: Number.MAX_SAFE_INTEGER,
+    return503OnClosing: true,
+    ...(options.https && { https: { cert: options.https.cert, key: options.https.key } }),
+  }) as unknown as FastifyInstance;
+
+  // The body's Content-Type is never trusted (the JS client sends application/json
+  // with image bytes): every body reaches the handler as a raw stream.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+
+  app.addHook('onRequest', async (request, reply) => {
+    const clientRequestId = request.headers['client-request-id'];
+    reply.headers({
+      'request-id': request.id,
+      'client-request-id':
+        typeof clientRequestId === 'string' && CLIENT_REQUEST_ID.test(clientRequestId) ? clientRequestId : request.id,
+      'x-content-type-options': 'nosniff',
+      'cache-control': 'no-store',
+    });
+  });
+
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  app.setNotFoundHandler((request, reply) => sendError(errors.outsideApi(), request, reply));
+
+  registerGraphRoutes(app, { verifier: options.verifier, services: options.services, publicUrl: options.publicUrl });
+  return app;
+}

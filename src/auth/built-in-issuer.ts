@@ -1,0 +1,98 @@
+// The built-in token issuer: an RSA key kept in the data folder, and access tokens
+// with the claims Entra ID puts in its own (iss, aud, tid, oid, upn, scp or roles,
+// wids, iat, nbf, exp), so that Portrait is usable before any real identity
+// provider is wired in. https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
+import { ADMIN_ROLE_TEMPLATE_IDS } from './principal.js';
+
+/** Tokens Portrait issues name this issuer, followed by the tenant id and "/v2.0". */
+export const BUILT_IN_ISSUER_PREFIX = 'https://portrait.localhost/';
+/** The audience of tokens for Microsoft Graph (v1 form), accepted by default. */
+export const GRAPH_AUDIENCE = 'https://graph.microsoft.com';
+const GLOBAL_ADMINISTRATOR = [...ADMIN_ROLE_TEMPLATE_IDS][0] as string;
+
+export function builtInIssuer(tenantId: string): string {
+  return `${BUILT_IN_ISSUER_PREFIX}${tenantId}/v2.0`;
+}
+
+export interface IssuerKey {
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+  /** The JWK thumbprint-like id sent as `kid`. */
+  readonly keyId: string;
+}
+
+/** Reads the issuer's key from the data folder, creating it on first use. */
+export function loadOrCreateIssuerKey(dataDir: string): IssuerKey {
+  const path = join(dataDir, 'issuer-key.pem');
+  if (!existsSync(path)) {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    // 'wx' fails if another process created it meanwhile; then we read theirs.
+    try {
+      writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      if (!(error instanceof Error && 'code' in error && error.code === 'EEXIST')) throw error;
+    }
+  }
+  const privateKey = createPrivateKey(readFileSync(path));
+  const publicKey = createPublicKey(privateKey);
+  const der = publicKey.export({ type: 'spki', format: 'der' });
+  const keyId = createHash('sha256').update(der).digest('base64url').slice(0, 22);
+  return { privateKey, publicKey, keyId };
+}
+
+export type TokenSubject =
+  | {
+      readonly kind: 'user';
+      readonly userId: string;
+      readonly userPrincipalName: string;
+      readonly displayName: string;
+      readonly scopes: readonly string[];
+      readonly admin: boolean;
+    }
+  | { readonly kind: 'app'; readonly appId: string; readonly name: string; readonly roles: readonly string[] };
+
+export interface TokenRequest {
+  readonly tenantId: string;
+  readonly subject: TokenSubject;
+  readonly ttlSeconds: number;
+  readonly audience?: string;
+}
+
+export async function issueToken(key: IssuerKey, request: TokenRequest): Promise<string> {
+  const { subject } = request;
+  const claims: Record<string, unknown> = { tid: request.tenantId, ver: '2.0' };
+  if (subject.kind === 'user') {
+    Object.assign(claims, {
+      oid: subject.userId,
+      upn: subject.userPrincipalName,
+      preferred_username: subject.userPrincipalName,
+      name: subject.displayName,
+      scp: subject.scopes.join(' '),
+      idtyp: 'user',
+    });
+    if (subject.admin) claims.wids = [GLOBAL_ADMINISTRATOR];
+  } else {
+    Object.assign(claims, {
+      oid: subject.appId,
+      appid: subject.appId,
+      azp: subject.appId,
+      app_displayname: subject.name,
+      roles: [...subject.roles],
+      idtyp: 'app',
+    });
+  }
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: key.keyId })
+    .setIssuer(builtInIssuer(request.tenantId))
+    .setAudience(request.audience ?? GRAPH_AUDIENCE)
+    .setSubject(subject.kind === 'user' ? subject.userId : subject.appId)
+    .setIssuedAt(now)
+    .setNotBefore(now)
+    .setExpirationTime(now + request.ttlSeconds)
+    .sign(key.privateKey);
+}

@@ -1,0 +1,158 @@
+// The permission table of contract §7, and the pure decision made from it.
+// Checked in two steps, because Graph answers "no permission for this kind of
+// owner" before it looks the owner up, and "not yours" only after (contract §6).
+import type { Principal } from './principal.js';
+
+export type PermissionTarget =
+  | 'userPhoto'
+  | 'groupPhoto'
+  | 'teamPhoto'
+  | 'contactPhoto'
+  | 'user'
+  | 'users'
+  | 'group'
+  | 'groups'
+  | 'team'
+  | 'contacts'
+  | 'invitations'
+  | 'drive';
+
+export type Access = 'read' | 'write';
+
+interface Cell {
+  /** Delegated permissions that cover the signed-in user's own object. */
+  readonly own: readonly string[];
+  /** Delegated permissions that cover somebody else's object. */
+  readonly other: readonly string[];
+  /** Delegated access to somebody else's object also needs an administrator role. */
+  readonly otherNeedsAdmin?: true;
+  /** Delegated access to somebody else's object is never allowed (contacts). */
+  readonly ownOnly?: true;
+  readonly application: readonly string[];
+}
+
+const USER_READ_OWN = ['User.Read', 'User.ReadBasic.All', 'User.Read.All', 'User.ReadWrite', 'User.ReadWrite.All'];
+const USER_READ_OTHER = ['User.ReadBasic.All', 'User.Read.All', 'User.ReadWrite.All'];
+const PHOTO_READ = ['ProfilePhoto.Read.All', 'ProfilePhoto.ReadWrite.All'];
+const GROUP_READ = ['Group.Read.All', 'Group.ReadWrite.All'];
+const TEAM_READ = ['Team.ReadBasic.All', 'TeamSettings.Read.All', 'TeamSettings.ReadWrite.All', ...GROUP_READ];
+const CONTACTS_READ = ['Contacts.Read', 'Contacts.ReadWrite'];
+const FILES_READ = ['Files.Read', 'Files.ReadWrite', 'Files.Read.All', 'Files.ReadWrite.All'];
+const FILES_READ_ALL = ['Files.Read.All', 'Files.ReadWrite.All', 'Sites.Read.All', 'Sites.ReadWrite.All'];
+
+function same(delegated: readonly string[], application: readonly string[] = delegated): Cell {
+  return { own: delegated, other: delegated, application };
+}
+
+const TABLE: Record<PermissionTarget, Record<Access, Cell>> = {
+  userPhoto: {
+    read: {
+      own: [...USER_READ_OWN, ...PHOTO_READ],
+      other: [...USER_READ_OTHER, ...PHOTO_READ],
+      application: ['User.Read.All', 'User.ReadWrite.All', ...PHOTO_READ],
+    },
+    write: {
+      own: ['User.ReadWrite', 'User.ReadWrite.All', 'ProfilePhoto.ReadWrite.All'],
+      other: ['User.ReadWrite.All', 'ProfilePhoto.ReadWrite.All'],
+      otherNeedsAdmin: true,
+      application: ['User.ReadWrite.All', 'ProfilePhoto.ReadWrite.All'],
+    },
+  },
+  groupPhoto: {
+    read: same([...GROUP_READ, ...PHOTO_READ]),
+    write: same(['Group.ReadWrite.All', 'ProfilePhoto.ReadWrite.All']),
+  },
+  teamPhoto: {
+    read: same(TEAM_READ),
+    write: same(['TeamSettings.ReadWrite.All', 'Group.ReadWrite.All']),
+  },
+  contactPhoto: {
+    read: { own: CONTACTS_READ, other: [], ownOnly: true, application: CONTACTS_READ },
+    write: { own: ['Contacts.ReadWrite'], other: [], ownOnly: true, application: ['Contacts.ReadWrite'] },
+  },
+  // The directory endpoints that let a client create what it photographs.
+  user: {
+    read: { own: USER_READ_OWN, other: USER_READ_OTHER, application: ['User.Read.All', 'User.ReadWrite.All'] },
+    write: {
+      own: ['User.ReadWrite.All'],
+      other: ['User.ReadWrite.All'],
+      otherNeedsAdmin: true,
+      application: ['User.ReadWrite.All'],
+    },
+  },
+  users: {
+    read: same(USER_READ_OTHER, ['User.Read.All', 'User.ReadWrite.All']),
+    write: { own: [], other: ['User.ReadWrite.All'], otherNeedsAdmin: true, application: ['User.ReadWrite.All'] },
+  },
+  group: { read: same(GROUP_READ), write: same(['Group.ReadWrite.All']) },
+  groups: { read: same(GROUP_READ), write: same(['Group.ReadWrite.All']) },
+  team: { read: same(TEAM_READ), write: same(['Group.ReadWrite.All']) },
+  contacts: {
+    read: { own: CONTACTS_READ, other: [], ownOnly: true, application: CONTACTS_READ },
+    write: { own: ['Contacts.ReadWrite'], other: [], ownOnly: true, application: ['Contacts.ReadWrite'] },
+  },
+  invitations: {
+    read: same(['User.Invite.All', 'User.ReadWrite.All']),
+    write: same(['User.Invite.All', 'User.ReadWrite.All']),
+  },
+  drive: {
+    read: { own: FILES_READ, other: FILES_READ_ALL, application: FILES_READ_ALL },
+    write: { own: [], other: [], application: [] },
+  },
+};
+
+export type Decision =
+  | { readonly allowed: true }
+  | { readonly allowed: false; readonly missing: string };
+
+const ALLOWED: Decision = { allowed: true };
+
+function holdsAny(principal: Principal, names: readonly string[]): boolean {
+  return names.some((name) => principal.permissions.has(name.toLowerCase()));
+}
+
+function requires(names: readonly string[]): Decision {
+  return { allowed: false, missing: `Requires one of: ${names.join(', ')}.` };
+}
+
+function union(a: readonly string[], b: readonly string[]): string[] {
+  return [...new Set([...a, ...b])];
+}
+
+/** Step one, before the owner is looked up: could any permission the caller holds fit? */
+export function authorizeKind(principal: Principal, target: PermissionTarget, access: Access): Decision {
+  const cell = TABLE[target][access];
+  const names = principal.delegated ? union(cell.own, cell.other) : cell.application;
+  if (names.length === 0) {
+    return { allowed: false, missing: `This operation is not available to ${principal.delegated ? 'delegated' : 'application'} tokens.` };
+  }
+  return holdsAny(principal, names) ? ALLOWED : requires(names);
+}
+
+export interface OwnerFacts {
+  /** The object belongs to the caller (a delegated caller's own user or contact). */
+  readonly isOwn: boolean;
+  /** The caller holds an administrator role, by token (wids) or in the directory. */
+  readonly callerIsAdmin: boolean;
+}
+
+/** Step two, once the owner is known: the exact cell for own or somebody else's object. */
+export function authorizeOwner(
+  principal: Principal,
+  target: PermissionTarget,
+  access: Access,
+  facts: OwnerFacts,
+): Decision {
+  const cell = TABLE[target][access];
+  if (!principal.delegated) return holdsAny(principal, cell.application) ? ALLOWED : requires(cell.application);
+  if (facts.isOwn) return holdsAny(principal, cell.own) ? ALLOWED : requires(cell.own);
+  if (cell.ownOnly) return { allowed: false, missing: 'Delegated access covers the signed-in user\'s own contacts only.' };
+  if (!holdsAny(principal, cell.other)) return requires(cell.other);
+  if (cell.otherNeedsAdmin && !facts.callerIsAdmin) {
+    return {
+      allowed: false,
+      missing: `Changing another user also requires the Global Administrator, User Administrator or People Administrator role, with one of: ${cell.other.join(', ')}.`,
+    };
+  }
+  return ALLOWED;
+}

@@ -1,0 +1,158 @@
+// Bearer token verification with jose: signature, iss, aud, exp and nbf (with a
+// small clock skew), for the built-in issuer and any configured OIDC issuers.
+// A verified token is cached until it expires, so the read path pays for one
+// signature check per token, not one per request.
+import type { KeyObject } from 'node:crypto';
+import { createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { errors } from '../errors.js';
+import { BUILT_IN_ISSUER_PREFIX, builtInIssuer } from './built-in-issuer.js';
+import { ADMIN_ROLE_TEMPLATE_IDS, type Principal } from './principal.js';
+
+export interface TrustedIssuer {
+  /** The expected `iss`; `{tenantid}` stands for the token's tid (Entra's multi-tenant form). */
+  readonly issuer: string;
+  /** Where its signing keys are; discovered from the issuer's OpenID configuration when absent. */
+  readonly jwksUri: string | undefined;
+}
+
+export interface TokenVerifierOptions {
+  /** The built-in issuer's public key, or undefined to trust configured issuers only. */
+  readonly builtInKey: KeyObject | undefined;
+  readonly trustedIssuers: readonly TrustedIssuer[];
+  readonly audiences: readonly string[];
+  readonly clockSkewSeconds: number;
+  readonly cacheSize?: number;
+  readonly now?: () => number;
+}
+
+export interface TokenVerifier {
+  /** Resolves to the caller, or rejects with a 401 GraphError; never anything else. */
+  verify(authorization: string | undefined): Promise<Principal>;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  const now = options.now ?? (() => Date.now() / 1000);
+  const cacheSize = options.cacheSize ?? 10_000;
+  const cache = new Map<string, Principal>();
+  // One key set per concrete issuer; jose's remote set caches keys and refetches on an unknown kid.
+  const remoteKeys = new Map<string, JWTVerifyGetKey>();
+
+  function keyFor(payload: JWTPayload): KeyObject | JWTVerifyGetKey | undefined {
+    const { iss, tid } = payload;
+    if (typeof iss !== 'string' || typeof tid !== 'string') return undefined;
+    if (options.builtInKey && iss.startsWith(BUILT_IN_ISSUER_PREFIX)) {
+      return iss === builtInIssuer(tid) ? options.builtInKey : undefined;
+    }
+    const trusted = options.trustedIssuers.find((t) => t.issuer.replace('{tenantid}', tid) === iss);
+    if (!trusted) return undefined;
+    let keys = remoteKeys.get(iss);
+    if (!keys) {
+      keys = lazyRemoteKeys(trusted.jwksUri, iss);
+      remoteKeys.set(iss, keys);
+    }
+    return keys;
+  }
+
+  async function verifyUncached(token: string): Promise<Principal> {
+    let unverified: JWTPayload;
+    try {
+      unverified = decodeJwt(token);
+    } catch {
+      throw errors.tokenInvalid();
+    }
+    const key = keyFor(unverified);
+    if (!key) throw errors.tokenInvalid();
+    let payload: JWTPayload;
+    try {
+      const verifyOptions = {
+        issuer: unverified.iss as string,
+        audience: [...options.audiences],
+        clockTolerance: options.clockSkewSeconds,
+        currentDate: new Date(now() * 1000),
+        requiredClaims: ['exp', 'tid', 'oid'],
+      };
+      payload = (
+        typeof key === 'function' ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, key, verifyOptions)
+      ).payload;
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw errors.tokenExpired();
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'nbf') throw errors.tokenExpired();
+      throw errors.tokenInvalid();
+    }
+    return toPrincipal(payload);
+  }
+
+  return {
+    async verify(authorization) {
+      if (authorization === undefined) throw errors.tokenMissing();
+      const match = /^Bearer +(\S+) *$/i.exec(authorization);
+      if (!match) throw errors.tokenMissing();
+      const token = match[1] as string;
+      const cached = cache.get(token);
+      if (cached) {
+        const t = now();
+        if (t > cached.expiresAt + options.clockSkewSeconds) {
+          cache.delete(token);
+          throw errors.tokenExpired();
+        }
+        if (t >= cached.notBefore - options.clockSkewSeconds) return cached;
+      }
+      const principal = await verifyUncached(token);
+      if (cache.size >= cacheSize) {
+        // Maps iterate in insertion order: drop the oldest entry.
+        const oldest = cache.keys().next();
+        if (!oldest.done) cache.delete(oldest.value);
+      }
+      cache.set(token, principal);
+      return principal;
+    },
+  };
+}
+
+/** Fetches the issuer's OpenID configuration on first use when no JWKS URL was configured. */
+function lazyRemoteKeys(jwksUri: string | undefined, issuer: string): JWTVerifyGetKey {
+  let keys: JWTVerifyGetKey | undefined;
+  return async (header, token) => {
+    if (!keys) {
+      const uri = jwksUri ?? (await discoverJwksUri(issuer));
+      keys = createRemoteJWKSet(new URL(uri));
+    }
+    return keys(header, token);
+  };
+}
+
+async function discoverJwksUri(issuer: string): Promise<string> {
+  const response = await fetch(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, {
+    signal: AbortSignal.timeout(5000),
+  });
+  const body = (await response.json()) as { jwks_uri?: unknown };
+  if (!response.ok || typeof body.jwks_uri !== 'string') throw new Error(`no jwks_uri in ${issuer}'s OpenID configuration`);
+  return body.jwks_uri;
+}
+
+function toPrincipal(payload: JWTPayload): Principal {
+  const { tid, oid, scp, roles, wids } = payload;
+  if (typeof tid !== 'string' || !GUID.test(tid) || typeof oid !== 'string' || !GUID.test(oid)) {
+    throw errors.tokenInvalid();
+  }
+  const delegated = typeof scp === 'string';
+  const names = delegated
+    ? (scp as string).split(' ')
+    : Array.isArray(roles)
+      ? roles.filter((r): r is string => typeof r === 'string')
+      : [];
+  const upn = [payload.upn, payload.preferred_username].find((v): v is string => typeof v === 'string');
+  return {
+    tenantId: tid.toLowerCase(),
+    objectId: oid.toLowerCase(),
+    delegated,
+    permissions: new Set(names.filter((n) => n !== '').map((n) => n.toLowerCase())),
+    adminInToken: Array.isArray(wids) && wids.some((w) => typeof w === 'string' && ADMIN_ROLE_TEMPLATE_IDS.has(w.toLowerCase())),
+    userPrincipalName: upn,
+    displayName: typeof payload.name === 'string' ? payload.name : undefined,
+    expiresAt: payload.exp ?? 0,
+    notBefore: payload.nbf ?? 0,
+  };
+}

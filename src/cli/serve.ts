@@ -1,0 +1,85 @@
+// `portrait serve`: opens the store, builds the app, listens, and on SIGINT or
+// SIGTERM stops accepting, lets in-flight requests finish (bounded), closes the
+// database and resolves — the entry point exits 0.
+import { readFileSync } from 'node:fs';
+import { buildApp } from '../app.js';
+import { loadOrCreateIssuerKey } from '../auth/built-in-issuer.js';
+import { createTokenVerifier } from '../auth/token-verifier.js';
+import { loadServeConfig, type Config } from '../config.js';
+import { Directory } from '../directory/directory.js';
+import { renderResize, renderUpload } from '../imaging/render-photo.js';
+import { PhotoService } from '../photos/photo-service.js';
+import { UploadGate } from '../photos/upload-gate.js';
+import { SqliteStore } from '../storage/sqlite-store.js';
+import { defaultTenant, ensureDataFolder, ensureSelfSignedCertificate } from './data-folder.js';
+
+export async function serve(argv: readonly string[]): Promise<void> {
+  const config = loadServeConfig(argv);
+  ensureDataFolder(config.dataDir);
+  const store = new SqliteStore({ filename: config.databaseFile });
+  const tenantId = await defaultTenant(store);
+  const issuerKey = loadOrCreateIssuerKey(config.dataDir);
+  const tls = tlsFiles(config);
+
+  const app = buildApp({
+    verifier: createTokenVerifier({
+      builtInKey: issuerKey.publicKey,
+      trustedIssuers: config.trustedIssuers,
+      audiences: config.audiences,
+      clockSkewSeconds: config.clockSkewSeconds,
+    }),
+    services: {
+      directory: new Directory(store, { autoProvisionUsers: config.autoProvisionUsers }),
+      photos: new PhotoService(store, { renderUpload, renderResize }, { pixelLimit: config.pixelLimit }),
+      uploads: new UploadGate({ concurrency: config.uploadConcurrency, queueLimit: config.uploadQueueLimit }),
+    },
+    publicUrl: config.publicUrl,
+    logger: { level: config.logLevel },
+    https: tls && { cert: tls.cert, key: tls.key },
+  });
+
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const dataFlag = `--data ${JSON.stringify(config.dataDir)}`;
+  process.stdout.write(
+    [
+      `Portrait is serving Microsoft Graph photos at ${url}/v1.0 (and /beta)`,
+      `  data:        ${config.databaseFile}`,
+      tls ? `  certificate: ${tls.certPath}  (curl --cacert, or NODE_EXTRA_CA_CERTS)` : '  TLS: off',
+      `  tenant:      ${tenantId}`,
+      `  get a token: npx portrait token ${dataFlag} --user alice@contoso.com`,
+      '',
+    ].join('\n'),
+  );
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.stdout.write(`${signal}: finishing in-flight requests\n`);
+      const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
+      force.unref();
+      void app
+        .close()
+        .catch((error: unknown) => app.log.error({ err: error }, 'while closing'))
+        .finally(() => {
+          clearTimeout(force);
+          resolve();
+        });
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await store.close();
+}
+
+function tlsFiles(config: Config): { certPath: string; cert: Buffer; key: Buffer } | undefined {
+  switch (config.tls.mode) {
+    case 'none':
+      return undefined;
+    case 'files':
+      return { certPath: config.tls.certFile, cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
+    case 'self-signed':
+      return ensureSelfSignedCertificate(config.dataDir);
+  }
+}

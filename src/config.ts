@@ -1,0 +1,146 @@
+// loadServeConfig(argv) → a validated, frozen Config for `portrait serve`. Read
+// once at start and passed down; nothing else reads flags or the environment.
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { TrustedIssuer } from './auth/token-verifier.js';
+
+/** A bad flag or argument: the CLI prints its one-line message and exits 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export type TlsConfig =
+  | { readonly mode: 'self-signed' }
+  | { readonly mode: 'files'; readonly certFile: string; readonly keyFile: string }
+  | { readonly mode: 'none' };
+
+export interface Config {
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly tls: TlsConfig;
+  /** The SQLite file Portrait keeps its data in. */
+  readonly databaseFile: string;
+  readonly publicUrl: string | undefined;
+  readonly pixelLimit: number;
+  readonly uploadConcurrency: number;
+  readonly uploadQueueLimit: number;
+  readonly autoProvisionUsers: boolean;
+  readonly trustedIssuers: readonly TrustedIssuer[];
+  readonly audiences: readonly string[];
+  readonly clockSkewSeconds: number;
+  readonly logLevel: string;
+  readonly shutdownTimeoutMs: number;
+}
+
+export const SERVE_OPTIONS = {
+  data: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'no-tls': { type: 'boolean' },
+  database: { type: 'string' },
+  'public-url': { type: 'string' },
+  'pixel-limit': { type: 'string' },
+  'upload-concurrency': { type: 'string' },
+  'upload-queue': { type: 'string' },
+  'no-auto-provision': { type: 'boolean' },
+  issuer: { type: 'string', multiple: true },
+  audience: { type: 'string', multiple: true },
+  'clock-skew': { type: 'string' },
+  'log-level': { type: 'string' },
+  'shutdown-timeout': { type: 'string' },
+} as const;
+
+const DEFAULT_AUDIENCES = ['https://graph.microsoft.com', '00000003-0000-0000-c000-000000000000'];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadServeConfig(argv: readonly string[]): Config {
+  const { values, positionals } = parseFlags(argv, SERVE_OPTIONS);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const dataDir = resolve(values.data ?? 'data');
+  if (values['no-tls'] && (values['tls-cert'] || values['tls-key'])) {
+    throw new UsageError('--no-tls cannot be combined with --tls-cert or --tls-key');
+  }
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
+    throw new UsageError(values['tls-cert'] ? '--tls-cert needs --tls-key' : '--tls-key needs --tls-cert');
+  }
+  const tls: TlsConfig = values['no-tls']
+    ? { mode: 'none' }
+    : values['tls-cert'] && values['tls-key']
+      ? { mode: 'files', certFile: resolve(values['tls-cert']), keyFile: resolve(values['tls-key']) }
+      : { mode: 'self-signed' };
+  const logLevel = values['log-level'] ?? 'warn';
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  return Object.freeze({
+    dataDir,
+    host: values.host ?? 'localhost',
+    port: integerFlag('--port', values.port, 8443, 0, 65535),
+    tls,
+    databaseFile: databaseFile(values.database, dataDir),
+    publicUrl: values['public-url'] === undefined ? undefined : urlFlag('--public-url', values['public-url']).replace(/\/$/, ''),
+    pixelLimit: integerFlag('--pixel-limit', values['pixel-limit'], 50_000_000, 1, 1_000_000_000),
+    uploadConcurrency: integerFlag('--upload-concurrency', values['upload-concurrency'], Math.max(1, cpus().length), 1, 256),
+    uploadQueueLimit: integerFlag('--upload-queue', values['upload-queue'], 64, 0, 100_000),
+    autoProvisionUsers: !values['no-auto-provision'],
+    trustedIssuers: (values.issuer ?? []).map(issuerFlag),
+    audiences: [...DEFAULT_AUDIENCES, ...(values.audience ?? [])],
+    clockSkewSeconds: integerFlag('--clock-skew', values['clock-skew'], 60, 0, 3600),
+    logLevel,
+    shutdownTimeoutMs: integerFlag('--shutdown-timeout', values['shutdown-timeout'], 10, 0, 3600) * 1000,
+  });
+}
+
+type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+
+/** parseArgs with its errors turned into one-line usage errors naming the flag. */
+export function parseFlags<T extends OptionSpec>(argv: readonly string[], options: T) {
+  try {
+    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0] ?? error.message : String(error);
+    throw new UsageError(message.replace(/^Unknown option/, 'unknown flag'));
+  }
+}
+
+export function integerFlag(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    throw new UsageError(`${name} must be an integer from ${min} to ${max}, got '${text}'`);
+  }
+  return value;
+}
+
+function urlFlag(name: string, text: string): string {
+  try {
+    const url = new URL(text);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error();
+    return url.toString();
+  } catch {
+    throw new UsageError(`${name} must be an http(s) URL, got '${text}'`);
+  }
+}
+
+/** --issuer ISSUER or --issuer ISSUER=JWKS_URL; {tenantid} in ISSUER stands for the token's tid. */
+function issuerFlag(text: string): TrustedIssuer {
+  const at = text.indexOf('=');
+  const issuer = at === -1 ? text : text.slice(0, at);
+  const jwks = at === -1 ? undefined : text.slice(at + 1);
+  urlFlag('--issuer', issuer.replace('{tenantid}', 'tenant'));
+  return { issuer, jwksUri: jwks === undefined ? undefined : urlFlag('--issuer', jwks) };
+}
+
+/** --database: a SQLite file path or sqlite: URL; default ./data/portrait.db. */
+function databaseFile(text: string | undefined, dataDir: string): string {
+  if (text === undefined) return resolve(dataDir, 'portrait.db');
+  if (/^postgres(ql)?:/i.test(text)) {
+    throw new UsageError('--database: PostgreSQL is not supported yet; give a SQLite file path');
+  }
+  return resolve(text.replace(/^sqlite:(\/\/)?/i, ''));
+}

@@ -1,0 +1,224 @@
+// The directory: tenants, users, groups and their teams, contact folders and
+// contacts, invitations and drives. It finds the objects a Graph path names
+// (404 Request_ResourceNotFound when one is missing or in another tenant) and
+// creates the ones a client needs before it can photograph them.
+import type { Principal } from '../auth/principal.js';
+import { errors } from '../errors.js';
+import type { Contact, ContactFolder, EmailAddress, Group, Invitation, Store, User } from '../storage/store.js';
+import { ConflictError } from '../storage/store.js';
+import { driveIdFor, newId } from './ids.js';
+
+/** How a path reaches a user. */
+export type UserRef =
+  | { readonly by: 'me' }
+  | { readonly by: 'key'; readonly key: string }
+  | { readonly by: 'drive'; readonly driveId: string }
+  | { readonly by: 'invitation'; readonly invitationId: string };
+
+export interface DirectoryOptions {
+  /** Create a user the first time a valid delegated token names it. */
+  readonly autoProvisionUsers: boolean;
+}
+
+export interface NewUser {
+  readonly userPrincipalName: string;
+  readonly displayName: string;
+  readonly mail?: string | null;
+  readonly userType?: User['userType'];
+  readonly isAdmin?: boolean;
+  readonly id?: string;
+}
+
+export class Directory {
+  readonly #store: Store;
+  readonly #options: DirectoryOptions;
+  /** Callers already seen by this process: provisioning costs a query only once. */
+  readonly #seenCallers = new Set<string>();
+
+  constructor(store: Store, options: DirectoryOptions) {
+    this.#store = store;
+    this.#options = options;
+  }
+
+  /** Creates the signed-in user from the token's claims the first time it is seen. */
+  async provisionCaller(principal: Principal): Promise<void> {
+    if (!principal.delegated || !this.#options.autoProvisionUsers) return;
+    const key = `${principal.tenantId}/${principal.objectId}`;
+    if (this.#seenCallers.has(key)) return;
+    const existing = await this.#store.getUser(principal.tenantId, principal.objectId);
+    if (!existing) {
+      try {
+        await this.createUser(principal.tenantId, {
+          id: principal.objectId,
+          userPrincipalName: principal.userPrincipalName ?? `${principal.objectId}@${principal.tenantId}`,
+          displayName: principal.displayName ?? principal.userPrincipalName ?? principal.objectId,
+        });
+      } catch (error) {
+        // Another user already has this UPN: the caller stays unknown (its /me is a 404).
+        if (!(error instanceof ConflictError)) throw error;
+      }
+    }
+    this.#seenCallers.add(key);
+  }
+
+  /** Whether the caller may act as an administrator: by token, or by directory role. */
+  async callerIsAdmin(principal: Principal): Promise<boolean> {
+    if (principal.adminInToken) return true;
+    const caller = await this.#store.getUser(principal.tenantId, principal.objectId);
+    return caller?.isAdmin ?? false;
+  }
+
+  async findUser(principal: Principal, ref: UserRef): Promise<User> {
+    const tenantId = principal.tenantId;
+    switch (ref.by) {
+      case 'me':
+        return this.#found(await this.#store.getUser(tenantId, principal.objectId), principal.objectId);
+      case 'key':
+        return this.#found(await this.#store.getUser(tenantId, ref.key), ref.key);
+      case 'drive':
+        return this.#found(await this.#store.getUserByDrive(tenantId, ref.driveId), ref.driveId);
+      case 'invitation': {
+        const invitation = await this.findInvitation(tenantId, ref.invitationId);
+        return this.#found(await this.#store.getUser(tenantId, invitation.invitedUserId), invitation.invitedUserId);
+      }
+    }
+  }
+
+  async findGroup(tenantId: string, id: string): Promise<Group> {
+    return this.#found(await this.#store.getGroup(tenantId, id), id);
+  }
+
+  /** A team is a group that has one; its id is the group's. */
+  async findTeam(tenantId: string, groupId: string): Promise<Group> {
+    const group = await this.#store.getGroup(tenantId, groupId);
+    return this.#found(group?.hasTeam ? group : undefined, groupId);
+  }
+
+  /** Walks a folder chain: each folder must sit in the one before it. */
+  async findFolderChain(user: User, folderIds: readonly string[]): Promise<ContactFolder | undefined> {
+    let parent: ContactFolder | undefined;
+    for (const id of folderIds) {
+      const folder = await this.#store.getContactFolder(user.tenantId, user.id, id);
+      if (!folder || folder.parentFolderId !== (parent?.id ?? null)) throw errors.resourceNotFound(id);
+      parent = folder;
+    }
+    return parent;
+  }
+
+  /** A contact reached through a folder chain (empty: the default Contacts folder, or any folder). */
+  async findContact(user: User, folderIds: readonly string[], contactId: string): Promise<Contact> {
+    const folder = await this.findFolderChain(user, folderIds);
+    const contact = await this.#store.getContact(user.tenantId, user.id, contactId);
+    // /contacts/{id} reaches a contact in any folder, as in Outlook; a folder path must hold it.
+    if (!contact || (folder !== undefined && contact.folderId !== folder.id)) throw errors.resourceNotFound(contactId);
+    return contact;
+  }
+
+  async findInvitation(tenantId: string, id: string): Promise<Invitation> {
+    return this.#found(await this.#store.getInvitation(tenantId, id), id);
+  }
+
+  listUsers(tenantId: string): Promise<User[]> {
+    return this.#store.listUsers(tenantId);
+  }
+
+  listGroups(tenantId: string): Promise<Group[]> {
+    return this.#store.listGroups(tenantId);
+  }
+
+  listContactFolders(user: User, parent: ContactFolder | undefined): Promise<ContactFolder[]> {
+    return this.#store.listContactFolders(user.tenantId, user.id, parent?.id ?? null);
+  }
+
+  listContacts(user: User, folder: ContactFolder | undefined): Promise<Contact[]> {
+    return this.#store.listContacts(user.tenantId, user.id, folder?.id ?? null);
+  }
+
+  async createUser(tenantId: string, input: NewUser): Promise<User> {
+    await this.#store.ensureTenant(tenantId);
+    const id = (input.id ?? newId()).toLowerCase();
+    const user: User = {
+      tenantId,
+      id,
+      userPrincipalName: input.userPrincipalName,
+      displayName: input.displayName,
+      mail: input.mail ?? null,
+      userType: input.userType ?? 'Member',
+      isAdmin: input.isAdmin ?? false,
+      driveId: driveIdFor(id),
+    };
+    try {
+      await this.#store.saveUser(user);
+    } catch (error) {
+      if (error instanceof ConflictError) throw errors.conflict(error.message);
+      throw error;
+    }
+    return user;
+  }
+
+  async deleteUser(tenantId: string, id: string): Promise<void> {
+    if (!(await this.#store.deleteUser(tenantId, id))) throw errors.resourceNotFound(id);
+  }
+
+  async createGroup(tenantId: string, input: { displayName: string; mailNickname: string; description: string | null }): Promise<Group> {
+    await this.#store.ensureTenant(tenantId);
+    const group: Group = { tenantId, id: newId(), hasTeam: false, ...input };
+    await this.#store.saveGroup(group);
+    return group;
+  }
+
+  async deleteGroup(tenantId: string, id: string): Promise<void> {
+    if (!(await this.#store.deleteGroup(tenantId, id))) throw errors.resourceNotFound(id);
+  }
+
+  /** PUT /groups/{id}/team: the group gets a team (again: no change). */
+  async createTeam(group: Group): Promise<Group> {
+    const team = { ...group, hasTeam: true };
+    await this.#store.saveGroup(team);
+    return team;
+  }
+
+  async createContactFolder(user: User, parent: ContactFolder | undefined, displayName: string): Promise<ContactFolder> {
+    const folder: ContactFolder = {
+      tenantId: user.tenantId,
+      id: newId(),
+      userId: user.id,
+      parentFolderId: parent?.id ?? null,
+      displayName,
+    };
+    await this.#store.saveContactFolder(folder);
+    return folder;
+  }
+
+  async createContact(
+    user: User,
+    folder: ContactFolder | undefined,
+    input: { displayName: string; givenName: string | null; surname: string | null; emailAddresses: EmailAddress[] },
+  ): Promise<Contact> {
+    const contact: Contact = { tenantId: user.tenantId, id: newId(), userId: user.id, folderId: folder?.id ?? null, ...input };
+    await this.#store.saveContact(contact);
+    return contact;
+  }
+
+  /** POST /invitations: a guest user for the address (reused if it exists), and the invitation. */
+  async createInvitation(tenantId: string, email: string, redirectUrl: string): Promise<{ invitation: Invitation; user: User }> {
+    const upn = `${email.replace('@', '_')}#EXT#@${tenantId}.portrait.localhost`;
+    const user =
+      (await this.#store.getUser(tenantId, upn)) ??
+      (await this.createUser(tenantId, { userPrincipalName: upn, displayName: email, mail: email, userType: 'Guest' }));
+    const invitation: Invitation = {
+      tenantId,
+      id: newId(),
+      invitedUserId: user.id,
+      invitedUserEmailAddress: email,
+      inviteRedirectUrl: redirectUrl,
+    };
+    await this.#store.saveInvitation(invitation);
+    return { invitation, user };
+  }
+
+  #found<T>(value: T | undefined, id: string): T {
+    if (value === undefined) throw errors.resourceNotFound(id);
+    return value;
+  }
+}

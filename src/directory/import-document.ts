@@ -1,0 +1,178 @@
+// `portrait import`: loads a directory from one JSON document (format in the
+// README). Ids not given are derived from names, so running the same document
+// twice changes nothing the second time.
+import type { Contact, ContactFolder, SaveResult, Store, User } from '../storage/store.js';
+import { driveIdFor, GUID_PATTERN, idFromName } from './ids.js';
+
+export class ImportError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImportError';
+  }
+}
+
+export type ImportCounts = Record<SaveResult, number>;
+
+type Json = Record<string, unknown>;
+
+export async function importDocument(store: Store, tenantId: string, document: unknown): Promise<ImportCounts> {
+  const counts: ImportCounts = { created: 0, updated: 0, unchanged: 0 };
+  const count = (result: SaveResult) => void counts[result]++;
+  const root = object(document, 'the document');
+  await store.ensureTenant(tenantId);
+
+  for (const [i, item] of array(root.users, 'users').entries()) {
+    const at = `users[${i}]`;
+    const json = object(item, at);
+    const upn = string(json.userPrincipalName, `${at}.userPrincipalName`);
+    const user = await saveUser(store, count, {
+      tenantId,
+      id: id(json.id, `${at}.id`) ?? idFromName(tenantId, 'user', upn.toLowerCase()),
+      userPrincipalName: upn,
+      displayName: optional(json.displayName, `${at}.displayName`) ?? upn.split('@')[0] ?? upn,
+      mail: optional(json.mail, `${at}.mail`) ?? null,
+      userType: json.userType === 'Guest' ? 'Guest' : 'Member',
+      isAdmin: json.admin === true,
+    });
+    await importContacts(store, count, user, null, json.contacts, `${at}.contacts`);
+    await importFolders(store, count, user, null, json.contactFolders, `${at}.contactFolders`);
+  }
+
+  for (const [i, item] of array(root.groups, 'groups').entries()) {
+    const at = `groups[${i}]`;
+    const json = object(item, at);
+    const displayName = string(json.displayName, `${at}.displayName`);
+    const mailNickname = optional(json.mailNickname, `${at}.mailNickname`) ?? displayName.replace(/[^A-Za-z0-9]/g, '');
+    count(
+      await store.saveGroup({
+        tenantId,
+        id: id(json.id, `${at}.id`) ?? idFromName(tenantId, 'group', mailNickname.toLowerCase()),
+        displayName,
+        mailNickname,
+        description: optional(json.description, `${at}.description`) ?? null,
+        hasTeam: json.team === true,
+      }),
+    );
+  }
+
+  for (const [i, item] of array(root.invitations, 'invitations').entries()) {
+    const at = `invitations[${i}]`;
+    const json = object(item, at);
+    const email = string(json.invitedUserEmailAddress, `${at}.invitedUserEmailAddress`);
+    const invited = json.invitedUser === undefined ? {} : object(json.invitedUser, `${at}.invitedUser`);
+    const upn = `${email.replace('@', '_')}#EXT#@${tenantId}.portrait.localhost`;
+    const guest = await saveUser(store, count, {
+      tenantId,
+      id: id(invited.id, `${at}.invitedUser.id`) ?? idFromName(tenantId, 'user', upn.toLowerCase()),
+      userPrincipalName: upn,
+      displayName: optional(invited.displayName, `${at}.invitedUser.displayName`) ?? email,
+      mail: email,
+      userType: 'Guest',
+      isAdmin: false,
+    });
+    count(
+      await store.saveInvitation({
+        tenantId,
+        id: id(json.id, `${at}.id`) ?? idFromName(tenantId, 'invitation', email.toLowerCase()),
+        invitedUserId: guest.id,
+        invitedUserEmailAddress: email,
+        inviteRedirectUrl: optional(json.inviteRedirectUrl, `${at}.inviteRedirectUrl`) ?? 'https://myapps.microsoft.com',
+      }),
+    );
+    await importContacts(store, count, guest, null, invited.contacts, `${at}.invitedUser.contacts`);
+  }
+  return counts;
+}
+
+async function saveUser(store: Store, count: (r: SaveResult) => void, input: Omit<User, 'driveId'>): Promise<User> {
+  const user: User = { ...input, driveId: driveIdFor(input.id) };
+  count(await store.saveUser(user));
+  return user;
+}
+
+async function importFolders(
+  store: Store,
+  count: (r: SaveResult) => void,
+  user: User,
+  parent: ContactFolder | null,
+  value: unknown,
+  path: string,
+): Promise<void> {
+  for (const [i, item] of array(value, path).entries()) {
+    const at = `${path}[${i}]`;
+    const json = object(item, at);
+    const displayName = string(json.displayName, `${at}.displayName`);
+    const folder: ContactFolder = {
+      tenantId: user.tenantId,
+      id: id(json.id, `${at}.id`) ?? idFromName(user.tenantId, 'folder', user.id, parent?.id ?? '', displayName),
+      userId: user.id,
+      parentFolderId: parent?.id ?? null,
+      displayName,
+    };
+    count(await store.saveContactFolder(folder));
+    await importContacts(store, count, user, folder, json.contacts, `${at}.contacts`);
+    await importFolders(store, count, user, folder, json.childFolders, `${at}.childFolders`);
+  }
+}
+
+async function importContacts(
+  store: Store,
+  count: (r: SaveResult) => void,
+  user: User,
+  folder: ContactFolder | null,
+  value: unknown,
+  path: string,
+): Promise<void> {
+  for (const [i, item] of array(value, path).entries()) {
+    const at = `${path}[${i}]`;
+    const json = object(item, at);
+    const emails = array(json.emailAddresses, `${at}.emailAddresses`).map((e, j) => {
+      const email = object(e, `${at}.emailAddresses[${j}]`);
+      const address = string(email.address, `${at}.emailAddresses[${j}].address`);
+      return { address, name: optional(email.name, `${at}.emailAddresses[${j}].name`) ?? address };
+    });
+    const givenName = optional(json.givenName, `${at}.givenName`) ?? null;
+    const surname = optional(json.surname, `${at}.surname`) ?? null;
+    const displayName =
+      optional(json.displayName, `${at}.displayName`) ??
+      ([givenName, surname].filter(Boolean).join(' ') || emails[0]?.address);
+    if (!displayName) throw new ImportError(`${at} needs a displayName, a name or an email address`);
+    const contact: Contact = {
+      tenantId: user.tenantId,
+      id: id(json.id, `${at}.id`) ?? idFromName(user.tenantId, 'contact', user.id, folder?.id ?? '', displayName),
+      userId: user.id,
+      folderId: folder?.id ?? null,
+      displayName,
+      givenName,
+      surname,
+      emailAddresses: emails,
+    };
+    count(await store.saveContact(contact));
+  }
+}
+
+function object(value: unknown, path: string): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ImportError(`${path} must be an object`);
+  return value as Json;
+}
+
+function array(value: unknown, path: string): unknown[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new ImportError(`${path} must be an array`);
+  return value;
+}
+
+function string(value: unknown, path: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new ImportError(`${path} must be a non-empty string`);
+  return value;
+}
+
+function optional(value: unknown, path: string): string | undefined {
+  return value === undefined || value === null ? undefined : string(value, path);
+}
+
+function id(value: unknown, path: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !GUID_PATTERN.test(value)) throw new ImportError(`${path} must be a GUID`);
+  return value.toLowerCase();
+}

@@ -1,0 +1,113 @@
+// The one catalog of errors Portrait sends. Every failure a client can see is built
+// here, with a stable Graph-style code, an HTTP status and a message; the HTTP layer
+// turns a GraphError into the Graph error envelope in one place (http/error-envelope.ts).
+// docs/errors.md lists the same codes for people.
+
+export class GraphError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.name = 'GraphError';
+    this.status = status;
+    this.code = code;
+    this.headers = headers;
+  }
+}
+
+const AUTH_REALM = 'Bearer realm="portrait"';
+
+export const errors = {
+  // 401: no verifiable token; https://learn.microsoft.com/graph/errors
+  tokenMissing: () =>
+    new GraphError(401, 'InvalidAuthenticationToken', 'Access token is empty.', {
+      'www-authenticate': AUTH_REALM,
+    }),
+  tokenInvalid: () =>
+    new GraphError(401, 'InvalidAuthenticationToken', 'Access token validation failure.', {
+      'www-authenticate': `${AUTH_REALM}, error="invalid_token"`,
+    }),
+  tokenExpired: () =>
+    new GraphError(401, 'InvalidAuthenticationToken', 'Access token has expired or is not yet valid.', {
+      'www-authenticate': `${AUTH_REALM}, error="invalid_token"`,
+    }),
+
+  // 403: the caller is known but not allowed; the message says what would allow it.
+  forbidden: (missing: string) =>
+    new GraphError(403, 'Authorization_RequestDenied', `Insufficient privileges to complete the operation. ${missing}`),
+
+  // 400: the request's path or body.
+  meNeedsDelegated: () =>
+    new GraphError(400, 'BadRequest', '/me request is only valid with delegated authentication flow.'),
+  segmentNotFound: (segment: string) =>
+    new GraphError(400, 'BadRequest', `Resource not found for the segment '${segment}'.`),
+  unsupportedSegment: (path: string) =>
+    new GraphError(400, 'BadRequest', `Unsupported segment type. ODataQuery: ${path}`),
+  badJson: () => new GraphError(400, 'BadRequest', 'Unable to read JSON request payload.'),
+  unknownProperty: (name: string, type: string) =>
+    new GraphError(400, 'RequestBodyRead', `The property '${name}' does not exist on type '${type}'.`),
+  readOnlyProperty: (name: string, allowed: string) =>
+    new GraphError(400, 'ReadOnlyProperty', `The property '${name}' is read-only; only '${allowed}' may be sent.`),
+  invalidProperty: (name: string, expected: string, got: unknown) =>
+    new GraphError(
+      400,
+      'InvalidPropertyValue',
+      `The property '${name}' must be ${expected}; got ${describeValue(got)}.`,
+    ),
+  missingProperty: (name: string, type: string) =>
+    new GraphError(400, 'InvalidPropertyValue', `The property '${name}' is required on type '${type}'.`),
+  conflict: (message: string) => new GraphError(400, 'Request_BadRequest', message),
+  unknownSelect: (name: string) =>
+    new GraphError(400, 'BadRequest', `Could not find a property named '${name}' on type 'microsoft.graph.profilePhoto'.`),
+
+  // 400: the uploaded image.
+  invalidImage: (reason: string) =>
+    new GraphError(400, 'InvalidImage', `The image could not be decoded: ${reason}.`),
+  unsupportedImageFormat: (detected: string) =>
+    new GraphError(400, 'UnsupportedImageFormat', `Detected ${detected}; send JPEG, PNG, WebP, GIF or AVIF.`),
+  pixelLimitExceeded: (width: number, height: number, limit: number) =>
+    new GraphError(
+      400,
+      'ImagePixelLimitExceeded',
+      `The image is ${width}×${height} (${width * height} pixels); the limit is ${limit}.`,
+    ),
+
+  // 404
+  resourceNotFound: (id: string) =>
+    new GraphError(
+      404,
+      'Request_ResourceNotFound',
+      `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
+    ),
+  imageNotFound: () => new GraphError(404, 'ImageNotFound', "The photo wasn't found."),
+  outsideApi: () => new GraphError(404, 'NotFound', 'No such resource.'),
+
+  // 405, 412, 413, 429, 500
+  methodNotAllowed: (allow: readonly string[]) =>
+    new GraphError(405, 'Request_BadRequest', 'Specified HTTP method is not allowed for the request target.', {
+      allow: allow.join(', '),
+    }),
+  preconditionFailed: (currentEtag: string | undefined) =>
+    new GraphError(
+      412,
+      'resourceModified',
+      currentEtag === undefined
+        ? 'The photo has changed; there is no photo now.'
+        : `The photo has changed; its current ETag is ${currentEtag}.`,
+    ),
+  bodyTooLarge: (limit: number) =>
+    new GraphError(413, 'RequestEntityTooLarge', `The request body exceeds the ${limit}-byte limit.`),
+  tooManyRequests: (retryAfterSeconds: number) =>
+    new GraphError(429, 'TooManyRequests', 'Please retry again later.', {
+      'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
+    }),
+  internal: () => new GraphError(500, 'generalException', 'An unexpected error occurred.'),
+} as const;
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value);
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}

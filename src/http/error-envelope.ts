@@ -1,0 +1,51 @@
+// Turns every error into Graph's error envelope (contract §6), in one place. A
+// GraphError carries its own code and status; Fastify's own errors are mapped;
+// anything else is logged and becomes a 500 that tells nothing of the inside.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { errors, GraphError } from '../errors.js';
+import { BODY_LIMIT } from './limits.js';
+
+/** Graph's innerError date: UTC, to the second, no zone. */
+export function graphDate(date: Date = new Date()): string {
+  return date.toISOString().slice(0, 19);
+}
+
+export function toGraphError(error: unknown): GraphError | undefined {
+  if (error instanceof GraphError) return error;
+  const fastifyError = error as Partial<FastifyError>;
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return errors.bodyTooLarge(BODY_LIMIT);
+    case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new GraphError(400, 'BadRequest', fastifyError.message ?? 'Bad request.');
+    default:
+      return undefined;
+  }
+}
+
+export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  let graphError = toGraphError(error);
+  if (!graphError) {
+    request.log.error({ err: error }, 'unexpected error');
+    graphError = errors.internal();
+  }
+  const requestId = request.id;
+  const clientRequestId = reply.getHeader('client-request-id') ?? requestId;
+  // A 413 stops reading the body: close the connection rather than drain it.
+  if (graphError.status === 413) reply.header('connection', 'close');
+  return reply
+    .code(graphError.status)
+    .headers(graphError.headers)
+    .header('cache-control', 'no-store')
+    .header('content-type', 'application/json')
+    .send({
+      error: {
+        code: graphError.code,
+        message: graphError.message,
+        innerError: { date: graphDate(), 'request-id': requestId, 'client-request-id': clientRequestId },
+      },
+    });
+}

@@ -1,0 +1,47 @@
+// The Graph API under /v1.0 and /beta: one catch-all route per version, because
+// Graph paths nest without bound (childFolders/{id}/childFolders/…) and match
+// segment names case-insensitively. Every request is authenticated first (401),
+// then its path is parsed (400), then a handler takes it.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TokenVerifier } from '../auth/token-verifier.js';
+import { errors } from '../errors.js';
+import { handleDirectory } from './directory-handler.js';
+import type { GraphServices } from './graph-context.js';
+import { parseGraphPath, splitPath } from './graph-path.js';
+import { handlePhoto } from './photo-handler.js';
+
+export const GRAPH_VERSIONS = ['v1.0', 'beta'] as const;
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+export interface GraphRoutesOptions {
+  readonly verifier: TokenVerifier;
+  readonly services: GraphServices;
+  /** A public URL to write into @odata.context instead of the request's own host. */
+  readonly publicUrl: string | undefined;
+}
+
+export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOptions): void {
+  const { verifier, services } = options;
+  for (const version of GRAPH_VERSIONS) {
+    app.route({
+      method: [...METHODS],
+      url: `/${version}/*`,
+      // HEAD is answered by this handler too (Node drops the body).
+      exposeHeadRoute: false,
+      handler: async function graphRequest(request: FastifyRequest, reply: FastifyReply) {
+        const principal = await verifier.verify(request.headers.authorization);
+        await services.directory.provisionCaller(principal);
+        const path = request.url.split('?', 1)[0] as string;
+        const segments = splitPath(path).slice(1);
+        const parsed = parseGraphPath(segments);
+        if (parsed.usesMe && !principal.delegated) throw errors.meNeedsDelegated();
+        const origin = options.publicUrl ?? `${request.protocol}://${request.host}`;
+        const context = { principal, request, reply, serviceRoot: `${origin}/${version}` };
+        const { resource } = parsed;
+        if (resource.type === 'photo') await handlePhoto(services, context, resource.owner, resource.target);
+        else await handleDirectory(services, context, resource);
+        return reply;
+      },
+    });
+  }
+}

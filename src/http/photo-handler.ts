@@ -1,0 +1,199 @@
+// The photo operations of contract §3 on any owner: metadata, bytes, sizes,
+// upload, resize, delete — checked in the order Graph checks (contract §6):
+// 405 → 403 (kind) → 404 owner → 403 (own/admin) → 429 → 404 photo → 304/412 → 413 → 400.
+import { authorizeKind, authorizeOwner, type Access } from '../auth/permissions.js';
+import { errors } from '../errors.js';
+import { preconditionHolds, type Dimensions, type PhotoInfo, type PhotoOwner, type Precondition } from '../storage/store.js';
+import { notModified, writePrecondition } from './conditional.js';
+import { allowMethods, type GraphContext, type GraphServices } from './graph-context.js';
+import type { PhotoOwnerRef, PhotoTarget } from './graph-path.js';
+import { BODY_LIMIT } from './limits.js';
+import { PHOTO_PERMISSION, resolvePhotoOwner, type ResolvedOwner } from './photo-owner.js';
+import { readBody } from './read-body.js';
+
+const JPEG = 'image/jpeg';
+/** Clients keep the photo but must revalidate: nobody sees a stale photo after an update. */
+const PHOTO_CACHE_CONTROL = 'private, no-cache';
+const SELECTABLE = new Set(['id', 'width', 'height']);
+
+function allowedMethods(kind: PhotoOwnerRef['kind'], target: PhotoTarget): string[] {
+  const deletable = kind === 'user' || kind === 'group';
+  switch (target.op) {
+    case 'metadata':
+      return deletable ? ['GET', 'PATCH', 'DELETE'] : ['GET', 'PATCH'];
+    case 'value':
+      return deletable ? ['GET', 'PUT', 'PATCH', 'DELETE'] : ['GET', 'PUT', 'PATCH'];
+    case 'list':
+    case 'size':
+      return ['GET'];
+  }
+}
+
+export async function handlePhoto(
+  services: GraphServices,
+  context: GraphContext,
+  ownerRef: PhotoOwnerRef,
+  target: PhotoTarget,
+): Promise<void> {
+  const { principal, request } = context;
+  allowMethods(context, allowedMethods(ownerRef.kind, target));
+  const access: Access = request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write';
+  const permission = PHOTO_PERMISSION[ownerRef.kind];
+  const kindDecision = authorizeKind(principal, permission, access);
+  if (!kindDecision.allowed) throw errors.forbidden(kindDecision.missing);
+
+  const resolved = await resolvePhotoOwner(services.directory, principal, ownerRef);
+  const needsAdminCheck = principal.delegated && !resolved.isOwn && access === 'write';
+  const ownerDecision = authorizeOwner(principal, permission, access, {
+    isOwn: resolved.isOwn,
+    callerIsAdmin: needsAdminCheck && (await services.directory.callerIsAdmin(principal)),
+  });
+  if (!ownerDecision.allowed) throw errors.forbidden(ownerDecision.missing);
+
+  if (access === 'read') return read(services, context, resolved, target);
+  if (request.method === 'DELETE') return remove(services, context, resolved.owner);
+  return write(services, context, resolved, ownerRef.kind, target);
+}
+
+async function read(services: GraphServices, context: GraphContext, resolved: ResolvedOwner, target: PhotoTarget): Promise<void> {
+  const { photos } = services;
+  const { reply, request } = context;
+  const ifNoneMatch = request.headers['if-none-match'];
+  switch (target.op) {
+    case 'value':
+    case 'size': {
+      if (target.op === 'size' && !target.value) {
+        const info = await photos.info(resolved.owner);
+        const size = findSize(info, target.size);
+        if (notModified(ifNoneMatch, info.etag)) return notModifiedReply(context, info.etag);
+        return sendJson(context, metadata(context, `${resolved.context}/photos/$entity`, info.etag, size), info.etag);
+      }
+      const size = target.op === 'value' ? 'primary' : parseSize(target.size);
+      const content = await photos.content(resolved.owner, size);
+      if (notModified(ifNoneMatch, content.etag)) return notModifiedReply(context, content.etag);
+      reply.header('content-type', JPEG).header('etag', content.etag).header('cache-control', PHOTO_CACHE_CONTROL);
+      return void reply.send(content.bytes);
+    }
+    case 'metadata': {
+      const info = await photos.info(resolved.owner);
+      if (notModified(ifNoneMatch, info.etag)) return notModifiedReply(context, info.etag);
+      return sendJson(context, metadata(context, `${resolved.context}/photo/$entity`, info.etag, info.primary), info.etag);
+    }
+    case 'list': {
+      // No photo: an empty collection rather than a 404 (contract §3).
+      const info = await photos.find(resolved.owner);
+      const value = (info?.sizes ?? []).map((size) => entry(info?.etag ?? '', size));
+      const body = { '@odata.context': `${context.serviceRoot}/$metadata#${resolved.context}/photos`, value };
+      if (info && notModified(ifNoneMatch, info.etag)) return notModifiedReply(context, info.etag);
+      return sendJson(context, body, info?.etag);
+    }
+  }
+}
+
+async function write(
+  services: GraphServices,
+  context: GraphContext,
+  resolved: ResolvedOwner,
+  kind: PhotoOwnerRef['kind'],
+  target: PhotoTarget,
+): Promise<void> {
+  const { request, reply } = context;
+  const precondition = writePrecondition(request.headers['if-match'], request.headers['if-none-match']);
+  const release = await services.uploads.enter();
+  try {
+    if (target.op === 'metadata') {
+      // PATCH /photo with JSON: re-render the kept master at W×H.
+      const current = await services.photos.info(resolved.owner);
+      checkEarly(precondition, current.etag);
+      const body = parseJson(await readBody(request.raw, request.body, BODY_LIMIT));
+      const info = await services.photos.resize(resolved.owner, body, precondition);
+      const json = metadata(context, `${resolved.context}/photo/$entity`, info.etag, info.primary);
+      return sendJson(context, json, info.etag, 'no-store');
+    }
+    // PUT or PATCH /photo/$value: the body is the image, whatever its Content-Type says.
+    checkEarly(precondition, (await services.photos.find(resolved.owner))?.etag);
+    const bytes = await readBody(request.raw, request.body, BODY_LIMIT);
+    const info = await services.photos.upload(resolved.owner, bytes, precondition);
+    // Teams answer 204, everything else 200 with an empty body (Graph's documented responses).
+    reply.code(kind === 'team' ? 204 : 200).header('etag', info.etag);
+    return void reply.send();
+  } finally {
+    release();
+  }
+}
+
+async function remove(services: GraphServices, context: GraphContext, owner: PhotoOwner): Promise<void> {
+  const { request, reply } = context;
+  await services.photos.delete(owner, writePrecondition(request.headers['if-match'], request.headers['if-none-match']));
+  return void reply.code(200).send();
+}
+
+/** Fails fast, before the body is read; the store checks again inside the write. */
+function checkEarly(precondition: Precondition, etag: string | undefined): void {
+  if (!preconditionHolds(precondition, etag)) throw errors.preconditionFailed(etag);
+}
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw errors.badJson();
+  }
+}
+
+/** "48x48" or "48X48"; anything else names no size there is (404, as Graph answers). */
+function parseSize(text: string): Dimensions {
+  const match = /^(\d{1,5})[xX](\d{1,5})$/.exec(text);
+  if (!match) throw errors.imageNotFound();
+  return { width: Number(match[1]), height: Number(match[2]) };
+}
+
+function findSize(info: PhotoInfo, text: string): Dimensions {
+  const wanted = parseSize(text);
+  const size = info.sizes.find((s) => s.width === wanted.width && s.height === wanted.height);
+  if (!size) throw errors.imageNotFound();
+  return size;
+}
+
+function entry(etag: string, size: Dimensions): Record<string, unknown> {
+  return {
+    '@odata.mediaContentType': JPEG,
+    '@odata.mediaEtag': etag,
+    id: `${size.width}X${size.height}`,
+    width: size.width,
+    height: size.height,
+  };
+}
+
+function metadata(context: GraphContext, path: string, etag: string, size: Dimensions): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    '@odata.context': `${context.serviceRoot}/$metadata#${path}`,
+    ...entry(etag, size),
+  };
+  const select = selectQuery(context);
+  if (select === undefined) return body;
+  for (const name of ['id', 'width', 'height']) if (!select.has(name)) delete body[name];
+  return body;
+}
+
+/** $select narrows metadata to id, width, height; other names are a 400. */
+function selectQuery(context: GraphContext): Set<string> | undefined {
+  const query = context.request.query as Record<string, unknown>;
+  const raw = query.$select;
+  if (typeof raw !== 'string') return undefined;
+  const names = raw.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  for (const name of names) if (!SELECTABLE.has(name.toLowerCase())) throw errors.unknownSelect(name);
+  return new Set(names.map((n) => n.toLowerCase()));
+}
+
+function sendJson(context: GraphContext, body: unknown, etag: string | undefined, cacheControl = PHOTO_CACHE_CONTROL): void {
+  const { reply } = context;
+  if (etag !== undefined) reply.header('etag', etag);
+  reply.header('cache-control', cacheControl).header('content-type', 'application/json; charset=utf-8');
+  return void reply.send(JSON.stringify(body));
+}
+
+function notModifiedReply(context: GraphContext, etag: string): void {
+  context.reply.code(304).header('etag', etag).header('cache-control', PHOTO_CACHE_CONTROL);
+  return void context.reply.send();
+}

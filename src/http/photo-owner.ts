@@ -1,0 +1,59 @@
+// Resolves the owner a photo path names to the photo it reaches: a team's photo
+// is its group's, a createdByUser's or invitedUser's is that user's.
+import type { Principal } from '../auth/principal.js';
+import type { PermissionTarget } from '../auth/permissions.js';
+import type { Directory } from '../directory/directory.js';
+import type { PhotoOwner } from '../storage/store.js';
+import type { PhotoOwnerRef } from './graph-path.js';
+
+export interface ResolvedOwner {
+  readonly owner: PhotoOwner;
+  /** The caller's own user or contact (delegated tokens only). */
+  readonly isOwn: boolean;
+  /** The canonical OData path of the owner, e.g. users('…') or users('…')/contacts('…'). */
+  readonly context: string;
+}
+
+export const PHOTO_PERMISSION: Record<PhotoOwnerRef['kind'], PermissionTarget> = {
+  user: 'userPhoto',
+  group: 'groupPhoto',
+  team: 'teamPhoto',
+  contact: 'contactPhoto',
+};
+
+export async function resolvePhotoOwner(
+  directory: Directory,
+  principal: Principal,
+  ref: PhotoOwnerRef,
+): Promise<ResolvedOwner> {
+  const tenantId = principal.tenantId;
+  switch (ref.kind) {
+    case 'user': {
+      const user = await directory.findUser(principal, ref.user);
+      return {
+        owner: { tenantId, type: 'user', id: user.id },
+        isOwn: principal.delegated && user.id === principal.objectId,
+        context: `users('${user.id}')`,
+      };
+    }
+    case 'group': {
+      const group = await directory.findGroup(tenantId, ref.groupId);
+      return { owner: { tenantId, type: 'group', id: group.id }, isOwn: false, context: `groups('${group.id}')` };
+    }
+    case 'team': {
+      // joinedTeams/{id} needs its user to exist, but ignores membership (contract §2).
+      if (ref.user) await directory.findUser(principal, ref.user);
+      const team = await directory.findTeam(tenantId, ref.groupId);
+      return { owner: { tenantId, type: 'group', id: team.id }, isOwn: false, context: `teams('${team.id}')` };
+    }
+    case 'contact': {
+      const user = await directory.findUser(principal, ref.user);
+      const contact = await directory.findContact(user, ref.folderIds, ref.contactId);
+      return {
+        owner: { tenantId, type: 'contact', id: contact.id },
+        isOwn: principal.delegated && user.id === principal.objectId,
+        context: `users('${user.id}')/contacts('${contact.id}')`,
+      };
+    }
+  }
+}

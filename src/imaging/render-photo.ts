@@ -1,0 +1,174 @@
+// The sharp pipeline behind uploads and resizes (contract §3.3, §3.4, §4).
+//
+// An upload is decoded exactly once, shrunk while loading, into an upright, flattened,
+// sRGB raw buffer at master size; the master JPEG and every Graph size are cut from
+// that buffer (the smaller squares from the largest square), so no JPEG is ever decoded
+// again. Output JPEGs carry no metadata at all: sharp drops EXIF, GPS, XMP and IPTC
+// unless asked to keep them, and pixels that come from a raw buffer have none to keep.
+// No ICC profile is embedded either: the pixels are sRGB and an untagged JPEG is read
+// as sRGB by browsers and OSes, so a profile would only add bytes to every 48×48.
+
+import sharp from 'sharp';
+import type { Metadata, Sharp } from 'sharp';
+import { errors } from '../errors.js';
+import type { Dimensions, RenderedSize } from '../storage/store.js';
+import { detectFormat, type AcceptedFormat } from './detect-format.js';
+import { GRAPH_SIZES, sizesForResize, sizesForUpload } from './graph-sizes.js';
+
+export interface RenderOptions {
+  /** Largest width × height (of one frame) accepted, checked from the header before decoding. */
+  readonly pixelLimit: number;
+}
+
+export interface RenderedPhoto {
+  /** The largest square after an upload; W×H after a resize. */
+  readonly primary: Dimensions;
+  /** The sanitized photo that later resizes are cut from. */
+  readonly master: RenderedSize;
+  /** Every size, ordered by width then height. */
+  readonly sizes: readonly RenderedSize[];
+}
+
+/** Upright, alpha-free sRGB pixels, 3 bytes each. */
+interface RawImage {
+  readonly data: Buffer;
+  readonly width: number;
+  readonly height: number;
+}
+
+// The master aims at a 1296 px long side (§3.4.6) but keeps 648 px on its short side when
+// the upload has them, so every Graph size can later be cut from it: images wider than 2:1
+// get a longer side (4608×1976 → 1511×648). 4096 bounds extreme panoramas.
+const MASTER_LONG_SIDE = 1296;
+const MASTER_SHORT_SIDE = 648; // Graph's largest size
+const MASTER_MAX_LONG_SIDE = 4096;
+
+const MASTER_QUALITY = 90; // re-encoded again on every resize, so keep it close to the source
+const SIZE_QUALITY = 85;
+
+// 'warning' (sharp's default, advised for untrusted input) also refuses JPEGs whose
+// entropy-coded data is corrupt, which 'error' and 'truncated' decode into garbage
+// pixels; truncation is refused at every level. Malformed metadata is not a pixel
+// warning, so such a file (fixture invalid-image00971.jpg) still decodes.
+const FAIL_ON = 'warning';
+
+const FORMAT_NAMES: Record<AcceptedFormat, string> = { jpeg: 'JPEG', png: 'PNG', webp: 'WebP', gif: 'GIF', avif: 'AVIF' };
+
+export async function renderUpload(bytes: Buffer, options: RenderOptions): Promise<RenderedPhoto> {
+  const detected = detectFormat(bytes);
+  if (!detected.accepted) throw errors.unsupportedImageFormat(detected.detected);
+  const format = detected.format;
+
+  const oriented = await readDimensions(bytes, format, options.pixelLimit);
+  const raw = await decode(bytes, format, masterDimensions(oriented), options.pixelLimit);
+
+  const [master, sizes] = await Promise.all([
+    encodeJpeg(raw, MASTER_QUALITY),
+    renderSquares(raw, sizesForUpload(Math.min(raw.width, raw.height))),
+  ]);
+  const largest = sizes[sizes.length - 1]!;
+  return { primary: { width: largest.width, height: largest.height }, master, sizes };
+}
+
+/** Re-renders from a master this module wrote: W×H by cover, plus the standard squares that fit. */
+export async function renderResize(master: Buffer, width: number, height: number): Promise<RenderedPhoto> {
+  const { data, info } = await sharp(master).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const source: RawImage = { data, width: info.width, height: info.height };
+
+  const squares = GRAPH_SIZES.filter((s) => s <= Math.min(width, height));
+  const primaryIsSquare = width === height && squares.at(-1) === width; // then it is one of the squares
+  const [squareSizes, primary] = await Promise.all([
+    renderSquares(source, squares),
+    primaryIsSquare ? undefined : coverJpeg(source, width, height),
+  ]);
+
+  const rendered = new Map([...squareSizes, ...(primary ? [primary] : [])].map((r) => [`${r.width}x${r.height}`, r]));
+  const sizes = sizesForResize(width, height).map((d) => rendered.get(`${d.width}x${d.height}`)!);
+  return { primary: { width, height }, master: { width: info.width, height: info.height, bytes: master }, sizes };
+}
+
+/** Oriented dimensions of the first frame, from the header alone; refuses oversize images before any decode. */
+async function readDimensions(bytes: Buffer, format: AcceptedFormat, pixelLimit: number): Promise<Dimensions> {
+  let meta: Metadata;
+  try {
+    // No pixel limit here: sharp would throw its own message, and reading a header is cheap.
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (cause) {
+    throw decodeError(cause, format);
+  }
+  const frameHeight = meta.pageHeight ?? meta.height; // GIF and animated WebP stack their frames
+  const rotated = (meta.orientation ?? 1) >= 5;
+  const width = rotated ? frameHeight : meta.width;
+  const height = rotated ? meta.width : frameHeight;
+  if (width * height > pixelLimit) throw errors.pixelLimitExceeded(width, height, pixelLimit);
+  return { width, height };
+}
+
+function masterDimensions({ width, height }: Dimensions): Dimensions {
+  const long = Math.max(width, height);
+  const short = Math.min(width, height);
+  const f = Math.min(1, Math.max(MASTER_LONG_SIDE / long, MASTER_SHORT_SIDE / short), MASTER_MAX_LONG_SIDE / long);
+  return { width: Math.max(1, Math.round(width * f)), height: Math.max(1, Math.round(height * f)) };
+}
+
+/** The one decode of an upload: first frame, upright, shrunk on load, flattened onto white, sRGB. */
+async function decode(bytes: Buffer, format: AcceptedFormat, size: Dimensions, pixelLimit: number): Promise<RawImage> {
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: pixelLimit, failOn: FAIL_ON, pages: 1 })
+      .autoOrient()
+      // Exact master dimensions (aspect kept to within rounding); lets JPEG and WebP shrink while decoding.
+      .resize(size.width, size.height, { fit: 'fill' })
+      .flatten({ background: '#ffffff' })
+      // An embedded ICC profile is applied on input (CMYK, Display P3…), then everything becomes sRGB.
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height };
+  } catch (cause) {
+    throw decodeError(cause, format);
+  }
+}
+
+/** Squares of the given sizes (ascending), centre-cropped; the smaller ones are resized from the largest. */
+async function renderSquares(source: RawImage, sizes: readonly number[]): Promise<RenderedSize[]> {
+  const largest = sizes[sizes.length - 1];
+  if (largest === undefined) return [];
+  const { data, info } = await fromRaw(source)
+    .resize(largest, largest, { fit: 'cover', position: 'centre' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const square: RawImage = { data, width: info.width, height: info.height };
+  return Promise.all(sizes.map((s) => (s === largest ? encodeJpeg(square, SIZE_QUALITY) : coverJpeg(square, s, s))));
+}
+
+async function coverJpeg(source: RawImage, width: number, height: number): Promise<RenderedSize> {
+  const bytes = await jpeg(fromRaw(source).resize(width, height, { fit: 'cover', position: 'centre' }), SIZE_QUALITY);
+  return { width, height, bytes };
+}
+
+async function encodeJpeg(source: RawImage, quality: number): Promise<RenderedSize> {
+  return { width: source.width, height: source.height, bytes: await jpeg(fromRaw(source), quality) };
+}
+
+function fromRaw(source: RawImage): Sharp {
+  return sharp(source.data, { raw: { width: source.width, height: source.height, channels: 3 } });
+}
+
+/** Baseline (not progressive) JPEG: every Graph client and mail client can show it. */
+function jpeg(image: Sharp, quality: number): Promise<Buffer> {
+  return image.jpeg({ quality, progressive: false, chromaSubsampling: '4:2:0' }).toBuffer();
+}
+
+/** A client error with a short reason; libvips messages are multi-line and name internals. */
+function decodeError(cause: unknown, format: AcceptedFormat): Error {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  // HEVC behind an AVIF brand: libheif has no HEVC decoder here, so refuse it like any .heic.
+  if (/HEVC/.test(message)) return errors.unsupportedImageFormat('HEIC/HEIF (HEVC)');
+  const name = FORMAT_NAMES[format];
+  let reason = `the ${name} data is corrupt`;
+  if (/premature end|unexpected end|truncated|bad seek|read error/i.test(message)) reason = `the ${name} file is truncated or damaged`;
+  else if (/not been built in|no decoder|unsupported|not supported/i.test(message)) reason = `this ${name} uses an encoding this server cannot decode`;
+  const error = errors.invalidImage(reason);
+  error.cause = cause; // kept for logs, never sent
+  return error;
+}

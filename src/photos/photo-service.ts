@@ -1,0 +1,86 @@
+// The photo service: read, upload, resize and delete one owner's photo. It knows
+// nothing of HTTP; it turns images into versions (imaging/) and writes each
+// version whole, under the caller's precondition, in one store transaction.
+import { randomBytes } from 'node:crypto';
+import { errors } from '../errors.js';
+import type { RenderedPhoto } from '../imaging/render-photo.js';
+import { preconditionHolds, type Dimensions, type PhotoContent, type PhotoInfo, type PhotoOwner, type Precondition, type Store } from '../storage/store.js';
+import { parseResizeRequest } from './resize-request.js';
+
+export interface Renderer {
+  renderUpload(bytes: Buffer, options: { readonly pixelLimit: number }): Promise<RenderedPhoto>;
+  renderResize(master: Buffer, width: number, height: number): Promise<RenderedPhoto>;
+}
+
+export interface PhotoServiceOptions {
+  readonly pixelLimit: number;
+}
+
+/** A strong ETag, quoted: 16 upper-case hex digits, new for every version (contract §3.1). */
+export function newEtag(): string {
+  return `"${randomBytes(8).toString('hex').toUpperCase()}"`;
+}
+
+export class PhotoService {
+  readonly #store: Store;
+  readonly #renderer: Renderer;
+  readonly #options: PhotoServiceOptions;
+
+  constructor(store: Store, renderer: Renderer, options: PhotoServiceOptions) {
+    this.#store = store;
+    this.#renderer = renderer;
+    this.#options = options;
+  }
+
+  async info(owner: PhotoOwner): Promise<PhotoInfo> {
+    const info = await this.#store.getPhoto(owner);
+    if (!info) throw errors.imageNotFound();
+    return info;
+  }
+
+  /** The current version's metadata, or undefined when there is no photo. */
+  find(owner: PhotoOwner): Promise<PhotoInfo | undefined> {
+    return this.#store.getPhoto(owner);
+  }
+
+  async content(owner: PhotoOwner, size: Dimensions | 'primary'): Promise<PhotoContent> {
+    const content = await this.#store.getPhotoContent(owner, size);
+    if (!content) throw errors.imageNotFound();
+    return content;
+  }
+
+  /** Decodes, sanitizes and renders the upload, then replaces the photo with it. */
+  async upload(owner: PhotoOwner, bytes: Buffer, precondition: Precondition): Promise<PhotoInfo> {
+    const rendered = await this.#renderer.renderUpload(bytes, { pixelLimit: this.#options.pixelLimit });
+    return this.#write(owner, rendered, precondition);
+  }
+
+  /** PATCH /photo {"width","height"}: re-renders the kept master at W×H. */
+  async resize(owner: PhotoOwner, body: unknown, precondition: Precondition): Promise<PhotoInfo> {
+    const current = await this.info(owner);
+    if (!preconditionHolds(precondition, current.etag)) throw errors.preconditionFailed(current.etag);
+    const { width, height } = parseResizeRequest(body, current);
+    if (width === current.primary.width && height === current.primary.height) return current;
+    const master = await this.#store.getMaster(owner);
+    if (!master) throw errors.imageNotFound();
+    const rendered = await this.#renderer.renderResize(master.bytes, width, height);
+    // Conditional on the version rendered from: if an upload landed meanwhile, it wins and this is a 412.
+    return this.#write(owner, rendered, { ifMatch: [master.etag] });
+  }
+
+  async delete(owner: PhotoOwner, precondition: Precondition): Promise<void> {
+    const outcome = await this.#store.deletePhoto(owner, precondition);
+    if (!outcome.ok) throw errors.preconditionFailed(outcome.currentEtag);
+    if (!outcome.deleted) throw errors.imageNotFound();
+  }
+
+  async #write(owner: PhotoOwner, rendered: RenderedPhoto, precondition: Precondition): Promise<PhotoInfo> {
+    const outcome = await this.#store.putPhoto(
+      owner,
+      { etag: newEtag(), primary: rendered.primary, master: rendered.master, sizes: rendered.sizes },
+      precondition,
+    );
+    if (!outcome.ok) throw errors.preconditionFailed(outcome.currentEtag);
+    return outcome.info;
+  }
+}

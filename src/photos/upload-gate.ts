@@ -1,0 +1,39 @@
+// Bounds the uploads decoded at once. Image decoding is the expensive part of the
+// service; past `concurrency` uploads wait in a queue of `queueLimit`, and past
+// that a client gets 429 with Retry-After instead of the process running out of
+// memory. Bodies are not read before admission, so waiting uploads cost a socket.
+import { errors } from '../errors.js';
+
+export interface UploadGateOptions {
+  readonly concurrency: number;
+  readonly queueLimit: number;
+}
+
+export class UploadGate {
+  readonly #options: UploadGateOptions;
+  #active = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(options: UploadGateOptions) {
+    this.#options = options;
+  }
+
+  /** Resolves with a release function once the upload may run; throws 429 when the queue is full. */
+  async enter(): Promise<() => void> {
+    if (this.#active < this.#options.concurrency) {
+      this.#active++;
+    } else {
+      if (this.#waiting.length >= this.#options.queueLimit) throw errors.tooManyRequests(1);
+      // The slot is handed over by release(), so #active stays counted.
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#active--;
+    };
+  }
+}

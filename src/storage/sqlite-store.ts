@@ -1,0 +1,509 @@
+// The embedded store: one SQLite file through better-sqlite3, in WAL mode so that
+// readers never wait for a writer. Every statement is prepared once; every photo
+// write is one transaction (a reader sees the old version or the new one, whole).
+import Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import { applyMigrations } from './sqlite-migrations.js';
+import {
+  ConflictError,
+  preconditionHolds,
+  type Contact,
+  type ContactFolder,
+  type DeleteOutcome,
+  type Dimensions,
+  type Group,
+  type Invitation,
+  type NewPhoto,
+  type PhotoContent,
+  type PhotoInfo,
+  type PhotoOwner,
+  type Precondition,
+  type SaveResult,
+  type Store,
+  type User,
+  type WriteOutcome,
+} from './store.js';
+
+type Row = Record<string, unknown>;
+
+export interface SqliteStoreOptions {
+  /** A file path, or ':memory:' for tests that need no file. */
+  readonly filename: string;
+}
+
+export class SqliteStore implements Store {
+  readonly #db: Database.Database;
+  readonly #sql: ReturnType<typeof prepareStatements>;
+
+  constructor(options: SqliteStoreOptions) {
+    this.#db = new Database(options.filename);
+    this.#db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode survives a process crash; only power loss can drop the last commits.
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.pragma('foreign_keys = ON');
+    this.#db.pragma('busy_timeout = 5000');
+    applyMigrations(this.#db);
+    this.#sql = prepareStatements(this.#db);
+  }
+
+  async ensureTenant(tenantId: string): Promise<void> {
+    this.#sql.insertTenant.run(tenantId, new Date().toISOString());
+  }
+
+  async getSetting(key: string): Promise<string | undefined> {
+    const row = this.#sql.getSetting.get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    this.#sql.setSetting.run(key, value);
+  }
+
+  async saveUser(user: User): Promise<SaveResult> {
+    const existing = this.#sql.getUserById.get(user.tenantId, user.id) as Row | undefined;
+    const next = {
+      tenant_id: user.tenantId,
+      id: user.id,
+      user_principal_name: user.userPrincipalName,
+      upn_key: user.userPrincipalName.toLowerCase(),
+      display_name: user.displayName,
+      mail: user.mail,
+      user_type: user.userType,
+      is_admin: user.isAdmin ? 1 : 0,
+      drive_id: user.driveId,
+    };
+    try {
+      return save(existing, next, this.#sql.insertUser, this.#sql.updateUser);
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new ConflictError(`Another object with the same value for property userPrincipalName already exists.`);
+      }
+      throw error;
+    }
+  }
+
+  async getUser(tenantId: string, idOrUpn: string): Promise<User | undefined> {
+    const key = idOrUpn.toLowerCase();
+    const row = this.#sql.getUserByKey.get(tenantId, key, key) as Row | undefined;
+    return row && toUser(row);
+  }
+
+  async getUserByDrive(tenantId: string, driveId: string): Promise<User | undefined> {
+    const row = this.#sql.getUserByDrive.get(tenantId, driveId) as Row | undefined;
+    return row && toUser(row);
+  }
+
+  async listUsers(tenantId: string): Promise<User[]> {
+    return (this.#sql.listUsers.all(tenantId) as Row[]).map(toUser);
+  }
+
+  async deleteUser(tenantId: string, id: string): Promise<boolean> {
+    return this.#db.transaction(() => {
+      this.#sql.deleteContactPhotosOfUser.run(tenantId, id);
+      this.#sql.deleteOwnerPhoto.run(tenantId, 'user', id);
+      return this.#sql.deleteUser.run(tenantId, id).changes > 0;
+    })();
+  }
+
+  async saveGroup(group: Group): Promise<SaveResult> {
+    const existing = this.#sql.getGroup.get(group.tenantId, group.id) as Row | undefined;
+    return save(
+      existing,
+      {
+        tenant_id: group.tenantId,
+        id: group.id,
+        display_name: group.displayName,
+        mail_nickname: group.mailNickname,
+        description: group.description,
+        has_team: group.hasTeam ? 1 : 0,
+      },
+      this.#sql.insertGroup,
+      this.#sql.updateGroup,
+    );
+  }
+
+  async getGroup(tenantId: string, id: string): Promise<Group | undefined> {
+    const row = this.#sql.getGroup.get(tenantId, id.toLowerCase()) as Row | undefined;
+    return row && toGroup(row);
+  }
+
+  async listGroups(tenantId: string): Promise<Group[]> {
+    return (this.#sql.listGroups.all(tenantId) as Row[]).map(toGroup);
+  }
+
+  async deleteGroup(tenantId: string, id: string): Promise<boolean> {
+    return this.#db.transaction(() => {
+      this.#sql.deleteOwnerPhoto.run(tenantId, 'group', id);
+      return this.#sql.deleteGroup.run(tenantId, id).changes > 0;
+    })();
+  }
+
+  async saveContactFolder(folder: ContactFolder): Promise<SaveResult> {
+    const existing = this.#sql.getFolder.get(folder.tenantId, folder.userId, folder.id) as Row | undefined;
+    return save(
+      existing,
+      {
+        tenant_id: folder.tenantId,
+        id: folder.id,
+        user_id: folder.userId,
+        parent_folder_id: folder.parentFolderId,
+        display_name: folder.displayName,
+      },
+      this.#sql.insertFolder,
+      this.#sql.updateFolder,
+    );
+  }
+
+  async getContactFolder(tenantId: string, userId: string, id: string): Promise<ContactFolder | undefined> {
+    const row = this.#sql.getFolder.get(tenantId, userId, id.toLowerCase()) as Row | undefined;
+    return row && toFolder(row);
+  }
+
+  async listContactFolders(tenantId: string, userId: string, parentFolderId: string | null): Promise<ContactFolder[]> {
+    return (this.#sql.listFolders.all(tenantId, userId, parentFolderId) as Row[]).map(toFolder);
+  }
+
+  async saveContact(contact: Contact): Promise<SaveResult> {
+    const existing = this.#sql.getContact.get(contact.tenantId, contact.userId, contact.id) as Row | undefined;
+    return save(
+      existing,
+      {
+        tenant_id: contact.tenantId,
+        id: contact.id,
+        user_id: contact.userId,
+        folder_id: contact.folderId,
+        display_name: contact.displayName,
+        given_name: contact.givenName,
+        surname: contact.surname,
+        email_addresses: JSON.stringify(contact.emailAddresses),
+      },
+      this.#sql.insertContact,
+      this.#sql.updateContact,
+    );
+  }
+
+  async getContact(tenantId: string, userId: string, id: string): Promise<Contact | undefined> {
+    const row = this.#sql.getContact.get(tenantId, userId, id.toLowerCase()) as Row | undefined;
+    return row && toContact(row);
+  }
+
+  async listContacts(tenantId: string, userId: string, folderId: string | null): Promise<Contact[]> {
+    return (this.#sql.listContacts.all(tenantId, userId, folderId) as Row[]).map(toContact);
+  }
+
+  async saveInvitation(invitation: Invitation): Promise<SaveResult> {
+    const existing = this.#sql.getInvitation.get(invitation.tenantId, invitation.id) as Row | undefined;
+    return save(
+      existing,
+      {
+        tenant_id: invitation.tenantId,
+        id: invitation.id,
+        invited_user_id: invitation.invitedUserId,
+        invited_user_email_address: invitation.invitedUserEmailAddress,
+        invite_redirect_url: invitation.inviteRedirectUrl,
+      },
+      this.#sql.insertInvitation,
+      this.#sql.updateInvitation,
+    );
+  }
+
+  async getInvitation(tenantId: string, id: string): Promise<Invitation | undefined> {
+    const row = this.#sql.getInvitation.get(tenantId, id.toLowerCase()) as Row | undefined;
+    return row && toInvitation(row);
+  }
+
+  async getPhoto(owner: PhotoOwner): Promise<PhotoInfo | undefined> {
+    const row = this.#sql.getPhoto.get(owner.tenantId, owner.type, owner.id) as Row | undefined;
+    return row && toPhotoInfo(row);
+  }
+
+  async getPhotoContent(owner: PhotoOwner, size: Dimensions | 'primary'): Promise<PhotoContent | undefined> {
+    // One statement, so the bytes and the ETag come from the same snapshot.
+    const row = (
+      size === 'primary'
+        ? this.#sql.getPrimaryContent.get(owner.tenantId, owner.type, owner.id)
+        : this.#sql.getSizeContent.get(owner.tenantId, owner.type, owner.id, size.width, size.height)
+    ) as Row | undefined;
+    return row && toContent(row);
+  }
+
+  async getMaster(owner: PhotoOwner): Promise<PhotoContent | undefined> {
+    const row = this.#sql.getMaster.get(owner.tenantId, owner.type, owner.id) as Row | undefined;
+    return row && toContent(row);
+  }
+
+  async putPhoto(owner: PhotoOwner, photo: NewPhoto, precondition: Precondition): Promise<WriteOutcome> {
+    // IMMEDIATE takes the write lock before the precondition is read, so two racing
+    // conditional writes cannot both see the old ETag.
+    return this.#db
+      .transaction((): WriteOutcome => {
+        const current = this.#currentEtag(owner);
+        if (!preconditionHolds(precondition, current)) {
+          return { ok: false, reason: 'precondition', currentEtag: current };
+        }
+        this.#sql.deleteOwnerPhoto.run(owner.tenantId, owner.type, owner.id);
+        const sizes = [...photo.sizes].sort(bySize);
+        const { lastInsertRowid } = this.#sql.insertPhoto.run({
+          tenant_id: owner.tenantId,
+          owner_type: owner.type,
+          owner_id: owner.id,
+          etag: photo.etag,
+          width: photo.primary.width,
+          height: photo.primary.height,
+          sizes: sizes.map((s) => `${s.width}x${s.height}`).join(','),
+          master_width: photo.master.width,
+          master_height: photo.master.height,
+          master: photo.master.bytes,
+          updated_at: new Date().toISOString(),
+        });
+        for (const size of sizes) {
+          this.#sql.insertSize.run(lastInsertRowid, size.width, size.height, size.bytes);
+        }
+        return {
+          ok: true,
+          info: {
+            etag: photo.etag,
+            primary: { width: photo.primary.width, height: photo.primary.height },
+            sizes: sizes.map(({ width, height }) => ({ width, height })),
+            master: { width: photo.master.width, height: photo.master.height },
+          },
+        };
+      })
+      .immediate();
+  }
+
+  async deletePhoto(owner: PhotoOwner, precondition: Precondition): Promise<DeleteOutcome> {
+    return this.#db
+      .transaction((): DeleteOutcome => {
+        const current = this.#currentEtag(owner);
+        if (!preconditionHolds(precondition, current)) {
+          return { ok: false, reason: 'precondition', currentEtag: current };
+        }
+        const { changes } = this.#sql.deleteOwnerPhoto.run(owner.tenantId, owner.type, owner.id);
+        return { ok: true, deleted: changes > 0 };
+      })
+      .immediate();
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+
+  #currentEtag(owner: PhotoOwner): string | undefined {
+    const row = this.#sql.getEtag.get(owner.tenantId, owner.type, owner.id) as { etag: string } | undefined;
+    return row?.etag;
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+  const userColumns = 'tenant_id, id, user_principal_name, display_name, mail, user_type, is_admin, drive_id';
+  const photoKey = 'tenant_id = ? AND owner_type = ? AND owner_id = ?';
+  const contentColumns = 'p.etag, s.width, s.height, s.bytes';
+  return {
+    insertTenant: db.prepare('INSERT INTO tenants (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING'),
+    getSetting: db.prepare('SELECT value FROM settings WHERE key = ?'),
+    setSetting: db.prepare(
+      'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ),
+
+    getUserById: db.prepare(`SELECT ${userColumns}, upn_key FROM users WHERE tenant_id = ? AND id = ?`),
+    getUserByKey: db.prepare(`SELECT ${userColumns} FROM users WHERE tenant_id = ? AND (id = ? OR upn_key = ?)`),
+    getUserByDrive: db.prepare(`SELECT ${userColumns} FROM users WHERE tenant_id = ? AND drive_id = ?`),
+    listUsers: db.prepare(`SELECT ${userColumns} FROM users WHERE tenant_id = ? ORDER BY upn_key`),
+    insertUser: db.prepare(
+      `INSERT INTO users (${userColumns}, upn_key)
+       VALUES (@tenant_id, @id, @user_principal_name, @display_name, @mail, @user_type, @is_admin, @drive_id, @upn_key)`,
+    ),
+    updateUser: db.prepare(
+      `UPDATE users SET user_principal_name = @user_principal_name, upn_key = @upn_key, display_name = @display_name,
+         mail = @mail, user_type = @user_type, is_admin = @is_admin, drive_id = @drive_id
+       WHERE tenant_id = @tenant_id AND id = @id`,
+    ),
+    deleteUser: db.prepare('DELETE FROM users WHERE tenant_id = ? AND id = ?'),
+    deleteContactPhotosOfUser: db.prepare(
+      `DELETE FROM photos WHERE tenant_id = ?1 AND owner_type = 'contact'
+         AND owner_id IN (SELECT id FROM contacts WHERE tenant_id = ?1 AND user_id = ?2)`,
+    ),
+
+    getGroup: db.prepare('SELECT * FROM groups WHERE tenant_id = ? AND id = ?'),
+    listGroups: db.prepare('SELECT * FROM groups WHERE tenant_id = ? ORDER BY display_name, id'),
+    insertGroup: db.prepare(
+      `INSERT INTO groups (tenant_id, id, display_name, mail_nickname, description, has_team)
+       VALUES (@tenant_id, @id, @display_name, @mail_nickname, @description, @has_team)`,
+    ),
+    updateGroup: db.prepare(
+      `UPDATE groups SET display_name = @display_name, mail_nickname = @mail_nickname,
+         description = @description, has_team = @has_team
+       WHERE tenant_id = @tenant_id AND id = @id`,
+    ),
+    deleteGroup: db.prepare('DELETE FROM groups WHERE tenant_id = ? AND id = ?'),
+
+    getFolder: db.prepare('SELECT * FROM contact_folders WHERE tenant_id = ? AND user_id = ? AND id = ?'),
+    listFolders: db.prepare(
+      `SELECT * FROM contact_folders WHERE tenant_id = ? AND user_id = ? AND parent_folder_id IS ?
+       ORDER BY display_name, id`,
+    ),
+    insertFolder: db.prepare(
+      `INSERT INTO contact_folders (tenant_id, id, user_id, parent_folder_id, display_name)
+       VALUES (@tenant_id, @id, @user_id, @parent_folder_id, @display_name)`,
+    ),
+    updateFolder: db.prepare(
+      `UPDATE contact_folders SET user_id = @user_id, parent_folder_id = @parent_folder_id,
+         display_name = @display_name
+       WHERE tenant_id = @tenant_id AND id = @id`,
+    ),
+
+    getContact: db.prepare('SELECT * FROM contacts WHERE tenant_id = ? AND user_id = ? AND id = ?'),
+    listContacts: db.prepare(
+      'SELECT * FROM contacts WHERE tenant_id = ? AND user_id = ? AND folder_id IS ? ORDER BY display_name, id',
+    ),
+    insertContact: db.prepare(
+      `INSERT INTO contacts (tenant_id, id, user_id, folder_id, display_name, given_name, surname, email_addresses)
+       VALUES (@tenant_id, @id, @user_id, @folder_id, @display_name, @given_name, @surname, @email_addresses)`,
+    ),
+    updateContact: db.prepare(
+      `UPDATE contacts SET user_id = @user_id, folder_id = @folder_id, display_name = @display_name,
+         given_name = @given_name, surname = @surname, email_addresses = @email_addresses
+       WHERE tenant_id = @tenant_id AND id = @id`,
+    ),
+
+    getInvitation: db.prepare('SELECT * FROM invitations WHERE tenant_id = ? AND id = ?'),
+    insertInvitation: db.prepare(
+      `INSERT INTO invitations (tenant_id, id, invited_user_id, invited_user_email_address, invite_redirect_url)
+       VALUES (@tenant_id, @id, @invited_user_id, @invited_user_email_address, @invite_redirect_url)`,
+    ),
+    updateInvitation: db.prepare(
+      `UPDATE invitations SET invited_user_id = @invited_user_id,
+         invited_user_email_address = @invited_user_email_address, invite_redirect_url = @invite_redirect_url
+       WHERE tenant_id = @tenant_id AND id = @id`,
+    ),
+
+    getEtag: db.prepare(`SELECT etag FROM photos WHERE ${photoKey}`),
+    getPhoto: db.prepare(
+      `SELECT etag, width, height, sizes, master_width, master_height FROM photos WHERE ${photoKey}`,
+    ),
+    getPrimaryContent: db.prepare(
+      `SELECT ${contentColumns} FROM photos p
+       JOIN photo_sizes s ON s.photo_id = p.id AND s.width = p.width AND s.height = p.height
+       WHERE p.tenant_id = ? AND p.owner_type = ? AND p.owner_id = ?`,
+    ),
+    getSizeContent: db.prepare(
+      `SELECT ${contentColumns} FROM photos p
+       JOIN photo_sizes s ON s.photo_id = p.id
+       WHERE p.tenant_id = ? AND p.owner_type = ? AND p.owner_id = ? AND s.width = ? AND s.height = ?`,
+    ),
+    getMaster: db.prepare(
+      `SELECT etag, master_width AS width, master_height AS height, master AS bytes FROM photos WHERE ${photoKey}`,
+    ),
+    deleteOwnerPhoto: db.prepare(`DELETE FROM photos WHERE ${photoKey}`),
+    insertPhoto: db.prepare(
+      `INSERT INTO photos (tenant_id, owner_type, owner_id, etag, width, height, sizes,
+         master_width, master_height, master, updated_at)
+       VALUES (@tenant_id, @owner_type, @owner_id, @etag, @width, @height, @sizes,
+         @master_width, @master_height, @master, @updated_at)`,
+    ),
+    insertSize: db.prepare('INSERT INTO photo_sizes (photo_id, width, height, bytes) VALUES (?, ?, ?, ?)'),
+  };
+}
+
+/** Inserts a new row, updates a changed one, leaves an equal one alone. */
+function save(existing: Row | undefined, next: Row, insert: Statement, update: Statement): SaveResult {
+  if (existing === undefined) {
+    insert.run(next);
+    return 'created';
+  }
+  const changed = Object.keys(next).some((key) => existing[key] !== next[key]);
+  if (!changed) return 'unchanged';
+  update.run(next);
+  return 'updated';
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && error.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+function bySize(a: Dimensions, b: Dimensions): number {
+  return a.width - b.width || a.height - b.height;
+}
+
+function toUser(row: Row): User {
+  return {
+    tenantId: row.tenant_id as string,
+    id: row.id as string,
+    userPrincipalName: row.user_principal_name as string,
+    displayName: row.display_name as string,
+    mail: row.mail as string | null,
+    userType: row.user_type as User['userType'],
+    isAdmin: row.is_admin === 1,
+    driveId: row.drive_id as string,
+  };
+}
+
+function toGroup(row: Row): Group {
+  return {
+    tenantId: row.tenant_id as string,
+    id: row.id as string,
+    displayName: row.display_name as string,
+    mailNickname: row.mail_nickname as string,
+    description: row.description as string | null,
+    hasTeam: row.has_team === 1,
+  };
+}
+
+function toFolder(row: Row): ContactFolder {
+  return {
+    tenantId: row.tenant_id as string,
+    id: row.id as string,
+    userId: row.user_id as string,
+    parentFolderId: row.parent_folder_id as string | null,
+    displayName: row.display_name as string,
+  };
+}
+
+function toContact(row: Row): Contact {
+  return {
+    tenantId: row.tenant_id as string,
+    id: row.id as string,
+    userId: row.user_id as string,
+    folderId: row.folder_id as string | null,
+    displayName: row.display_name as string,
+    givenName: row.given_name as string | null,
+    surname: row.surname as string | null,
+    emailAddresses: JSON.parse(row.email_addresses as string) as Contact['emailAddresses'],
+  };
+}
+
+function toInvitation(row: Row): Invitation {
+  return {
+    tenantId: row.tenant_id as string,
+    id: row.id as string,
+    invitedUserId: row.invited_user_id as string,
+    invitedUserEmailAddress: row.invited_user_email_address as string,
+    inviteRedirectUrl: row.invite_redirect_url as string,
+  };
+}
+
+function toPhotoInfo(row: Row): PhotoInfo {
+  return {
+    etag: row.etag as string,
+    primary: { width: row.width as number, height: row.height as number },
+    sizes: parseSizes(row.sizes as string),
+    master: { width: row.master_width as number, height: row.master_height as number },
+  };
+}
+
+function parseSizes(text: string): Dimensions[] {
+  return text.split(',').map((size) => {
+    const [width, height] = size.split('x').map(Number);
+    return { width: width ?? 0, height: height ?? 0 };
+  });
+}
+
+function toContent(row: Row): PhotoContent {
+  return {
+    etag: row.etag as string,
+    width: row.width as number,
+    height: row.height as number,
+    bytes: row.bytes as Buffer,
+  };
+}

@@ -1,0 +1,182 @@
+// The store interface: everything Portrait keeps, behind one contract that every
+// implementation (SQLite now, PostgreSQL next) passes — see test/store-contract.ts.
+// Methods are async so that a networked store fits the same shape.
+
+export interface User {
+  readonly tenantId: string;
+  readonly id: string;
+  readonly userPrincipalName: string;
+  readonly displayName: string;
+  readonly mail: string | null;
+  readonly userType: 'Member' | 'Guest';
+  /** Holds a Global, User or People Administrator role in the directory. */
+  readonly isAdmin: boolean;
+  readonly driveId: string;
+}
+
+export interface Group {
+  readonly tenantId: string;
+  readonly id: string;
+  readonly displayName: string;
+  readonly mailNickname: string;
+  readonly description: string | null;
+  readonly hasTeam: boolean;
+}
+
+export interface ContactFolder {
+  readonly tenantId: string;
+  readonly id: string;
+  readonly userId: string;
+  /** null for a folder at the top of the user's mailbox. */
+  readonly parentFolderId: string | null;
+  readonly displayName: string;
+}
+
+export interface EmailAddress {
+  readonly address: string;
+  readonly name: string;
+}
+
+export interface Contact {
+  readonly tenantId: string;
+  readonly id: string;
+  readonly userId: string;
+  /** null for a contact in the user's default Contacts folder. */
+  readonly folderId: string | null;
+  readonly displayName: string;
+  readonly givenName: string | null;
+  readonly surname: string | null;
+  readonly emailAddresses: readonly EmailAddress[];
+}
+
+export interface Invitation {
+  readonly tenantId: string;
+  readonly id: string;
+  readonly invitedUserId: string;
+  readonly invitedUserEmailAddress: string;
+  readonly inviteRedirectUrl: string;
+}
+
+/** Whose photo: teams use their group's photo, so there are three kinds. */
+export type OwnerType = 'user' | 'group' | 'contact';
+
+export interface PhotoOwner {
+  readonly tenantId: string;
+  readonly type: OwnerType;
+  readonly id: string;
+}
+
+export interface Dimensions {
+  readonly width: number;
+  readonly height: number;
+}
+
+/** A photo version as described by its metadata, without bytes. */
+export interface PhotoInfo {
+  readonly etag: string;
+  /** The size `/photo` describes: the largest square after an upload, W×H after a resize. */
+  readonly primary: Dimensions;
+  /** Every size this version has, ordered by width then height. */
+  readonly sizes: readonly Dimensions[];
+  readonly master: Dimensions;
+}
+
+export interface PhotoContent {
+  readonly etag: string;
+  readonly width: number;
+  readonly height: number;
+  readonly bytes: Buffer;
+}
+
+export interface RenderedSize extends Dimensions {
+  readonly bytes: Buffer;
+}
+
+/** A complete new version: written whole or not at all. */
+export interface NewPhoto {
+  readonly etag: string;
+  readonly primary: Dimensions;
+  readonly master: RenderedSize;
+  readonly sizes: readonly RenderedSize[];
+}
+
+/**
+ * A write's precondition, checked inside the write's transaction so that no
+ * concurrent update is lost (RFC 9110 §13.1.1, §13.1.2).
+ */
+export interface Precondition {
+  /** Strong ETags (quoted) one of which must be current, or '*' for "a photo exists". */
+  readonly ifMatch?: readonly string[] | '*';
+  /** '*' means "only if there is no photo". */
+  readonly ifNoneMatch?: '*';
+}
+
+export type WriteOutcome =
+  | { readonly ok: true; readonly info: PhotoInfo }
+  | { readonly ok: false; readonly reason: 'precondition'; readonly currentEtag: string | undefined };
+
+export type DeleteOutcome =
+  | { readonly ok: true; readonly deleted: boolean }
+  | { readonly ok: false; readonly reason: 'precondition'; readonly currentEtag: string | undefined };
+
+/** What a save did: import reports it, and running an import twice must change nothing. */
+export type SaveResult = 'created' | 'updated' | 'unchanged';
+
+/** Thrown by a store when a unique name is taken (a user's userPrincipalName). */
+export class ConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+export interface Store {
+  /** Records a tenant; idempotent. */
+  ensureTenant(tenantId: string): Promise<void>;
+  getSetting(key: string): Promise<string | undefined>;
+  setSetting(key: string, value: string): Promise<void>;
+
+  /** Insert or update by id. Throws ConflictError when another user has the UPN. */
+  saveUser(user: User): Promise<SaveResult>;
+  /** By id or userPrincipalName, case-insensitively. */
+  getUser(tenantId: string, idOrUpn: string): Promise<User | undefined>;
+  getUserByDrive(tenantId: string, driveId: string): Promise<User | undefined>;
+  listUsers(tenantId: string): Promise<User[]>;
+  /** Removes the user with their folders, contacts and every photo among them. */
+  deleteUser(tenantId: string, id: string): Promise<boolean>;
+
+  saveGroup(group: Group): Promise<SaveResult>;
+  getGroup(tenantId: string, id: string): Promise<Group | undefined>;
+  listGroups(tenantId: string): Promise<Group[]>;
+  deleteGroup(tenantId: string, id: string): Promise<boolean>;
+
+  saveContactFolder(folder: ContactFolder): Promise<SaveResult>;
+  getContactFolder(tenantId: string, userId: string, id: string): Promise<ContactFolder | undefined>;
+  listContactFolders(tenantId: string, userId: string, parentFolderId: string | null): Promise<ContactFolder[]>;
+
+  saveContact(contact: Contact): Promise<SaveResult>;
+  getContact(tenantId: string, userId: string, id: string): Promise<Contact | undefined>;
+  listContacts(tenantId: string, userId: string, folderId: string | null): Promise<Contact[]>;
+
+  saveInvitation(invitation: Invitation): Promise<SaveResult>;
+  getInvitation(tenantId: string, id: string): Promise<Invitation | undefined>;
+
+  getPhoto(owner: PhotoOwner): Promise<PhotoInfo | undefined>;
+  /** One size's bytes with the ETag of the version they belong to, read in one snapshot. */
+  getPhotoContent(owner: PhotoOwner, size: Dimensions | 'primary'): Promise<PhotoContent | undefined>;
+  getMaster(owner: PhotoOwner): Promise<PhotoContent | undefined>;
+  /** Replaces the owner's photo with a new version in one transaction. */
+  putPhoto(owner: PhotoOwner, photo: NewPhoto, precondition: Precondition): Promise<WriteOutcome>;
+  deletePhoto(owner: PhotoOwner, precondition: Precondition): Promise<DeleteOutcome>;
+
+  close(): Promise<void>;
+}
+
+/** Whether a precondition holds for the current ETag (undefined: no photo). */
+export function preconditionHolds(precondition: Precondition, currentEtag: string | undefined): boolean {
+  const { ifMatch, ifNoneMatch } = precondition;
+  if (ifNoneMatch === '*' && currentEtag !== undefined) return false;
+  if (ifMatch === undefined) return true;
+  if (currentEtag === undefined) return false;
+  return ifMatch === '*' || ifMatch.includes(currentEtag);
+}

@@ -1,0 +1,89 @@
+// A Portrait app around a temporary SQLite file and a fresh issuer key, with
+// helpers to mint the tokens a test needs. Every harness registers its own teardown.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { issueToken, loadOrCreateIssuerKey, type IssuerKey } from '../../src/auth/built-in-issuer.js';
+import { createTokenVerifier } from '../../src/auth/token-verifier.js';
+import { Directory } from '../../src/directory/directory.js';
+import { idFromName, newId } from '../../src/directory/ids.js';
+import { renderResize, renderUpload } from '../../src/imaging/render-photo.js';
+import { PhotoService } from '../../src/photos/photo-service.js';
+import { UploadGate } from '../../src/photos/upload-gate.js';
+import { SqliteStore } from '../../src/storage/sqlite-store.js';
+import type { User } from '../../src/storage/store.js';
+
+export interface HarnessOptions {
+  readonly pixelLimit?: number;
+  readonly uploadConcurrency?: number;
+  readonly uploadQueueLimit?: number;
+  readonly autoProvisionUsers?: boolean;
+}
+
+export interface Harness {
+  readonly app: FastifyInstance;
+  readonly store: SqliteStore;
+  readonly directory: Directory;
+  readonly tenantId: string;
+  readonly dataDir: string;
+  readonly issuerKey: IssuerKey;
+  /** Creates a user in the harness tenant (or another). */
+  user(upn: string, options?: { admin?: boolean; tenantId?: string }): Promise<User>;
+  /** A delegated token for a user. */
+  userToken(user: User, scopes: readonly string[], options?: { admin?: boolean }): Promise<string>;
+  /** An application token with roles. */
+  appToken(roles: readonly string[], tenantId?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'portrait-test-'));
+  const store = new SqliteStore({ filename: join(dataDir, 'portrait.db') });
+  const issuerKey = loadOrCreateIssuerKey(dataDir);
+  const tenantId = newId();
+  await store.ensureTenant(tenantId);
+  const directory = new Directory(store, { autoProvisionUsers: options.autoProvisionUsers ?? true });
+  const app = buildApp({
+    verifier: createTokenVerifier({
+      builtInKey: issuerKey.publicKey,
+      trustedIssuers: [],
+      audiences: ['https://graph.microsoft.com'],
+      clockSkewSeconds: 60,
+    }),
+    services: {
+      directory,
+      photos: new PhotoService(store, { renderUpload, renderResize }, { pixelLimit: options.pixelLimit ?? 50_000_000 }),
+      uploads: new UploadGate({ concurrency: options.uploadConcurrency ?? 2, queueLimit: options.uploadQueueLimit ?? 64 }),
+    },
+  });
+  await app.ready();
+  return {
+    app,
+    store,
+    directory,
+    tenantId,
+    dataDir,
+    issuerKey,
+    user: (upn, { admin = false, tenantId: tenant = tenantId } = {}) =>
+      directory.createUser(tenant, { userPrincipalName: upn, displayName: upn.split('@')[0] ?? upn, isAdmin: admin }),
+    userToken: (user, scopes, { admin = false } = {}) =>
+      issueToken(issuerKey, {
+        tenantId: user.tenantId,
+        ttlSeconds: 600,
+        subject: { kind: 'user', userId: user.id, userPrincipalName: user.userPrincipalName, displayName: user.displayName, scopes, admin },
+      }),
+    appToken: (roles, tenant = tenantId) =>
+      issueToken(issuerKey, {
+        tenantId: tenant,
+        ttlSeconds: 600,
+        subject: { kind: 'app', appId: idFromName(tenant, 'app', 'test'), name: 'test', roles },
+      }),
+    async close() {
+      await app.close();
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
