@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TrustedIssuer } from './auth/token-verifier.js';
+import { storeLocation, type StoreLocation } from './storage/open-store.js';
 
 /** A bad flag or argument: the CLI prints its one-line message and exits 2. */
 export class UsageError extends Error {
@@ -23,8 +24,8 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly tls: TlsConfig;
-  /** The SQLite file Portrait keeps its data in. */
-  readonly databaseFile: string;
+  /** Where Portrait keeps its data: a SQLite file or a PostgreSQL database. */
+  readonly database: StoreLocation;
   readonly publicUrl: string | undefined;
   readonly pixelLimit: number;
   readonly uploadConcurrency: number;
@@ -45,6 +46,7 @@ export const SERVE_OPTIONS = {
   'tls-key': { type: 'string' },
   'no-tls': { type: 'boolean' },
   database: { type: 'string' },
+  'pool-size': { type: 'string' },
   'public-url': { type: 'string' },
   'pixel-limit': { type: 'string' },
   'upload-concurrency': { type: 'string' },
@@ -82,7 +84,7 @@ export function loadServeConfig(argv: readonly string[]): Config {
     host: values.host ?? 'localhost',
     port: integerFlag('--port', values.port, 8443, 0, 65535),
     tls,
-    databaseFile: databaseFile(values.database, dataDir),
+    database: storeLocation(values.database, dataDir, integerFlag('--pool-size', values['pool-size'], 10, 1, 1000)),
     publicUrl: values['public-url'] === undefined ? undefined : urlFlag('--public-url', values['public-url']).replace(/\/$/, ''),
     pixelLimit: integerFlag('--pixel-limit', values['pixel-limit'], 50_000_000, 1, 1_000_000_000),
     uploadConcurrency: integerFlag('--upload-concurrency', values['upload-concurrency'], Math.max(1, cpus().length), 1, 256),
@@ -134,13 +136,4 @@ function issuerFlag(text: string): TrustedIssuer {
   const jwks = at === -1 ? undefined : text.slice(at + 1);
   urlFlag('--issuer', issuer.replace('{tenantid}', 'tenant'));
   return { issuer, jwksUri: jwks === undefined ? undefined : urlFlag('--issuer', jwks) };
-}
-
-/** --database: a SQLite file path or sqlite: URL; default ./data/portrait.db. */
-function databaseFile(text: string | undefined, dataDir: string): string {
-  if (text === undefined) return resolve(dataDir, 'portrait.db');
-  if (/^postgres(ql)?:/i.test(text)) {
-    throw new UsageError('--database: PostgreSQL is not supported yet; give a SQLite file path');
-  }
-  return resolve(text.replace(/^sqlite:(\/\/)?/i, ''));
 }

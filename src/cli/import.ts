@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { parseFlags, UsageError } from '../config.js';
 import { GUID_PATTERN } from '../directory/ids.js';
 import { ImportError, importDocument, type ImportCounts } from '../directory/import-document.js';
-import { SqliteStore } from '../storage/sqlite-store.js';
+import { openStore, storeLocation } from '../storage/open-store.js';
 import { defaultTenant, ensureDataFolder } from './data-folder.js';
 
 const OPTIONS = { data: { type: 'string' }, tenant: { type: 'string' }, database: { type: 'string' } } as const;
@@ -22,7 +22,7 @@ export async function importCommand(argv: readonly string[]): Promise<ImportCoun
   }
   const dataDir = resolve(values.data ?? 'data');
   ensureDataFolder(dataDir);
-  const store = new SqliteStore({ filename: values.database ? resolve(values.database) : resolve(dataDir, 'portrait.db') });
+  const store = await openStore(storeLocation(values.database, dataDir, 2));
   try {
     const tenantId = values.tenant?.toLowerCase() ?? (await defaultTenant(store));
     return await importDocument(store, tenantId, document);

@@ -10,13 +10,13 @@ import { Directory } from '../directory/directory.js';
 import { renderResize, renderUpload } from '../imaging/render-photo.js';
 import { PhotoService } from '../photos/photo-service.js';
 import { UploadGate } from '../photos/upload-gate.js';
-import { SqliteStore } from '../storage/sqlite-store.js';
+import { describeLocation, openStore } from '../storage/open-store.js';
 import { defaultTenant, ensureDataFolder, ensureSelfSignedCertificate } from './data-folder.js';
 
 export async function serve(argv: readonly string[]): Promise<void> {
   const config = loadServeConfig(argv);
   ensureDataFolder(config.dataDir);
-  const store = new SqliteStore({ filename: config.databaseFile });
+  const store = await openStore(config.database);
   const tenantId = await defaultTenant(store);
   const issuerKey = loadOrCreateIssuerKey(config.dataDir);
   const tls = tlsFiles(config);
@@ -42,11 +42,12 @@ export async function serve(argv: readonly string[]): Promise<void> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  const dataFlag = `--data ${JSON.stringify(config.dataDir)}`;
+  const databaseFlag = config.database.kind === 'postgres' ? ` --database ${describeLocation(config.database)}` : '';
+  const dataFlag = `--data ${JSON.stringify(config.dataDir)}${databaseFlag}`;
   process.stdout.write(
     [
       `Portrait is serving Microsoft Graph photos at ${url}/v1.0 (and /beta)`,
-      `  data:        ${config.databaseFile}`,
+      `  data:        ${describeLocation(config.database)}`,
       tls ? `  certificate: ${tls.certPath}  (curl --cacert, or NODE_EXTRA_CA_CERTS)` : '  TLS: off',
       `  tenant:      ${tenantId}`,
       `  get a token: npx portrait token ${dataFlag} --user alice@contoso.com`,

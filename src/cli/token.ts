@@ -5,7 +5,7 @@ import { issueToken, loadOrCreateIssuerKey, type TokenSubject } from '../auth/bu
 import { parseFlags, UsageError } from '../config.js';
 import { Directory } from '../directory/directory.js';
 import { GUID_PATTERN, idFromName } from '../directory/ids.js';
-import { SqliteStore } from '../storage/sqlite-store.js';
+import { openStore, storeLocation } from '../storage/open-store.js';
 import { defaultTenant, ensureDataFolder } from './data-folder.js';
 
 /** Enough for a newcomer to put, get and delete their own photo and their contacts'. */
@@ -36,7 +36,7 @@ export async function token(argv: readonly string[]): Promise<string> {
 
   const dataDir = resolve(values.data ?? 'data');
   ensureDataFolder(dataDir);
-  const store = new SqliteStore({ filename: values.database ? resolve(values.database) : resolve(dataDir, 'portrait.db') });
+  const store = await openStore(storeLocation(values.database, dataDir, 2));
   try {
     const tenantId = values.tenant?.toLowerCase() ?? (await defaultTenant(store));
     let subject: TokenSubject;

@@ -3,6 +3,7 @@
 // write is one transaction (a reader sees the old version or the new one, whole).
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
+import { toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
 import { applyMigrations } from './sqlite-migrations.js';
 import {
   ConflictError,
@@ -24,7 +25,6 @@ import {
   type WriteOutcome,
 } from './store.js';
 
-type Row = Record<string, unknown>;
 
 export interface SqliteStoreOptions {
   /** A file path, or ':memory:' for tests that need no file. */
@@ -424,86 +424,4 @@ function isUniqueViolation(error: unknown): boolean {
 
 function bySize(a: Dimensions, b: Dimensions): number {
   return a.width - b.width || a.height - b.height;
-}
-
-function toUser(row: Row): User {
-  return {
-    tenantId: row.tenant_id as string,
-    id: row.id as string,
-    userPrincipalName: row.user_principal_name as string,
-    displayName: row.display_name as string,
-    mail: row.mail as string | null,
-    userType: row.user_type as User['userType'],
-    isAdmin: row.is_admin === 1,
-    driveId: row.drive_id as string,
-  };
-}
-
-function toGroup(row: Row): Group {
-  return {
-    tenantId: row.tenant_id as string,
-    id: row.id as string,
-    displayName: row.display_name as string,
-    mailNickname: row.mail_nickname as string,
-    description: row.description as string | null,
-    hasTeam: row.has_team === 1,
-  };
-}
-
-function toFolder(row: Row): ContactFolder {
-  return {
-    tenantId: row.tenant_id as string,
-    id: row.id as string,
-    userId: row.user_id as string,
-    parentFolderId: row.parent_folder_id as string | null,
-    displayName: row.display_name as string,
-  };
-}
-
-function toContact(row: Row): Contact {
-  return {
-    tenantId: row.tenant_id as string,
-    id: row.id as string,
-    userId: row.user_id as string,
-    folderId: row.folder_id as string | null,
-    displayName: row.display_name as string,
-    givenName: row.given_name as string | null,
-    surname: row.surname as string | null,
-    emailAddresses: JSON.parse(row.email_addresses as string) as Contact['emailAddresses'],
-  };
-}
-
-function toInvitation(row: Row): Invitation {
-  return {
-    tenantId: row.tenant_id as string,
-    id: row.id as string,
-    invitedUserId: row.invited_user_id as string,
-    invitedUserEmailAddress: row.invited_user_email_address as string,
-    inviteRedirectUrl: row.invite_redirect_url as string,
-  };
-}
-
-function toPhotoInfo(row: Row): PhotoInfo {
-  return {
-    etag: row.etag as string,
-    primary: { width: row.width as number, height: row.height as number },
-    sizes: parseSizes(row.sizes as string),
-    master: { width: row.master_width as number, height: row.master_height as number },
-  };
-}
-
-function parseSizes(text: string): Dimensions[] {
-  return text.split(',').map((size) => {
-    const [width, height] = size.split('x').map(Number);
-    return { width: width ?? 0, height: height ?? 0 };
-  });
-}
-
-function toContent(row: Row): PhotoContent {
-  return {
-    etag: row.etag as string,
-    width: row.width as number,
-    height: row.height as number,
-    bytes: row.bytes as Buffer,
-  };
 }

@@ -1,0 +1,402 @@
+// The store for more than one machine: PostgreSQL through node-postgres. Same
+// contract as the SQLite store (test/store-contract.ts). Queries are parameterised
+// and named, so each connection prepares them once; bytes travel as bytea. A photo
+// write takes a per-owner advisory lock, so racing conditional writes serialise and
+// exactly one of them sees the old ETag.
+import pg from 'pg';
+import { applyPostgresMigrations } from './postgres-migrations.js';
+import { toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
+import {
+  ConflictError,
+  preconditionHolds,
+  type Contact,
+  type ContactFolder,
+  type DeleteOutcome,
+  type Dimensions,
+  type Group,
+  type Invitation,
+  type NewPhoto,
+  type PhotoContent,
+  type PhotoInfo,
+  type PhotoOwner,
+  type Precondition,
+  type SaveResult,
+  type Store,
+  type User,
+  type WriteOutcome,
+} from './store.js';
+
+export interface PostgresStoreOptions {
+  readonly connectionString: string;
+  /** Connections in this process's pool. */
+  readonly poolSize?: number;
+}
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+const USER_COLUMNS = 'tenant_id, id, user_principal_name, display_name, mail, user_type, is_admin, drive_id';
+const PHOTO_KEY = 'tenant_id = $1 AND owner_type = $2 AND owner_id = $3';
+
+export class PostgresStore implements Store {
+  readonly #pool: pg.Pool;
+
+  private constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  /** Connects and applies pending migrations (safe when several nodes start at once). */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+    // An idle client's error (e.g. the server restarting) must not crash the process.
+    pool.on('error', () => {});
+    try {
+      await applyPostgresMigrations(pool);
+    } catch (error) {
+      await pool.end();
+      throw error;
+    }
+    return new PostgresStore(pool);
+  }
+
+  async #rows(name: string, text: string, values: unknown[], client: Queryable = this.#pool): Promise<Row[]> {
+    return (await client.query({ name, text, values })).rows as Row[];
+  }
+
+  async #row(name: string, text: string, values: unknown[], client?: Queryable): Promise<Row | undefined> {
+    return (await this.#rows(name, text, values, client))[0];
+  }
+
+  async ensureTenant(tenantId: string): Promise<void> {
+    await this.#rows('insert-tenant', 'INSERT INTO tenants (id, created_at) VALUES ($1, now()) ON CONFLICT (id) DO NOTHING', [tenantId]);
+  }
+
+  async getSetting(key: string): Promise<string | undefined> {
+    return (await this.#row('get-setting', 'SELECT value FROM settings WHERE key = $1', [key]))?.value as string | undefined;
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    await this.#rows(
+      'set-setting',
+      'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      [key, value],
+    );
+  }
+
+  async saveUser(user: User): Promise<SaveResult> {
+    const next: Row = {
+      tenant_id: user.tenantId,
+      id: user.id,
+      user_principal_name: user.userPrincipalName,
+      upn_key: user.userPrincipalName.toLowerCase(),
+      display_name: user.displayName,
+      mail: user.mail,
+      user_type: user.userType,
+      is_admin: user.isAdmin,
+      drive_id: user.driveId,
+    };
+    try {
+      return await this.#save('users', ['tenant_id', 'id'], next);
+    } catch (error) {
+      if (error instanceof Error && 'code' in error && error.code === '23505') {
+        throw new ConflictError('Another object with the same value for property userPrincipalName already exists.');
+      }
+      throw error;
+    }
+  }
+
+  async getUser(tenantId: string, idOrUpn: string): Promise<User | undefined> {
+    const key = idOrUpn.toLowerCase();
+    const row = await this.#row(
+      'get-user',
+      `SELECT ${USER_COLUMNS} FROM users WHERE tenant_id = $1 AND (id = $2 OR upn_key = $2)`,
+      [tenantId, key],
+    );
+    return row && toUser(row);
+  }
+
+  async getUserByDrive(tenantId: string, driveId: string): Promise<User | undefined> {
+    const row = await this.#row('get-user-by-drive', `SELECT ${USER_COLUMNS} FROM users WHERE tenant_id = $1 AND drive_id = $2`, [
+      tenantId,
+      driveId,
+    ]);
+    return row && toUser(row);
+  }
+
+  async listUsers(tenantId: string): Promise<User[]> {
+    return (await this.#rows('list-users', `SELECT ${USER_COLUMNS} FROM users WHERE tenant_id = $1 ORDER BY upn_key`, [tenantId])).map(
+      toUser,
+    );
+  }
+
+  async deleteUser(tenantId: string, id: string): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      await this.#rows(
+        'delete-contact-photos-of-user',
+        `DELETE FROM photos WHERE tenant_id = $1 AND owner_type = 'contact'
+           AND owner_id IN (SELECT id FROM contacts WHERE tenant_id = $1 AND user_id = $2)`,
+        [tenantId, id],
+        client,
+      );
+      await this.#deleteOwnerPhoto({ tenantId, type: 'user', id }, client);
+      const deleted = await this.#rows('delete-user', 'DELETE FROM users WHERE tenant_id = $1 AND id = $2 RETURNING id', [tenantId, id], client);
+      return deleted.length > 0;
+    });
+  }
+
+  async saveGroup(group: Group): Promise<SaveResult> {
+    return this.#save('groups', ['tenant_id', 'id'], {
+      tenant_id: group.tenantId,
+      id: group.id,
+      display_name: group.displayName,
+      mail_nickname: group.mailNickname,
+      description: group.description,
+      has_team: group.hasTeam,
+    });
+  }
+
+  async getGroup(tenantId: string, id: string): Promise<Group | undefined> {
+    const row = await this.#row('get-group', 'SELECT * FROM groups WHERE tenant_id = $1 AND id = $2', [tenantId, id.toLowerCase()]);
+    return row && toGroup(row);
+  }
+
+  async listGroups(tenantId: string): Promise<Group[]> {
+    return (await this.#rows('list-groups', 'SELECT * FROM groups WHERE tenant_id = $1 ORDER BY display_name, id', [tenantId])).map(toGroup);
+  }
+
+  async deleteGroup(tenantId: string, id: string): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      await this.#deleteOwnerPhoto({ tenantId, type: 'group', id }, client);
+      const deleted = await this.#rows('delete-group', 'DELETE FROM groups WHERE tenant_id = $1 AND id = $2 RETURNING id', [tenantId, id], client);
+      return deleted.length > 0;
+    });
+  }
+
+  async saveContactFolder(folder: ContactFolder): Promise<SaveResult> {
+    return this.#save('contact_folders', ['tenant_id', 'id'], {
+      tenant_id: folder.tenantId,
+      id: folder.id,
+      user_id: folder.userId,
+      parent_folder_id: folder.parentFolderId,
+      display_name: folder.displayName,
+    });
+  }
+
+  async getContactFolder(tenantId: string, userId: string, id: string): Promise<ContactFolder | undefined> {
+    const row = await this.#row('get-folder', 'SELECT * FROM contact_folders WHERE tenant_id = $1 AND user_id = $2 AND id = $3', [
+      tenantId,
+      userId,
+      id.toLowerCase(),
+    ]);
+    return row && toFolder(row);
+  }
+
+  async listContactFolders(tenantId: string, userId: string, parentFolderId: string | null): Promise<ContactFolder[]> {
+    const rows = await this.#rows(
+      'list-folders',
+      `SELECT * FROM contact_folders WHERE tenant_id = $1 AND user_id = $2 AND parent_folder_id IS NOT DISTINCT FROM $3
+       ORDER BY display_name, id`,
+      [tenantId, userId, parentFolderId],
+    );
+    return rows.map(toFolder);
+  }
+
+  async saveContact(contact: Contact): Promise<SaveResult> {
+    return this.#save('contacts', ['tenant_id', 'id'], {
+      tenant_id: contact.tenantId,
+      id: contact.id,
+      user_id: contact.userId,
+      folder_id: contact.folderId,
+      display_name: contact.displayName,
+      given_name: contact.givenName,
+      surname: contact.surname,
+      email_addresses: JSON.stringify(contact.emailAddresses),
+    });
+  }
+
+  async getContact(tenantId: string, userId: string, id: string): Promise<Contact | undefined> {
+    const row = await this.#row('get-contact', 'SELECT * FROM contacts WHERE tenant_id = $1 AND user_id = $2 AND id = $3', [
+      tenantId,
+      userId,
+      id.toLowerCase(),
+    ]);
+    return row && toContact(row);
+  }
+
+  async listContacts(tenantId: string, userId: string, folderId: string | null): Promise<Contact[]> {
+    const rows = await this.#rows(
+      'list-contacts',
+      `SELECT * FROM contacts WHERE tenant_id = $1 AND user_id = $2 AND folder_id IS NOT DISTINCT FROM $3
+       ORDER BY display_name, id`,
+      [tenantId, userId, folderId],
+    );
+    return rows.map(toContact);
+  }
+
+  async saveInvitation(invitation: Invitation): Promise<SaveResult> {
+    return this.#save('invitations', ['tenant_id', 'id'], {
+      tenant_id: invitation.tenantId,
+      id: invitation.id,
+      invited_user_id: invitation.invitedUserId,
+      invited_user_email_address: invitation.invitedUserEmailAddress,
+      invite_redirect_url: invitation.inviteRedirectUrl,
+    });
+  }
+
+  async getInvitation(tenantId: string, id: string): Promise<Invitation | undefined> {
+    const row = await this.#row('get-invitation', 'SELECT * FROM invitations WHERE tenant_id = $1 AND id = $2', [tenantId, id.toLowerCase()]);
+    return row && toInvitation(row);
+  }
+
+  async getPhoto(owner: PhotoOwner): Promise<PhotoInfo | undefined> {
+    const row = await this.#row(
+      'get-photo',
+      `SELECT etag, width, height, sizes, master_width, master_height FROM photos WHERE ${PHOTO_KEY}`,
+      [owner.tenantId, owner.type, owner.id],
+    );
+    return row && toPhotoInfo(row);
+  }
+
+  async getPhotoContent(owner: PhotoOwner, size: Dimensions | 'primary'): Promise<PhotoContent | undefined> {
+    // One statement: the bytes and the ETag come from the same snapshot.
+    const row =
+      size === 'primary'
+        ? await this.#row(
+            'get-primary-content',
+            `SELECT p.etag, s.width, s.height, s.bytes FROM photos p
+             JOIN photo_sizes s ON s.photo_id = p.id AND s.width = p.width AND s.height = p.height
+             WHERE p.tenant_id = $1 AND p.owner_type = $2 AND p.owner_id = $3`,
+            [owner.tenantId, owner.type, owner.id],
+          )
+        : await this.#row(
+            'get-size-content',
+            `SELECT p.etag, s.width, s.height, s.bytes FROM photos p
+             JOIN photo_sizes s ON s.photo_id = p.id
+             WHERE p.tenant_id = $1 AND p.owner_type = $2 AND p.owner_id = $3 AND s.width = $4 AND s.height = $5`,
+            [owner.tenantId, owner.type, owner.id, size.width, size.height],
+          );
+    return row && toContent(row);
+  }
+
+  async getMaster(owner: PhotoOwner): Promise<PhotoContent | undefined> {
+    const row = await this.#row(
+      'get-master',
+      `SELECT etag, master_width AS width, master_height AS height, master AS bytes FROM photos WHERE ${PHOTO_KEY}`,
+      [owner.tenantId, owner.type, owner.id],
+    );
+    return row && toContent(row);
+  }
+
+  async putPhoto(owner: PhotoOwner, photo: NewPhoto, precondition: Precondition): Promise<WriteOutcome> {
+    return this.#transaction(async (client): Promise<WriteOutcome> => {
+      const current = await this.#lockOwner(owner, client);
+      if (!preconditionHolds(precondition, current)) return { ok: false, reason: 'precondition', currentEtag: current };
+      await this.#deleteOwnerPhoto(owner, client);
+      const sizes = [...photo.sizes].sort((a, b) => a.width - b.width || a.height - b.height);
+      const inserted = await this.#row(
+        'insert-photo',
+        `INSERT INTO photos (tenant_id, owner_type, owner_id, etag, width, height, sizes,
+           master_width, master_height, master, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now()) RETURNING id`,
+        [
+          owner.tenantId,
+          owner.type,
+          owner.id,
+          photo.etag,
+          photo.primary.width,
+          photo.primary.height,
+          sizes.map((s) => `${s.width}x${s.height}`).join(','),
+          photo.master.width,
+          photo.master.height,
+          photo.master.bytes,
+        ],
+        client,
+      );
+      // All sizes in one statement: arrays of widths, heights and bytes, unnested row by row.
+      await this.#rows(
+        'insert-sizes',
+        `INSERT INTO photo_sizes (photo_id, width, height, bytes)
+         SELECT $1, w, h, b FROM unnest($2::integer[], $3::integer[], $4::bytea[]) AS t (w, h, b)`,
+        [inserted?.id, sizes.map((s) => s.width), sizes.map((s) => s.height), sizes.map((s) => s.bytes)],
+        client,
+      );
+      return {
+        ok: true,
+        info: {
+          etag: photo.etag,
+          primary: { width: photo.primary.width, height: photo.primary.height },
+          sizes: sizes.map(({ width, height }) => ({ width, height })),
+          master: { width: photo.master.width, height: photo.master.height },
+        },
+      };
+    });
+  }
+
+  async deletePhoto(owner: PhotoOwner, precondition: Precondition): Promise<DeleteOutcome> {
+    return this.#transaction(async (client): Promise<DeleteOutcome> => {
+      const current = await this.#lockOwner(owner, client);
+      if (!preconditionHolds(precondition, current)) return { ok: false, reason: 'precondition', currentEtag: current };
+      return { ok: true, deleted: await this.#deleteOwnerPhoto(owner, client) };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.#pool.ended) await this.#pool.end();
+  }
+
+  /** Serialises writers of one owner for the rest of the transaction; returns its current ETag. */
+  async #lockOwner(owner: PhotoOwner, client: pg.PoolClient): Promise<string | undefined> {
+    await this.#rows('lock-owner', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+      `photo:${owner.tenantId}:${owner.type}:${owner.id}`,
+    ], client);
+    const row = await this.#row('get-etag', `SELECT etag FROM photos WHERE ${PHOTO_KEY}`, [owner.tenantId, owner.type, owner.id], client);
+    return row?.etag as string | undefined;
+  }
+
+  async #deleteOwnerPhoto(owner: PhotoOwner, client: pg.PoolClient): Promise<boolean> {
+    const rows = await this.#rows('delete-owner-photo', `DELETE FROM photos WHERE ${PHOTO_KEY} RETURNING id`, [owner.tenantId, owner.type, owner.id], client);
+    return rows.length > 0;
+  }
+
+  /** Inserts, updates a changed row, or leaves an equal one alone — in one statement pair under a row lock. */
+  async #save(table: string, keys: readonly string[], next: Row): Promise<SaveResult> {
+    return this.#transaction(async (client) => {
+      const columns = Object.keys(next);
+      const where = keys.map((k, i) => `${k} = $${i + 1}`).join(' AND ');
+      const existing = await this.#row(`get-${table}-for-save`, `SELECT * FROM ${table} WHERE ${where} FOR UPDATE`, keys.map((k) => next[k]), client);
+      if (existing === undefined) {
+        await this.#rows(
+          `insert-${table}`,
+          `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
+          columns.map((c) => next[c]),
+          client,
+        );
+        return 'created';
+      }
+      if (columns.every((c) => existing[c] === next[c])) return 'unchanged';
+      const sets = columns.filter((c) => !keys.includes(c));
+      await this.#rows(
+        `update-${table}`,
+        `UPDATE ${table} SET ${sets.map((c, i) => `${c} = $${i + 1}`).join(', ')}
+         WHERE ${keys.map((k, i) => `${k} = $${sets.length + i + 1}`).join(' AND ')}`,
+        [...sets.map((c) => next[c]), ...keys.map((k) => next[k])],
+        client,
+      );
+      return 'updated';
+    });
+  }
+
+  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+}

@@ -1,0 +1,91 @@
+// Row ↔ object mapping shared by the SQL stores: both name their columns alike.
+import type { Contact, ContactFolder, Dimensions, Group, Invitation, PhotoContent, PhotoInfo, User } from './store.js';
+
+export type Row = Record<string, unknown>;
+
+/** SQLite answers 1/0 where PostgreSQL answers true/false. */
+function flag(value: unknown): boolean {
+  return value === 1 || value === true;
+}
+
+export function toUser(row: Row): User {
+  return {
+    tenantId: row.tenant_id as string,
+    id: row.id as string,
+    userPrincipalName: row.user_principal_name as string,
+    displayName: row.display_name as string,
+    mail: row.mail as string | null,
+    userType: row.user_type as User['userType'],
+    isAdmin: flag(row.is_admin),
+    driveId: row.drive_id as string,
+  };
+}
+
+export function toGroup(row: Row): Group {
+  return {
+    tenantId: row.tenant_id as string,
+    id: row.id as string,
+    displayName: row.display_name as string,
+    mailNickname: row.mail_nickname as string,
+    description: row.description as string | null,
+    hasTeam: flag(row.has_team),
+  };
+}
+
+export function toFolder(row: Row): ContactFolder {
+  return {
+    tenantId: row.tenant_id as string,
+    id: row.id as string,
+    userId: row.user_id as string,
+    parentFolderId: row.parent_folder_id as string | null,
+    displayName: row.display_name as string,
+  };
+}
+
+export function toContact(row: Row): Contact {
+  return {
+    tenantId: row.tenant_id as string,
+    id: row.id as string,
+    userId: row.user_id as string,
+    folderId: row.folder_id as string | null,
+    displayName: row.display_name as string,
+    givenName: row.given_name as string | null,
+    surname: row.surname as string | null,
+    emailAddresses: JSON.parse(row.email_addresses as string) as Contact['emailAddresses'],
+  };
+}
+
+export function toInvitation(row: Row): Invitation {
+  return {
+    tenantId: row.tenant_id as string,
+    id: row.id as string,
+    invitedUserId: row.invited_user_id as string,
+    invitedUserEmailAddress: row.invited_user_email_address as string,
+    inviteRedirectUrl: row.invite_redirect_url as string,
+  };
+}
+
+export function toPhotoInfo(row: Row): PhotoInfo {
+  return {
+    etag: row.etag as string,
+    primary: { width: row.width as number, height: row.height as number },
+    sizes: parseSizes(row.sizes as string),
+    master: { width: row.master_width as number, height: row.master_height as number },
+  };
+}
+
+function parseSizes(text: string): Dimensions[] {
+  return text.split(',').map((size) => {
+    const [width, height] = size.split('x').map(Number);
+    return { width: width ?? 0, height: height ?? 0 };
+  });
+}
+
+export function toContent(row: Row): PhotoContent {
+  return {
+    etag: row.etag as string,
+    width: Number(row.width),
+    height: Number(row.height),
+    bytes: row.bytes as Buffer,
+  };
+}
