@@ -15,6 +15,8 @@ export interface AppOptions {
   readonly publicUrl?: string | undefined;
   readonly logger?: FastifyServerOptions['logger'];
   readonly https?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+  /** Readiness: resolves when the database answers (migrations ran when the store opened). */
+  readonly ready?: () => Promise<void>;
 }
 
 /** A visible-ASCII client-request-id of 1–128 characters is echoed; anything else is replaced (contract §8). */
@@ -50,6 +52,18 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) => sendError(errors.outsideApi(), request, reply));
+
+  // For load balancers: unauthenticated, and they tell nothing of any tenant.
+  app.get('/healthz', async (_request, reply) => reply.header('content-type', 'application/json').send('{"status":"ok"}'));
+  app.get('/readyz', async (request, reply) => {
+    try {
+      await options.ready?.();
+      return reply.header('content-type', 'application/json').send('{"status":"ready"}');
+    } catch (error) {
+      request.log.warn({ err: error }, 'not ready');
+      return reply.code(503).header('content-type', 'application/json').send('{"status":"unavailable"}');
+    }
+  });
 
   registerGraphRoutes(app, { verifier: options.verifier, services: options.services, publicUrl: options.publicUrl });
   return app;

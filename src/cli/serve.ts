@@ -34,6 +34,7 @@ export async function serve(argv: readonly string[]): Promise<void> {
       uploads: new UploadGate({ concurrency: config.uploadConcurrency, queueLimit: config.uploadQueueLimit }),
     },
     publicUrl: config.publicUrl,
+    ready: () => store.ping(),
     logger: { level: config.logLevel },
     https: tls && { cert: tls.cert, key: tls.key },
   });

@@ -285,6 +285,10 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
+  async ping(): Promise<void> {
+    this.#db.prepare('SELECT 1').get();
+  }
+
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
   }

@@ -169,6 +169,8 @@ export interface Store {
   putPhoto(owner: PhotoOwner, photo: NewPhoto, precondition: Precondition): Promise<WriteOutcome>;
   deletePhoto(owner: PhotoOwner, precondition: Precondition): Promise<DeleteOutcome>;
 
+  /** Resolves when the database answers (readiness probes); rejects otherwise. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

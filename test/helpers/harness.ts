@@ -57,6 +57,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       photos: new PhotoService(store, { renderUpload, renderResize }, { pixelLimit: options.pixelLimit ?? 50_000_000 }),
       uploads: new UploadGate({ concurrency: options.uploadConcurrency ?? 2, queueLimit: options.uploadQueueLimit ?? 64 }),
     },
+    ready: () => store.ping(),
   });
   await app.ready();
   return {
