@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { TokenVerifier } from './auth/token-verifier.js';
 import { errors } from './errors.js';
-import { sendError } from './http/error-envelope.js';
+import { sendError, setCommonHeaders } from './http/error-envelope.js';
 import type { GraphServices } from './http/graph-context.js';
 import { registerGraphRoutes } from './http/graph-routes.js';
 
@@ -19,9 +19,6 @@ export interface AppOptions {
   readonly ready?: () => Promise<void>;
 }
 
-/** A visible-ASCII client-request-id of 1–128 characters is echoed; anything else is replaced (contract §8). */
-const CLIENT_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
-
 export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     logger: options.logger ?? false,
@@ -31,6 +28,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // Bodies are read by the handlers, after authentication, with their own limit.
     bodyLimit: Number.MAX_SAFE_INTEGER,
     return503OnClosing: true,
+    // A path with a malformed percent-escape never reaches a route: answer it in Graph's envelope too.
+    frameworkErrors: (error, request, reply) => {
+      const url = request.raw.url ?? '';
+      const bad = url.split('?', 1)[0]?.split('/').find((segment) => !isDecodable(segment));
+      void sendError(error.code === 'FST_ERR_BAD_URL' ? errors.segmentNotFound(bad ?? url) : error, request, reply);
+    },
     ...(options.https && { https: { cert: options.https.cert, key: options.https.key } }),
   }) as unknown as FastifyInstance;
 
@@ -40,14 +43,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
   app.addHook('onRequest', async (request, reply) => {
-    const clientRequestId = request.headers['client-request-id'];
-    reply.headers({
-      'request-id': request.id,
-      'client-request-id':
-        typeof clientRequestId === 'string' && CLIENT_REQUEST_ID.test(clientRequestId) ? clientRequestId : request.id,
-      'x-content-type-options': 'nosniff',
-      'cache-control': 'no-store',
-    });
+    setCommonHeaders(request, reply);
   });
 
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
@@ -67,4 +63,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   registerGraphRoutes(app, { verifier: options.verifier, services: options.services, publicUrl: options.publicUrl });
   return app;
+}
+
+function isDecodable(segment: string): boolean {
+  try {
+    decodeURIComponent(segment);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -235,7 +235,8 @@ describe('renderUpload', () => {
     await assertRefused(Buffer.from('%PDF-1.4\n%âãÏÓ\n1 0 obj\n<<>>\nendobj\n'), 'UnsupportedImageFormat', detected('PDF'));
     await assertRefused(bmp, 'UnsupportedImageFormat', detected('BMP'));
     await assertRefused(random, 'UnsupportedImageFormat', detected('an unknown format'));
-    await assertRefused(Buffer.alloc(0), 'UnsupportedImageFormat', detected('an empty body'));
+    // An empty body is no format at all: contract §6 lists it under InvalidImage.
+    await assertRefused(Buffer.alloc(0), 'InvalidImage', /^The image could not be decoded: the request body is empty\.$/);
   });
 
   it('refuses a truncated or corrupt image with a short reason', async () => {

@@ -24,8 +24,8 @@ interface Cell {
   readonly own: readonly string[];
   /** Delegated permissions that cover somebody else's object. */
   readonly other: readonly string[];
-  /** Delegated access to somebody else's object also needs an administrator role. */
-  readonly otherNeedsAdmin?: true;
+  /** Delegated access also needs an administrator role: to somebody else's object, or to any. */
+  readonly adminFor?: 'other' | 'all';
   /** Delegated access to somebody else's object is never allowed (contacts). */
   readonly ownOnly?: true;
   readonly application: readonly string[];
@@ -54,7 +54,7 @@ const TABLE: Record<PermissionTarget, Record<Access, Cell>> = {
     write: {
       own: ['User.ReadWrite', 'User.ReadWrite.All', 'ProfilePhoto.ReadWrite.All'],
       other: ['User.ReadWrite.All', 'ProfilePhoto.ReadWrite.All'],
-      otherNeedsAdmin: true,
+      adminFor: 'other',
       application: ['User.ReadWrite.All', 'ProfilePhoto.ReadWrite.All'],
     },
   },
@@ -73,16 +73,17 @@ const TABLE: Record<PermissionTarget, Record<Access, Cell>> = {
   // The directory endpoints that let a client create what it photographs.
   user: {
     read: { own: USER_READ_OWN, other: USER_READ_OTHER, application: ['User.Read.All', 'User.ReadWrite.All'] },
+    // Deleting a user, even yourself, takes an administrator (contract §7: "+ admin role").
     write: {
       own: ['User.ReadWrite.All'],
       other: ['User.ReadWrite.All'],
-      otherNeedsAdmin: true,
+      adminFor: 'all',
       application: ['User.ReadWrite.All'],
     },
   },
   users: {
     read: same(USER_READ_OTHER, ['User.Read.All', 'User.ReadWrite.All']),
-    write: { own: [], other: ['User.ReadWrite.All'], otherNeedsAdmin: true, application: ['User.ReadWrite.All'] },
+    write: { own: [], other: ['User.ReadWrite.All'], adminFor: 'all', application: ['User.ReadWrite.All'] },
   },
   group: { read: same(GROUP_READ), write: same(['Group.ReadWrite.All']) },
   groups: { read: same(GROUP_READ), write: same(['Group.ReadWrite.All']) },
@@ -145,14 +146,18 @@ export function authorizeOwner(
 ): Decision {
   const cell = TABLE[target][access];
   if (!principal.delegated) return holdsAny(principal, cell.application) ? ALLOWED : requires(cell.application);
-  if (facts.isOwn) return holdsAny(principal, cell.own) ? ALLOWED : requires(cell.own);
+  if (facts.isOwn) {
+    if (!holdsAny(principal, cell.own)) return requires(cell.own);
+    return cell.adminFor === 'all' && !facts.callerIsAdmin ? adminRequired(cell.own) : ALLOWED;
+  }
   if (cell.ownOnly) return { allowed: false, missing: 'Delegated access covers the signed-in user\'s own contacts only.' };
   if (!holdsAny(principal, cell.other)) return requires(cell.other);
-  if (cell.otherNeedsAdmin && !facts.callerIsAdmin) {
-    return {
-      allowed: false,
-      missing: `Changing another user also requires the Global Administrator, User Administrator or People Administrator role, with one of: ${cell.other.join(', ')}.`,
-    };
-  }
-  return ALLOWED;
+  return cell.adminFor !== undefined && !facts.callerIsAdmin ? adminRequired(cell.other) : ALLOWED;
+}
+
+function adminRequired(names: readonly string[]): Decision {
+  return {
+    allowed: false,
+    missing: `This also requires the Global Administrator, User Administrator or People Administrator role, with one of: ${names.join(', ')}.`,
+  };
 }

@@ -30,7 +30,7 @@ export async function handleDirectory(services: GraphServices, context: GraphCon
     if (!kind.allowed) throw errors.forbidden(kind.missing);
     const found = await find();
     const isOwn = principal.delegated && ownerOf?.(found) === principal.objectId;
-    const needsAdmin = principal.delegated && !isOwn && access === 'write';
+    const needsAdmin = principal.delegated && access === 'write';
     const decision = authorizeOwner(principal, target, access, {
       isOwn,
       callerIsAdmin: needsAdmin && (await directory.callerIsAdmin(principal)),

@@ -26,7 +26,23 @@ export function toGraphError(error: unknown): GraphError | undefined {
   }
 }
 
+/** A visible-ASCII client-request-id of 1–128 characters is echoed; anything else is replaced (contract §8). */
+const CLIENT_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** Headers on every response, errors included; photo responses replace cache-control. */
+export function setCommonHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  const clientRequestId = request.headers['client-request-id'];
+  reply.headers({
+    'request-id': request.id,
+    'client-request-id': typeof clientRequestId === 'string' && CLIENT_REQUEST_ID.test(clientRequestId) ? clientRequestId : request.id,
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-store',
+  });
+}
+
 export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // Errors raised before onRequest ran (a malformed URL) still get the common headers.
+  if (!reply.hasHeader('request-id')) setCommonHeaders(request, reply);
   let graphError = toGraphError(error);
   if (!graphError) {
     request.log.error({ err: error }, 'unexpected error');

@@ -143,7 +143,7 @@ function parseJson(bytes: Buffer): unknown {
 
 /** "48x48" or "48X48"; anything else names no size there is (404, as Graph answers). */
 function parseSize(text: string): Dimensions {
-  const match = /^(\d{1,5})[xX](\d{1,5})$/.exec(text);
+  const match = /^([1-9]\d{0,4})[xX]([1-9]\d{0,4})$/.exec(text);
   if (!match) throw errors.imageNotFound();
   return { width: Number(match[1]), height: Number(match[2]) };
 }

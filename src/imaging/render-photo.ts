@@ -55,6 +55,7 @@ const FAIL_ON = 'warning';
 const FORMAT_NAMES: Record<AcceptedFormat, string> = { jpeg: 'JPEG', png: 'PNG', webp: 'WebP', gif: 'GIF', avif: 'AVIF' };
 
 export async function renderUpload(bytes: Buffer, options: RenderOptions): Promise<RenderedPhoto> {
+  if (bytes.length === 0) throw errors.invalidImage('the request body is empty');
   const detected = detectFormat(bytes);
   if (!detected.accepted) throw errors.unsupportedImageFormat(detected.detected);
   const format = detected.format;

@@ -70,7 +70,8 @@ export class PhotoService {
 
   async delete(owner: PhotoOwner, precondition: Precondition): Promise<void> {
     const outcome = await this.#store.deletePhoto(owner, precondition);
-    if (!outcome.ok) throw errors.preconditionFailed(outcome.currentEtag);
+    // No photo is a 404 before it is a 412 (contract §6 order).
+    if (!outcome.ok) throw outcome.currentEtag === undefined ? errors.imageNotFound() : errors.preconditionFailed(outcome.currentEtag);
     if (!outcome.deleted) throw errors.imageNotFound();
   }
 

@@ -99,7 +99,7 @@ export class SqliteStore implements Store {
 
   async deleteUser(tenantId: string, id: string): Promise<boolean> {
     return this.#db.transaction(() => {
-      this.#sql.deleteContactPhotosOfUser.run(tenantId, id);
+      this.#sql.deleteContactPhotosOfUser.run({ tenant_id: tenantId, user_id: id });
       this.#sql.deleteOwnerPhoto.run(tenantId, 'user', id);
       return this.#sql.deleteUser.run(tenantId, id).changes > 0;
     })();
@@ -325,8 +325,8 @@ function prepareStatements(db: Database.Database) {
     ),
     deleteUser: db.prepare('DELETE FROM users WHERE tenant_id = ? AND id = ?'),
     deleteContactPhotosOfUser: db.prepare(
-      `DELETE FROM photos WHERE tenant_id = ?1 AND owner_type = 'contact'
-         AND owner_id IN (SELECT id FROM contacts WHERE tenant_id = ?1 AND user_id = ?2)`,
+      `DELETE FROM photos WHERE tenant_id = @tenant_id AND owner_type = 'contact'
+         AND owner_id IN (SELECT id FROM contacts WHERE tenant_id = @tenant_id AND user_id = @user_id)`,
     ),
 
     getGroup: db.prepare('SELECT * FROM groups WHERE tenant_id = ? AND id = ?'),
