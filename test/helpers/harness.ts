@@ -13,7 +13,12 @@ import { renderResize, renderUpload } from '../../src/imaging/render-photo.js';
 import { PhotoService } from '../../src/photos/photo-service.js';
 import { UploadGate } from '../../src/photos/upload-gate.js';
 import { SqliteStore } from '../../src/storage/sqlite-store.js';
-import type { User } from '../../src/storage/store.js';
+import { PostgresStore } from '../../src/storage/postgres-store.js';
+import type { Store, User } from '../../src/storage/store.js';
+import { sharedScratchDatabase } from './postgres.js';
+
+/** Which store the HTTP suites run on: PORTRAIT_TEST_STORE=postgres selects PostgreSQL. */
+export const TEST_STORE: 'sqlite' | 'postgres' = process.env.PORTRAIT_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
 
 export interface HarnessOptions {
   readonly pixelLimit?: number;
@@ -24,7 +29,7 @@ export interface HarnessOptions {
 
 export interface Harness {
   readonly app: FastifyInstance;
-  readonly store: SqliteStore;
+  readonly store: Store;
   readonly directory: Directory;
   readonly tenantId: string;
   readonly dataDir: string;
@@ -40,7 +45,10 @@ export interface Harness {
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'portrait-test-'));
-  const store = new SqliteStore({ filename: join(dataDir, 'portrait.db') });
+  const store: Store =
+    TEST_STORE === 'postgres'
+      ? await PostgresStore.open({ connectionString: await sharedScratchDatabase(), poolSize: 4 })
+      : new SqliteStore({ filename: join(dataDir, 'portrait.db') });
   const issuerKey = loadOrCreateIssuerKey(dataDir);
   const tenantId = newId();
   await store.ensureTenant(tenantId);
