@@ -5,7 +5,7 @@
 // exactly one of them sees the old ETag.
 import pg from 'pg';
 import { applyPostgresMigrations } from './postgres-migrations.js';
-import { toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
+import { emailAddressesJson, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
 import {
   ConflictError,
   preconditionHolds,
@@ -209,7 +209,7 @@ export class PostgresStore implements Store {
       display_name: contact.displayName,
       given_name: contact.givenName,
       surname: contact.surname,
-      email_addresses: JSON.stringify(contact.emailAddresses),
+      email_addresses: emailAddressesJson(contact.emailAddresses),
     });
   }
 

@@ -1,5 +1,5 @@
 // Row ↔ object mapping shared by the SQL stores: both name their columns alike.
-import type { Contact, ContactFolder, Dimensions, Group, Invitation, PhotoContent, PhotoInfo, User } from './store.js';
+import type { Contact, ContactFolder, Dimensions, EmailAddress, Group, Invitation, PhotoContent, PhotoInfo, User } from './store.js';
 
 export type Row = Record<string, unknown>;
 
@@ -74,7 +74,13 @@ export function toPhotoInfo(row: Row): PhotoInfo {
   };
 }
 
+/** Stored as JSON text with a fixed key order, so equal addresses compare equal as text. */
+export function emailAddressesJson(addresses: readonly EmailAddress[]): string {
+  return JSON.stringify(addresses.map(({ address, name }) => ({ address, name })));
+}
+
 function parseSizes(text: string): Dimensions[] {
+  if (text === '') return [];
   return text.split(',').map((size) => {
     const [width, height] = size.split('x').map(Number);
     return { width: width ?? 0, height: height ?? 0 };

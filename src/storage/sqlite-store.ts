@@ -3,7 +3,7 @@
 // write is one transaction (a reader sees the old version or the new one, whole).
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
-import { toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
+import { emailAddressesJson, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
 import { applyMigrations } from './sqlite-migrations.js';
 import {
   ConflictError,
@@ -175,7 +175,7 @@ export class SqliteStore implements Store {
         display_name: contact.displayName,
         given_name: contact.givenName,
         surname: contact.surname,
-        email_addresses: JSON.stringify(contact.emailAddresses),
+        email_addresses: emailAddressesJson(contact.emailAddresses),
       },
       this.#sql.insertContact,
       this.#sql.updateContact,

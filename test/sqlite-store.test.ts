@@ -1,0 +1,156 @@
+// SqliteStore: the shared Store contract on a temporary file (and in memory),
+// then what only SQLite has — WAL, migrations recorded once, several stores on
+// one file.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import Database from 'better-sqlite3';
+import { loadMigrations } from '../src/storage/sqlite-migrations.js';
+import { SqliteStore } from '../src/storage/sqlite-store.js';
+import type { NewPhoto, PhotoOwner } from '../src/storage/store.js';
+import { storeContract } from './store-contract.js';
+
+storeContract('SqliteStore', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'portrait-sqlite-'));
+  const filename = join(dir, 'portrait.db');
+  let store = new SqliteStore({ filename });
+  return {
+    store,
+    reopen: async () => {
+      await store.close();
+      store = new SqliteStore({ filename });
+      return store;
+    },
+    cleanup: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+storeContract('SqliteStore in memory', async () => {
+  const store = new SqliteStore({ filename: ':memory:' });
+  return { store, cleanup: () => store.close() };
+});
+
+describe('SqliteStore on a file', () => {
+  /** A temporary folder for one test, removed after it; stores opened in it close first. */
+  async function tempFile(t: TestContext): Promise<{ filename: string; open: () => SqliteStore }> {
+    const dir = await mkdtemp(join(tmpdir(), 'portrait-sqlite-'));
+    const filename = join(dir, 'portrait.db');
+    const opened: SqliteStore[] = [];
+    t.after(async () => {
+      for (const store of opened) await store.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    return {
+      filename,
+      open: () => {
+        const store = new SqliteStore({ filename });
+        opened.push(store);
+        return store;
+      },
+    };
+  }
+
+  /** Looks at the file directly, read-only, and closes it again. */
+  function inspect<T>(filename: string, look: (db: Database.Database) => T): T {
+    const db = new Database(filename, { readonly: true, fileMustExist: true });
+    try {
+      return look(db);
+    } finally {
+      db.close();
+    }
+  }
+
+  it('puts the file in WAL mode, so readers never wait for the writer', async (t) => {
+    const { filename, open } = await tempFile(t);
+    open();
+    // journal_mode=WAL is recorded in the file itself, so a fresh connection sees it.
+    assert.equal(inspect(filename, (db) => db.pragma('journal_mode', { simple: true })), 'wal');
+  });
+
+  it('records each migration once: opening the file again, or twice at once, applies nothing twice', async (t) => {
+    const { filename, open } = await tempFile(t);
+    const migrations = loadMigrations();
+    assert.ok(migrations.length > 0, 'there are migrations to apply');
+    const first = open();
+    const tenantId = randomUUID();
+    await first.ensureTenant(tenantId);
+    await first.close();
+
+    const second = open();
+    const third = open();
+    assert.deepEqual(await second.listUsers(tenantId), []);
+    await third.ping();
+
+    const recorded = inspect(filename, (db) =>
+      db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all(),
+    );
+    assert.deepEqual(
+      recorded,
+      migrations.map(({ version, name }) => ({ version, name })),
+    );
+  });
+
+  it('shares one file between two stores: each sees the other’s writes', async (t) => {
+    const { open } = await tempFile(t);
+    const a = open();
+    const b = open();
+    const tenantId = randomUUID();
+    await a.ensureTenant(tenantId);
+    await a.setSetting('written-by', 'a');
+    assert.equal(await b.getSetting('written-by'), 'a');
+
+    const alice = {
+      tenantId,
+      id: randomUUID(),
+      userPrincipalName: 'alice@contoso.com',
+      displayName: 'Alice',
+      mail: null,
+      userType: 'Member' as const,
+      isAdmin: false,
+      driveId: `b!${randomUUID()}`,
+    };
+    assert.equal(await a.saveUser(alice), 'created');
+    assert.deepEqual(await b.getUser(tenantId, 'ALICE@contoso.com'), alice);
+    assert.equal(await b.saveUser(alice), 'unchanged', 'b compares with what a wrote');
+
+    const me: PhotoOwner = { tenantId, type: 'user', id: alice.id };
+    assert.equal((await b.putPhoto(me, photo('"from-b"'), {})).ok, true);
+    assert.equal((await a.getPhoto(me))?.etag, '"from-b"');
+    assert.deepEqual((await a.getPhotoContent(me, 'primary'))?.bytes, Buffer.from('"from-b" 48x48'));
+
+    // A conditional write through one store sees the version the other wrote.
+    assert.deepEqual(await a.putPhoto(me, photo('"from-a"'), { ifMatch: ['"stale"'] }), {
+      ok: false,
+      reason: 'precondition',
+      currentEtag: '"from-b"',
+    });
+    assert.equal((await a.putPhoto(me, photo('"from-a"'), { ifMatch: ['"from-b"'] })).ok, true);
+    assert.equal((await b.getPhoto(me))?.etag, '"from-a"');
+
+    // Racing conditional puts through both stores: exactly one wins.
+    const outcomes = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? a : b).putPhoto(me, photo(`"race-${i}"`), { ifMatch: ['"from-a"'] })),
+    );
+    assert.equal(outcomes.filter((o) => o.ok).length, 1);
+
+    assert.equal(await b.deleteUser(tenantId, alice.id), true);
+    assert.equal(await a.getUser(tenantId, alice.id), undefined);
+    assert.equal(await a.getPhoto(me), undefined);
+  });
+});
+
+function photo(etag: string): NewPhoto {
+  const size = { width: 48, height: 48 };
+  return {
+    etag,
+    primary: size,
+    master: { width: 96, height: 96, bytes: Buffer.from(`${etag} master`) },
+    sizes: [{ ...size, bytes: Buffer.from(`${etag} 48x48`) }],
+  };
+}

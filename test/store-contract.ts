@@ -1,0 +1,909 @@
+// The Store contract: one suite that every implementation runs (SQLite now,
+// PostgreSQL next), through the Store interface only — never SQL. The shape
+// follows undici's test/cache-interceptor/cache-store-test-utils.js: a factory
+// opens a fresh, empty store for each test, and the suite says what any store
+// must do with it.
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { describe, it, type TestContext } from 'node:test';
+import {
+  ConflictError,
+  type Contact,
+  type ContactFolder,
+  type Dimensions,
+  type Group,
+  type Invitation,
+  type NewPhoto,
+  type PhotoContent,
+  type PhotoInfo,
+  type PhotoOwner,
+  type Store,
+  type User,
+} from '../src/storage/store.js';
+
+export interface OpenedStore {
+  /** A fresh store with no data in it. */
+  readonly store: Store;
+  /** Closes the store and opens a new one on the same data; for stores that persist. */
+  readonly reopen?: () => Promise<Store>;
+  /** Closes whichever store is open (the reopened one too) and removes the data. */
+  readonly cleanup: () => Promise<void>;
+}
+
+export type OpenStore = () => Promise<OpenedStore>;
+
+/** `skip`: why this store can't be tested here (e.g. no PostgreSQL server); the suite says so. */
+export function storeContract(name: string, open: OpenStore, options: { skip?: string | undefined } = {}): void {
+  describe(name, { skip: options.skip ?? false }, () => {
+    /** Opens a fresh store for one test and registers its cleanup. */
+    async function setup(t: TestContext): Promise<OpenedStore> {
+      const opened = await open();
+      t.after(() => opened.cleanup());
+      return opened;
+    }
+
+    /** A fresh store with one tenant recorded in it. */
+    async function setupTenant(t: TestContext): Promise<{ store: Store; tenantId: string }> {
+      const { store } = await setup(t);
+      const tenantId = randomUUID();
+      await store.ensureTenant(tenantId);
+      return { store, tenantId };
+    }
+
+    describe('tenants and settings', () => {
+      it('answers undefined for a setting never set', async (t) => {
+        const { store } = await setup(t);
+        assert.equal(await store.getSetting('no-such-setting'), undefined);
+      });
+
+      it('keeps a setting, and a second set overwrites it', async (t) => {
+        const { store } = await setup(t);
+        await store.setSetting('issuer', 'first');
+        assert.equal(await store.getSetting('issuer'), 'first');
+        await store.setSetting('issuer', 'second');
+        assert.equal(await store.getSetting('issuer'), 'second');
+        await store.setSetting('empty', '');
+        assert.equal(await store.getSetting('empty'), '');
+        assert.equal(await store.getSetting('issuer'), 'second', 'setting one key leaves another alone');
+      });
+
+      it('records a tenant idempotently', async (t) => {
+        const { store } = await setup(t);
+        const tenantId = randomUUID();
+        await store.ensureTenant(tenantId);
+        await store.ensureTenant(tenantId);
+        const alice = user(tenantId, 'alice@contoso.com');
+        assert.equal(await store.saveUser(alice), 'created');
+        await store.ensureTenant(tenantId);
+        assert.deepEqual(await store.getUser(tenantId, alice.id), alice, 'a repeated ensureTenant keeps the tenant’s data');
+      });
+
+      it('answers ping while open', async (t) => {
+        const { store } = await setup(t);
+        await store.ping();
+      });
+    });
+
+    describe('users', () => {
+      it('saves a user: created, then unchanged, then updated when a field changes', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const alice = user(tenantId, 'alice@contoso.com', { mail: null, isAdmin: true, userType: 'Guest' });
+        assert.equal(await store.saveUser(alice), 'created');
+        assert.deepEqual(await store.getUser(tenantId, alice.id), alice);
+        assert.equal(await store.saveUser({ ...alice }), 'unchanged');
+
+        const renamed = { ...alice, displayName: 'Alice Renamed' };
+        assert.equal(await store.saveUser(renamed), 'updated');
+        assert.deepEqual(await store.getUser(tenantId, alice.id), renamed);
+        assert.equal(await store.saveUser(renamed), 'unchanged');
+
+        for (const change of [
+          { mail: 'alice@contoso.com' },
+          { isAdmin: false },
+          { userType: 'Member' as const },
+          { driveId: `b!${randomUUID()}` },
+          { userPrincipalName: 'Alice@Contoso.com' },
+        ]) {
+          const next: User = { ...(await store.getUser(tenantId, alice.id))!, ...change };
+          assert.equal(await store.saveUser(next), 'updated', `changing ${Object.keys(change).join()}`);
+          assert.deepEqual(await store.getUser(tenantId, alice.id), next);
+        }
+      });
+
+      it('finds a user by id or userPrincipalName, case-insensitively', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const alice = user(tenantId, 'Alice.Smith@Contoso.com');
+        await store.saveUser(alice);
+        assert.deepEqual(await store.getUser(tenantId, alice.id), alice);
+        assert.deepEqual(await store.getUser(tenantId, alice.id.toUpperCase()), alice, 'by id in upper case');
+        assert.deepEqual(await store.getUser(tenantId, 'Alice.Smith@Contoso.com'), alice);
+        assert.deepEqual(await store.getUser(tenantId, 'alice.smith@contoso.com'), alice);
+        assert.deepEqual(await store.getUser(tenantId, 'ALICE.SMITH@CONTOSO.COM'), alice);
+        const found = await store.getUser(tenantId, 'alice.smith@contoso.com');
+        assert.equal(found?.userPrincipalName, 'Alice.Smith@Contoso.com', 'the UPN keeps the case it was saved with');
+        assert.equal(await store.getUser(tenantId, 'bob@contoso.com'), undefined);
+        assert.equal(await store.getUser(tenantId, randomUUID()), undefined);
+      });
+
+      it('throws ConflictError when another user has the UPN, in any case, and changes nothing', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const alice = user(tenantId, 'alice@contoso.com');
+        await store.saveUser(alice);
+        const impostor = user(tenantId, 'ALICE@contoso.com');
+        await assert.rejects(store.saveUser(impostor), ConflictError);
+        assert.equal(await store.getUser(tenantId, impostor.id), undefined, 'the conflicting user is not created');
+        assert.deepEqual(await store.getUser(tenantId, 'alice@contoso.com'), alice, 'the owner of the UPN is untouched');
+
+        const bob = user(tenantId, 'bob@contoso.com');
+        assert.equal(await store.saveUser(bob), 'created');
+        await assert.rejects(store.saveUser({ ...bob, userPrincipalName: 'Alice@Contoso.com' }), ConflictError);
+        assert.deepEqual(await store.getUser(tenantId, bob.id), bob, 'a rejected update leaves the user as it was');
+        assert.deepEqual(sortById(await store.listUsers(tenantId)), sortById([alice, bob]));
+      });
+
+      it('finds a user by drive', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const alice = user(tenantId, 'alice@contoso.com');
+        const bob = user(tenantId, 'bob@contoso.com');
+        await store.saveUser(alice);
+        await store.saveUser(bob);
+        assert.deepEqual(await store.getUserByDrive(tenantId, alice.driveId), alice);
+        assert.deepEqual(await store.getUserByDrive(tenantId, bob.driveId), bob);
+        assert.equal(await store.getUserByDrive(tenantId, 'b!no-such-drive'), undefined);
+      });
+
+      it('lists a tenant’s users', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        assert.deepEqual(await store.listUsers(tenantId), []);
+        const users = ['carol@contoso.com', 'alice@contoso.com', 'Bob@contoso.com'].map((upn) => user(tenantId, upn));
+        for (const u of users) await store.saveUser(u);
+        assert.deepEqual(sortById(await store.listUsers(tenantId)), sortById(users));
+      });
+
+      it('deletes a user with their folders, contacts, photo and their contacts’ photos, and nothing else', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const alice = user(tenantId, 'alice@contoso.com');
+        const bob = user(tenantId, 'bob@contoso.com');
+        await store.saveUser(alice);
+        await store.saveUser(bob);
+
+        const top = folder(tenantId, alice.id, null, 'Friends');
+        const nested = folder(tenantId, alice.id, top.id, 'Close friends');
+        await store.saveContactFolder(top);
+        await store.saveContactFolder(nested);
+        const inDefault = contact(tenantId, alice.id, null, 'Dana');
+        const inTop = contact(tenantId, alice.id, top.id, 'Erin');
+        const inNested = contact(tenantId, alice.id, nested.id, 'Frank');
+        const bobsContact = contact(tenantId, bob.id, null, 'Grace');
+        for (const c of [inDefault, inTop, inNested, bobsContact]) await store.saveContact(c);
+        const group = groupOf(tenantId, 'Engineering');
+        await store.saveGroup(group);
+
+        const alicePhoto = owner(tenantId, 'user', alice.id);
+        const alicesContactPhotos = [inDefault, inTop, inNested].map((c) => owner(tenantId, 'contact', c.id));
+        const survivors = [owner(tenantId, 'user', bob.id), owner(tenantId, 'contact', bobsContact.id), owner(tenantId, 'group', group.id)];
+        for (const o of [alicePhoto, ...alicesContactPhotos, ...survivors]) {
+          assert.equal((await store.putPhoto(o, newPhoto(etagOf('p')), {})).ok, true);
+        }
+
+        assert.equal(await store.deleteUser(tenantId, alice.id), true);
+
+        assert.equal(await store.getUser(tenantId, alice.id), undefined);
+        assert.equal(await store.getUser(tenantId, 'alice@contoso.com'), undefined);
+        assert.equal(await store.getUserByDrive(tenantId, alice.driveId), undefined);
+        assert.deepEqual(await store.listUsers(tenantId), [bob]);
+        assert.equal(await store.getContactFolder(tenantId, alice.id, top.id), undefined);
+        assert.equal(await store.getContactFolder(tenantId, alice.id, nested.id), undefined);
+        assert.deepEqual(await store.listContactFolders(tenantId, alice.id, null), []);
+        assert.deepEqual(await store.listContactFolders(tenantId, alice.id, top.id), []);
+        for (const c of [inDefault, inTop, inNested]) {
+          assert.equal(await store.getContact(tenantId, alice.id, c.id), undefined, `contact ${c.displayName}`);
+        }
+        assert.deepEqual(await store.listContacts(tenantId, alice.id, null), []);
+        assert.deepEqual(await store.listContacts(tenantId, alice.id, top.id), []);
+        for (const o of [alicePhoto, ...alicesContactPhotos]) {
+          assert.equal(await store.getPhoto(o), undefined, `${o.type} ${o.id} photo`);
+          assert.equal(await store.getPhotoContent(o, 'primary'), undefined, `${o.type} ${o.id} primary bytes`);
+          assert.equal(await store.getMaster(o), undefined, `${o.type} ${o.id} master`);
+        }
+
+        assert.deepEqual(await store.getContact(tenantId, bob.id, bobsContact.id), bobsContact);
+        assert.deepEqual(await store.getGroup(tenantId, group.id), group);
+        for (const o of survivors) await assertPhotoWhole(store, o, etagOf('p'));
+
+        assert.equal(await store.deleteUser(tenantId, alice.id), false, 'a second delete finds nothing');
+        assert.equal(await store.deleteUser(tenantId, randomUUID()), false);
+
+        // The same id again starts empty: nothing of the deleted user comes back.
+        assert.equal(await store.saveUser(alice), 'created');
+        assert.equal(await store.getPhoto(alicePhoto), undefined);
+        assert.deepEqual(await store.listContactFolders(tenantId, alice.id, null), []);
+        assert.deepEqual(await store.listContacts(tenantId, alice.id, null), []);
+      });
+
+      it('keeps tenants apart: the same ids and UPN in two tenants never meet', async (t) => {
+        const { store } = await setup(t);
+        const [a, b] = [randomUUID(), randomUUID()];
+        await store.ensureTenant(a);
+        await store.ensureTenant(b);
+        const id = randomUUID();
+        const driveId = `b!${randomUUID()}`;
+        const inA = user(a, 'alice@contoso.com', { id, driveId, displayName: 'Alice in A' });
+        const inB = user(b, 'alice@contoso.com', { id, driveId, displayName: 'Alice in B' });
+        assert.equal(await store.saveUser(inA), 'created');
+        assert.equal(await store.saveUser(inB), 'created', 'the same id and UPN in another tenant is no conflict');
+        assert.deepEqual(await store.getUser(a, id), inA);
+        assert.deepEqual(await store.getUser(b, id), inB);
+        assert.deepEqual(await store.getUser(b, 'ALICE@contoso.com'), inB);
+        assert.deepEqual(await store.getUserByDrive(a, driveId), inA);
+        assert.deepEqual(await store.listUsers(a), [inA]);
+        assert.deepEqual(await store.listUsers(b), [inB]);
+        const other = randomUUID();
+        await store.ensureTenant(other);
+        assert.deepEqual(await store.listUsers(other), []);
+        assert.equal(await store.getUser(other, id), undefined);
+        assert.equal(await store.getUserByDrive(other, driveId), undefined);
+
+        const groupId = randomUUID();
+        const gA = groupOf(a, 'Group in A', { id: groupId });
+        const gB = groupOf(b, 'Group in B', { id: groupId });
+        await store.saveGroup(gA);
+        await store.saveGroup(gB);
+        assert.deepEqual(await store.getGroup(a, groupId), gA);
+        assert.deepEqual(await store.getGroup(b, groupId), gB);
+        assert.deepEqual(await store.listGroups(a), [gA]);
+
+        const folderId = randomUUID();
+        const contactId = randomUUID();
+        const fA = folder(a, id, null, 'Folder in A', { id: folderId });
+        const fB = folder(b, id, null, 'Folder in B', { id: folderId });
+        const cA = contact(a, id, folderId, 'Contact in A', { id: contactId });
+        const cB = contact(b, id, folderId, 'Contact in B', { id: contactId });
+        for (const f of [fA, fB]) assert.equal(await store.saveContactFolder(f), 'created');
+        for (const c of [cA, cB]) assert.equal(await store.saveContact(c), 'created');
+        assert.deepEqual(await store.getContactFolder(a, id, folderId), fA);
+        assert.deepEqual(await store.getContactFolder(b, id, folderId), fB);
+        assert.deepEqual(await store.listContactFolders(a, id, null), [fA]);
+        assert.deepEqual(await store.getContact(b, id, contactId), cB);
+        assert.deepEqual(await store.listContacts(a, id, folderId), [cA]);
+
+        const invitationId = randomUUID();
+        const iA = invitation(a, id, { id: invitationId });
+        const iB = invitation(b, id, { id: invitationId, inviteRedirectUrl: 'https://b.example/' });
+        assert.equal(await store.saveInvitation(iA), 'created');
+        assert.equal(await store.saveInvitation(iB), 'created');
+        assert.deepEqual(await store.getInvitation(a, invitationId), iA);
+        assert.deepEqual(await store.getInvitation(b, invitationId), iB);
+
+        // Photos: the same owner id in two tenants, and as two owner types, are four photos.
+        await store.putPhoto(owner(a, 'user', id), newPhoto(etagOf('user-a')), {});
+        await store.putPhoto(owner(b, 'user', id), newPhoto(etagOf('user-b')), {});
+        await store.putPhoto(owner(a, 'group', id), newPhoto(etagOf('group-a')), {});
+        assert.equal(await store.getPhoto(owner(b, 'group', id)), undefined);
+        assert.equal(await store.getPhoto(owner(a, 'contact', id)), undefined);
+        await assertPhotoWhole(store, owner(a, 'user', id), etagOf('user-a'));
+        await assertPhotoWhole(store, owner(b, 'user', id), etagOf('user-b'));
+        await assertPhotoWhole(store, owner(a, 'group', id), etagOf('group-a'));
+
+        // Deleting in one tenant leaves the other whole.
+        assert.equal(await store.deleteUser(a, id), true);
+        assert.equal(await store.getUser(a, id), undefined);
+        assert.deepEqual(await store.getUser(b, id), inB);
+        assert.deepEqual(await store.getContactFolder(b, id, folderId), fB);
+        assert.deepEqual(await store.getContact(b, id, contactId), cB);
+        await assertPhotoWhole(store, owner(b, 'user', id), etagOf('user-b'));
+        await assertPhotoWhole(store, owner(a, 'group', id), etagOf('group-a'));
+        assert.equal(await store.deleteGroup(b, groupId), true);
+        assert.deepEqual(await store.getGroup(a, groupId), gA);
+      });
+    });
+
+    describe('groups', () => {
+      it('saves, gets, lists and deletes groups', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        assert.deepEqual(await store.listGroups(tenantId), []);
+        const team = groupOf(tenantId, 'Engineering', { hasTeam: true, description: null });
+        const plain = groupOf(tenantId, 'Accounting', { hasTeam: false, description: 'Counts things' });
+        assert.equal(await store.saveGroup(team), 'created');
+        assert.equal(await store.saveGroup(plain), 'created');
+        assert.equal(await store.saveGroup({ ...team }), 'unchanged');
+        assert.deepEqual(await store.getGroup(tenantId, team.id), team);
+        assert.deepEqual(await store.getGroup(tenantId, plain.id), plain);
+        assert.equal(await store.getGroup(tenantId, randomUUID()), undefined);
+
+        for (const change of [{ displayName: 'Eng' }, { mailNickname: 'eng' }, { description: 'Builds' }, { hasTeam: false }]) {
+          const next: Group = { ...(await store.getGroup(tenantId, team.id))!, ...change };
+          assert.equal(await store.saveGroup(next), 'updated', `changing ${Object.keys(change).join()}`);
+          assert.deepEqual(await store.getGroup(tenantId, team.id), next);
+        }
+        const updated = (await store.getGroup(tenantId, team.id))!;
+        assert.deepEqual(sortById(await store.listGroups(tenantId)), sortById([updated, plain]));
+
+        assert.equal(await store.deleteGroup(tenantId, team.id), true);
+        assert.equal(await store.getGroup(tenantId, team.id), undefined);
+        assert.deepEqual(await store.listGroups(tenantId), [plain]);
+        assert.equal(await store.deleteGroup(tenantId, team.id), false, 'a second delete finds nothing');
+      });
+
+      it('deletes a group’s photo with the group', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const group = groupOf(tenantId, 'Engineering');
+        const other = groupOf(tenantId, 'Accounting');
+        await store.saveGroup(group);
+        await store.saveGroup(other);
+        await store.putPhoto(owner(tenantId, 'group', group.id), newPhoto(etagOf('g')), {});
+        await store.putPhoto(owner(tenantId, 'group', other.id), newPhoto(etagOf('o')), {});
+        assert.equal(await store.deleteGroup(tenantId, group.id), true);
+        const gone = owner(tenantId, 'group', group.id);
+        assert.equal(await store.getPhoto(gone), undefined);
+        assert.equal(await store.getPhotoContent(gone, 'primary'), undefined);
+        assert.equal(await store.getMaster(gone), undefined);
+        await assertPhotoWhole(store, owner(tenantId, 'group', other.id), etagOf('o'));
+        // The same id again starts without a photo.
+        await store.saveGroup(group);
+        assert.equal(await store.getPhoto(gone), undefined);
+      });
+    });
+
+    describe('contact folders and contacts', () => {
+      it('keeps a chain of nested folders and lists them by parent, null for the top', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const alice = user(tenantId, 'alice@contoso.com');
+        const bob = user(tenantId, 'bob@contoso.com');
+        await store.saveUser(alice);
+        await store.saveUser(bob);
+        const work = folder(tenantId, alice.id, null, 'Work');
+        const home = folder(tenantId, alice.id, null, 'Home');
+        const team = folder(tenantId, alice.id, work.id, 'Team');
+        const leads = folder(tenantId, alice.id, team.id, 'Leads');
+        const bobs = folder(tenantId, bob.id, null, 'Bob’s');
+        for (const f of [work, home, team, leads, bobs]) assert.equal(await store.saveContactFolder(f), 'created');
+        assert.equal(await store.saveContactFolder({ ...team }), 'unchanged');
+
+        assert.deepEqual(sortById(await store.listContactFolders(tenantId, alice.id, null)), sortById([work, home]));
+        assert.deepEqual(await store.listContactFolders(tenantId, alice.id, work.id), [team]);
+        assert.deepEqual(await store.listContactFolders(tenantId, alice.id, team.id), [leads]);
+        assert.deepEqual(await store.listContactFolders(tenantId, alice.id, leads.id), []);
+        assert.deepEqual(await store.listContactFolders(tenantId, alice.id, home.id), []);
+        assert.deepEqual(await store.listContactFolders(tenantId, bob.id, null), [bobs]);
+
+        // Walk up from the deepest folder to the top.
+        const chain: string[] = [];
+        let at: ContactFolder | undefined = await store.getContactFolder(tenantId, alice.id, leads.id);
+        while (at !== undefined) {
+          chain.push(at.displayName);
+          at = at.parentFolderId === null ? undefined : await store.getContactFolder(tenantId, alice.id, at.parentFolderId);
+        }
+        assert.deepEqual(chain, ['Leads', 'Team', 'Work']);
+        assert.equal(await store.getContactFolder(tenantId, alice.id, randomUUID()), undefined);
+
+        // Moving a folder is an update, and the listings follow.
+        const moved = { ...leads, parentFolderId: home.id, displayName: 'Family' };
+        assert.equal(await store.saveContactFolder(moved), 'updated');
+        assert.deepEqual(await store.getContactFolder(tenantId, alice.id, leads.id), moved);
+        assert.deepEqual(await store.listContactFolders(tenantId, alice.id, team.id), []);
+        assert.deepEqual(await store.listContactFolders(tenantId, alice.id, home.id), [moved]);
+        const toTop = { ...moved, parentFolderId: null };
+        assert.equal(await store.saveContactFolder(toTop), 'updated');
+        assert.deepEqual(sortById(await store.listContactFolders(tenantId, alice.id, null)), sortById([work, home, toTop]));
+      });
+
+      it('keeps contacts by folder, null for the default folder, with their email addresses', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const alice = user(tenantId, 'alice@contoso.com');
+        await store.saveUser(alice);
+        const friends = folder(tenantId, alice.id, null, 'Friends');
+        await store.saveContactFolder(friends);
+        const dana = contact(tenantId, alice.id, null, 'Dana Scully', {
+          givenName: 'Dana',
+          surname: 'Scully',
+          emailAddresses: [
+            { address: 'dana@fbi.example', name: 'Dana Scully' },
+            { address: 'DScully@Example.org', name: 'Dana (home) — “ü”' },
+          ],
+        });
+        const erin = contact(tenantId, alice.id, null, 'Erin', { givenName: null, surname: null, emailAddresses: [] });
+        const frank = contact(tenantId, alice.id, friends.id, 'Frank');
+        for (const c of [dana, erin, frank]) assert.equal(await store.saveContact(c), 'created');
+        assert.equal(await store.saveContact({ ...dana, emailAddresses: [...dana.emailAddresses] }), 'unchanged');
+
+        assert.deepEqual(await store.getContact(tenantId, alice.id, dana.id), dana);
+        assert.deepEqual(await store.getContact(tenantId, alice.id, erin.id), erin);
+        assert.deepEqual(sortById(await store.listContacts(tenantId, alice.id, null)), sortById([dana, erin]));
+        assert.deepEqual(await store.listContacts(tenantId, alice.id, friends.id), [frank]);
+        assert.deepEqual(await store.listContacts(tenantId, alice.id, randomUUID()), []);
+        assert.equal(await store.getContact(tenantId, alice.id, randomUUID()), undefined);
+
+        // Email addresses in another order are a change; so is a move to a folder.
+        const reordered: Contact = { ...dana, emailAddresses: [...dana.emailAddresses].reverse() };
+        assert.equal(await store.saveContact(reordered), 'updated');
+        assert.deepEqual(await store.getContact(tenantId, alice.id, dana.id), reordered);
+        const moved: Contact = { ...reordered, folderId: friends.id };
+        assert.equal(await store.saveContact(moved), 'updated');
+        assert.deepEqual(await store.listContacts(tenantId, alice.id, null), [erin]);
+        assert.deepEqual(sortById(await store.listContacts(tenantId, alice.id, friends.id)), sortById([frank, moved]));
+      });
+      it('saves equal email addresses as unchanged, whatever order the caller built their keys in', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const alice = user(tenantId, 'alice@contoso.com');
+        await store.saveUser(alice);
+        const dana = contact(tenantId, alice.id, null, 'Dana', {
+          emailAddresses: [{ address: 'dana@example.com', name: 'Dana' }],
+        });
+        assert.equal(await store.saveContact(dana), 'created');
+        // The same values, as a JSON parser or another code path might build them.
+        const sameValues = dana.emailAddresses.map(({ address, name }) => ({ name, address }));
+        assert.equal(await store.saveContact({ ...dana, emailAddresses: sameValues }), 'unchanged');
+      });
+    });
+
+    describe('invitations', () => {
+      it('saves and gets an invitation: created, unchanged, updated', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const guest = user(tenantId, 'guest_fabrikam.com#EXT#@contoso.com', { userType: 'Guest' });
+        await store.saveUser(guest);
+        const sent = invitation(tenantId, guest.id);
+        assert.equal(await store.saveInvitation(sent), 'created');
+        assert.deepEqual(await store.getInvitation(tenantId, sent.id), sent);
+        assert.equal(await store.saveInvitation({ ...sent }), 'unchanged');
+        const redirected = { ...sent, inviteRedirectUrl: 'https://myapps.example/welcome' };
+        assert.equal(await store.saveInvitation(redirected), 'updated');
+        assert.deepEqual(await store.getInvitation(tenantId, sent.id), redirected);
+        assert.equal(await store.getInvitation(tenantId, randomUUID()), undefined);
+      });
+    });
+
+    describe('photos', () => {
+      it('has no photo, bytes or master for an owner never given one', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const nobody = owner(tenantId, 'user', randomUUID());
+        assert.equal(await store.getPhoto(nobody), undefined);
+        assert.equal(await store.getPhotoContent(nobody, 'primary'), undefined);
+        assert.equal(await store.getPhotoContent(nobody, { width: 48, height: 48 }), undefined);
+        assert.equal(await store.getMaster(nobody), undefined);
+      });
+
+      it('puts a photo and gives back its metadata, every size’s bytes and the master', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const me = owner(tenantId, 'user', randomUUID());
+        const etag = etagOf('first');
+        const photo = newPhoto(etag);
+        const expectedInfo: PhotoInfo = { etag, primary: PRIMARY, sizes: SIZES_ORDERED, master: MASTER };
+
+        const outcome = await store.putPhoto(me, photo, {});
+        assert.deepEqual(outcome, { ok: true, info: expectedInfo });
+        assert.deepEqual(await store.getPhoto(me), expectedInfo, 'sizes ordered by width, then height');
+
+        const primary = await store.getPhotoContent(me, 'primary');
+        assert.deepEqual(primary, content(etag, PRIMARY, sizeBytes(photo, PRIMARY)));
+        for (const size of photo.sizes) {
+          const got = await store.getPhotoContent(me, { width: size.width, height: size.height });
+          assert.deepEqual(got, content(etag, size, size.bytes), `size ${size.width}x${size.height}`);
+        }
+        assert.deepEqual(await store.getMaster(me), content(etag, MASTER, photo.master.bytes));
+
+        assert.equal(await store.getPhotoContent(me, { width: 500, height: 500 }), undefined, 'a size it lacks');
+        assert.equal(await store.getPhotoContent(me, { width: 64, height: 64 }), undefined, 'a width it has, not that height');
+        assert.equal(await store.getPhotoContent(me, { width: MASTER.width, height: MASTER.height }), undefined, 'the master is not a size');
+      });
+
+      it('keeps large binary bytes exactly', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const me = owner(tenantId, 'group', randomUUID());
+        const big = randomBytes(300_000);
+        const small = Buffer.from([0x00, 0x00, 0xff, 0xd8, 0x00]);
+        const masterBytes = randomBytes(1_000_000);
+        const photo: NewPhoto = {
+          etag: etagOf('big'),
+          primary: { width: 648, height: 648 },
+          master: { width: 2000, height: 1000, bytes: masterBytes },
+          sizes: [
+            { width: 648, height: 648, bytes: big },
+            { width: 1, height: 1, bytes: small },
+          ],
+        };
+        assert.equal((await store.putPhoto(me, photo, {})).ok, true);
+        assert.deepEqual((await store.getPhotoContent(me, 'primary'))?.bytes, big);
+        assert.deepEqual((await store.getPhotoContent(me, { width: 1, height: 1 }))?.bytes, small);
+        assert.deepEqual((await store.getMaster(me))?.bytes, masterBytes);
+      });
+
+      it('replaces every size on a second put: sizes the new version lacks are gone', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const me = owner(tenantId, 'contact', randomUUID());
+        await store.putPhoto(me, newPhoto(etagOf('old')), {});
+
+        const fewer = [{ width: 48, height: 48 }, { width: 240, height: 180 }];
+        const etag = etagOf('new');
+        const replacement = newPhoto(etag, fewer, { width: 240, height: 180 }, { width: 240, height: 180 });
+        const outcome = await store.putPhoto(me, replacement, {});
+        const expectedInfo: PhotoInfo = {
+          etag,
+          primary: { width: 240, height: 180 },
+          sizes: fewer,
+          master: { width: 240, height: 180 },
+        };
+        assert.deepEqual(outcome, { ok: true, info: expectedInfo });
+        assert.deepEqual(await store.getPhoto(me), expectedInfo);
+        await assertPhotoWhole(store, me, etag);
+        for (const old of SIZES) {
+          if (fewer.some((s) => s.width === old.width && s.height === old.height)) continue;
+          assert.equal(await store.getPhotoContent(me, old), undefined, `old size ${old.width}x${old.height} is gone`);
+        }
+        assert.deepEqual((await store.getPhotoContent(me, { width: 48, height: 48 }))?.bytes, bytesOf(etag, '48x48'));
+      });
+
+      describe('preconditions on put', () => {
+        it('without a photo: If-Match fails (a list or *), If-None-Match: * succeeds', async (t) => {
+          const { store, tenantId } = await setupTenant(t);
+          const me = owner(tenantId, 'user', randomUUID());
+          const refused = { ok: false, reason: 'precondition', currentEtag: undefined };
+          assert.deepEqual(await store.putPhoto(me, newPhoto(etagOf('a')), { ifMatch: [etagOf('x')] }), refused);
+          assert.deepEqual(await store.putPhoto(me, newPhoto(etagOf('a')), { ifMatch: '*' }), refused);
+          assert.equal(await store.getPhoto(me), undefined, 'a refused put writes nothing');
+          assert.equal(await store.getPhotoContent(me, 'primary'), undefined);
+          assert.equal(await store.getMaster(me), undefined);
+
+          const created = await store.putPhoto(me, newPhoto(etagOf('a')), { ifNoneMatch: '*' });
+          assert.equal(created.ok, true);
+          await assertPhotoWhole(store, me, etagOf('a'));
+        });
+
+        it('with a photo: If-Match on a current ETag or * succeeds; another ETag or If-None-Match: * fails and changes nothing', async (t) => {
+          const { store, tenantId } = await setupTenant(t);
+          const me = owner(tenantId, 'user', randomUUID());
+          await store.putPhoto(me, newPhoto(etagOf('a')), {});
+          const refusedA = { ok: false, reason: 'precondition', currentEtag: etagOf('a') };
+
+          assert.deepEqual(await store.putPhoto(me, newPhoto(etagOf('b')), { ifMatch: [etagOf('x')] }), refusedA);
+          assert.deepEqual(await store.putPhoto(me, newPhoto(etagOf('b')), { ifNoneMatch: '*' }), refusedA);
+          assert.deepEqual(
+            await store.putPhoto(me, newPhoto(etagOf('b')), { ifMatch: [etagOf('a')], ifNoneMatch: '*' }),
+            refusedA,
+            'If-None-Match: * fails on an existing photo even when If-Match holds',
+          );
+          // A weak or unquoted spelling of the current ETag is not the strong ETag.
+          assert.deepEqual(await store.putPhoto(me, newPhoto(etagOf('b')), { ifMatch: [`W/${etagOf('a')}`] }), refusedA);
+          await assertPhotoWhole(store, me, etagOf('a'));
+          assert.deepEqual((await store.getPhoto(me))?.sizes, SIZES_ORDERED);
+
+          const matched = await store.putPhoto(me, newPhoto(etagOf('b')), { ifMatch: [etagOf('x'), etagOf('a')] });
+          assert.equal(matched.ok, true, 'If-Match holds when any listed ETag is current');
+          await assertPhotoWhole(store, me, etagOf('b'));
+
+          const any = await store.putPhoto(me, newPhoto(etagOf('c')), { ifMatch: '*' });
+          assert.equal(any.ok, true, 'If-Match: * holds when a photo exists');
+          await assertPhotoWhole(store, me, etagOf('c'));
+
+          const stale = await store.putPhoto(me, newPhoto(etagOf('d')), { ifMatch: [etagOf('a')] });
+          assert.deepEqual(stale, { ok: false, reason: 'precondition', currentEtag: etagOf('c') }, 'an ETag that was current once is stale now');
+          await assertPhotoWhole(store, me, etagOf('c'));
+        });
+      });
+
+      describe('delete', () => {
+        it('deletes a photo: deleted true, then nothing is left; a second delete says deleted false', async (t) => {
+          const { store, tenantId } = await setupTenant(t);
+          const me = owner(tenantId, 'user', randomUUID());
+          assert.deepEqual(await store.deletePhoto(me, {}), { ok: true, deleted: false }, 'nothing to delete');
+          await store.putPhoto(me, newPhoto(etagOf('a')), {});
+          assert.deepEqual(await store.deletePhoto(me, {}), { ok: true, deleted: true });
+          assert.equal(await store.getPhoto(me), undefined);
+          assert.equal(await store.getPhotoContent(me, 'primary'), undefined);
+          for (const size of SIZES) assert.equal(await store.getPhotoContent(me, size), undefined);
+          assert.equal(await store.getMaster(me), undefined);
+          assert.deepEqual(await store.deletePhoto(me, {}), { ok: true, deleted: false });
+
+          // A new photo after a delete starts clean.
+          const fresh = newPhoto(etagOf('b'), [{ width: 48, height: 48 }], { width: 48, height: 48 });
+          await store.putPhoto(me, fresh, { ifNoneMatch: '*' });
+          assert.deepEqual((await store.getPhoto(me))?.sizes, [{ width: 48, height: 48 }]);
+          await assertPhotoWhole(store, me, etagOf('b'));
+        });
+
+        it('honours preconditions on delete', async (t) => {
+          const { store, tenantId } = await setupTenant(t);
+          const me = owner(tenantId, 'user', randomUUID());
+          const refusedNone = { ok: false, reason: 'precondition', currentEtag: undefined };
+          assert.deepEqual(await store.deletePhoto(me, { ifMatch: '*' }), refusedNone);
+          assert.deepEqual(await store.deletePhoto(me, { ifMatch: [etagOf('a')] }), refusedNone);
+          assert.deepEqual(await store.deletePhoto(me, { ifNoneMatch: '*' }), { ok: true, deleted: false });
+
+          await store.putPhoto(me, newPhoto(etagOf('a')), {});
+          const refusedA = { ok: false, reason: 'precondition', currentEtag: etagOf('a') };
+          assert.deepEqual(await store.deletePhoto(me, { ifMatch: [etagOf('x')] }), refusedA);
+          assert.deepEqual(await store.deletePhoto(me, { ifNoneMatch: '*' }), refusedA);
+          await assertPhotoWhole(store, me, etagOf('a'));
+
+          assert.deepEqual(await store.deletePhoto(me, { ifMatch: [etagOf('x'), etagOf('a')] }), { ok: true, deleted: true });
+          assert.equal(await store.getPhoto(me), undefined);
+
+          await store.putPhoto(me, newPhoto(etagOf('b')), {});
+          assert.deepEqual(await store.deletePhoto(me, { ifMatch: '*' }), { ok: true, deleted: true });
+          assert.equal(await store.getPhoto(me), undefined);
+        });
+      });
+
+      describe('atomicity under concurrency', () => {
+        it('16 concurrent puts leave one version whole, and no read ever mixes versions', async (t) => {
+          const { store, tenantId } = await setupTenant(t);
+          const me = owner(tenantId, 'user', randomUUID());
+          const etags = Array.from({ length: 16 }, (_, i) => etagOf(`v${i}`));
+          // Readers run among the writers: each answer must be one version's, whole.
+          const reads: Promise<PhotoContent | undefined>[] = [];
+          const writes = etags.map((etag) => {
+            reads.push(store.getPhotoContent(me, 'primary'), store.getPhotoContent(me, { width: 48, height: 48 }), store.getMaster(me));
+            return store.putPhoto(me, newPhoto(etag), {});
+          });
+          const outcomes = await Promise.all(writes);
+          for (const [i, outcome] of outcomes.entries()) {
+            assert.equal(outcome.ok, true, `put ${i}`);
+            if (outcome.ok) assert.equal(outcome.info.etag, etags[i]);
+          }
+          for (const read of await Promise.all(reads)) {
+            if (read === undefined) continue;
+            assert.ok(etags.includes(read.etag), `a read saw an ETag nobody wrote: ${read.etag}`);
+            assert.equal(versionOf(read.bytes), read.etag, 'a read’s bytes belong to the version its ETag names');
+          }
+
+          const info = await store.getPhoto(me);
+          assert.ok(info !== undefined);
+          assert.ok(etags.includes(info.etag), `the winner is one of the writers: ${info.etag}`);
+          assert.deepEqual(info.sizes, SIZES_ORDERED);
+          await assertPhotoWhole(store, me, info.etag);
+        });
+
+        it('16 concurrent puts with If-Match on the same ETag: exactly one succeeds', async (t) => {
+          const { store, tenantId } = await setupTenant(t);
+          const me = owner(tenantId, 'user', randomUUID());
+          const initial = etagOf('initial');
+          await store.putPhoto(me, newPhoto(initial), {});
+          const etags = Array.from({ length: 16 }, (_, i) => etagOf(`racer${i}`));
+          const outcomes = await Promise.all(etags.map((etag) => store.putPhoto(me, newPhoto(etag), { ifMatch: [initial] })));
+
+          const winners = outcomes.flatMap((o, i) => (o.ok ? [etags[i]] : []));
+          assert.equal(winners.length, 1, `exactly one conditional put wins, not ${winners.length}`);
+          const winner = winners[0]!;
+          for (const o of outcomes) {
+            if (o.ok) continue;
+            assert.deepEqual(o, { ok: false, reason: 'precondition', currentEtag: winner }, 'losers see the winner’s ETag');
+          }
+          await assertPhotoWhole(store, me, winner);
+        });
+
+        it('16 concurrent creates with If-None-Match: * — exactly one succeeds', async (t) => {
+          const { store, tenantId } = await setupTenant(t);
+          const me = owner(tenantId, 'group', randomUUID());
+          const etags = Array.from({ length: 16 }, (_, i) => etagOf(`creator${i}`));
+          const outcomes = await Promise.all(etags.map((etag) => store.putPhoto(me, newPhoto(etag), { ifNoneMatch: '*' })));
+          const winners = outcomes.flatMap((o, i) => (o.ok ? [etags[i]] : []));
+          assert.equal(winners.length, 1, `exactly one create wins, not ${winners.length}`);
+          const winner = winners[0]!;
+          for (const o of outcomes) {
+            if (o.ok) continue;
+            assert.deepEqual(o, { ok: false, reason: 'precondition', currentEtag: winner });
+          }
+          await assertPhotoWhole(store, me, winner);
+        });
+
+        it('16 concurrent conditional deletes on the same ETag: exactly one deletes', async (t) => {
+          const { store, tenantId } = await setupTenant(t);
+          const me = owner(tenantId, 'user', randomUUID());
+          await store.putPhoto(me, newPhoto(etagOf('doomed')), {});
+          const outcomes = await Promise.all(
+            Array.from({ length: 16 }, () => store.deletePhoto(me, { ifMatch: [etagOf('doomed')] })),
+          );
+          assert.equal(outcomes.filter((o) => o.ok && o.deleted).length, 1);
+          for (const o of outcomes) {
+            if (o.ok) continue;
+            assert.deepEqual(o, { ok: false, reason: 'precondition', currentEtag: undefined });
+          }
+          assert.equal(await store.getPhoto(me), undefined);
+        });
+      });
+    });
+
+    describe('lifetime', () => {
+      it('keeps everything written across close and reopen', async (t) => {
+        const { store, reopen } = await setup(t);
+        if (reopen === undefined) {
+          t.skip('this store does not persist');
+          return;
+        }
+        const tenantId = randomUUID();
+        await store.ensureTenant(tenantId);
+        await store.setSetting('key', 'value');
+        const alice = user(tenantId, 'Alice@contoso.com', { isAdmin: true });
+        await store.saveUser(alice);
+        const group = groupOf(tenantId, 'Engineering', { hasTeam: true });
+        await store.saveGroup(group);
+        const friends = folder(tenantId, alice.id, null, 'Friends');
+        await store.saveContactFolder(friends);
+        const dana = contact(tenantId, alice.id, friends.id, 'Dana');
+        await store.saveContact(dana);
+        const sent = invitation(tenantId, alice.id);
+        await store.saveInvitation(sent);
+        const me = owner(tenantId, 'user', alice.id);
+        await store.putPhoto(me, newPhoto(etagOf('kept')), {});
+        const gone = owner(tenantId, 'group', group.id);
+        await store.putPhoto(gone, newPhoto(etagOf('gone')), {});
+        await store.deletePhoto(gone, {});
+
+        const again = await reopen();
+        assert.equal(await again.getSetting('key'), 'value');
+        assert.deepEqual(await again.getUser(tenantId, 'alice@CONTOSO.com'), alice);
+        assert.deepEqual(await again.getUserByDrive(tenantId, alice.driveId), alice);
+        assert.deepEqual(await again.listUsers(tenantId), [alice]);
+        assert.deepEqual(await again.getGroup(tenantId, group.id), group);
+        assert.deepEqual(await again.listContactFolders(tenantId, alice.id, null), [friends]);
+        assert.deepEqual(await again.listContacts(tenantId, alice.id, friends.id), [dana]);
+        assert.deepEqual(await again.getInvitation(tenantId, sent.id), sent);
+        assert.deepEqual(await again.getPhoto(me), { etag: etagOf('kept'), primary: PRIMARY, sizes: SIZES_ORDERED, master: MASTER });
+        await assertPhotoWhole(again, me, etagOf('kept'));
+        assert.equal(await again.getPhoto(gone), undefined, 'a delete persists too');
+        // Saves after a reopen compare with what was kept.
+        assert.equal(await again.saveUser(alice), 'unchanged');
+        assert.equal(await again.saveContact(dana), 'unchanged');
+        await again.ensureTenant(tenantId);
+      });
+
+      it('closes twice without harm', async (t) => {
+        const { store } = await setup(t);
+        await store.close();
+        await store.close();
+      });
+    });
+  });
+}
+
+// ---- fixtures ---------------------------------------------------------------
+
+/** Given out of order on purpose; the store answers them by width, then height. */
+const SIZES: readonly Dimensions[] = [
+  { width: 96, height: 96 },
+  { width: 48, height: 48 },
+  { width: 64, height: 48 },
+  { width: 48, height: 64 },
+  { width: 120, height: 90 },
+  { width: 120, height: 80 },
+];
+const SIZES_ORDERED: readonly Dimensions[] = [
+  { width: 48, height: 48 },
+  { width: 48, height: 64 },
+  { width: 64, height: 48 },
+  { width: 96, height: 96 },
+  { width: 120, height: 80 },
+  { width: 120, height: 90 },
+];
+const PRIMARY: Dimensions = { width: 96, height: 96 };
+const MASTER: Dimensions = { width: 400, height: 300 };
+
+function etagOf(label: string): string {
+  return `"${label}"`;
+}
+
+/**
+ * Fake image bytes that say which version and size they are, so a test can tell
+ * whose bytes it got. Binary on purpose: NUL and high bytes must survive.
+ */
+function bytesOf(etag: string, part: string): Buffer {
+  return Buffer.concat([Buffer.from([0x00, 0xff, 0x89]), Buffer.from(`${etag}|${part}`, 'utf8')]);
+}
+
+function versionOf(bytes: Buffer): string {
+  return bytes.subarray(3).toString('utf8').split('|')[0] ?? '';
+}
+
+function newPhoto(
+  etag: string,
+  sizes: readonly Dimensions[] = SIZES,
+  primary: Dimensions = PRIMARY,
+  master: Dimensions = MASTER,
+): NewPhoto {
+  return {
+    etag,
+    primary,
+    master: { ...master, bytes: bytesOf(etag, 'master') },
+    sizes: sizes.map(({ width, height }) => ({ width, height, bytes: bytesOf(etag, `${width}x${height}`) })),
+  };
+}
+
+function sizeBytes(photo: NewPhoto, size: Dimensions): Buffer {
+  const found = photo.sizes.find((s) => s.width === size.width && s.height === size.height);
+  assert.ok(found, `the photo has size ${size.width}x${size.height}`);
+  return found.bytes;
+}
+
+function content(etag: string, size: Dimensions, bytes: Buffer): PhotoContent {
+  return { etag, width: size.width, height: size.height, bytes };
+}
+
+/** The photo is the version `etag` names, whole: its metadata, every size, the primary and the master agree. */
+async function assertPhotoWhole(store: Store, who: PhotoOwner, etag: string): Promise<void> {
+  const where = `${who.type} ${who.id}`;
+  const info = await store.getPhoto(who);
+  assert.ok(info !== undefined, `${where} has a photo`);
+  assert.equal(info.etag, etag, `${where} photo ETag`);
+  for (const size of info.sizes) {
+    const got = await store.getPhotoContent(who, size);
+    assert.deepEqual(got, content(etag, size, bytesOf(etag, `${size.width}x${size.height}`)), `${where} size ${size.width}x${size.height}`);
+  }
+  const primary = await store.getPhotoContent(who, 'primary');
+  assert.deepEqual(primary, content(etag, info.primary, bytesOf(etag, `${info.primary.width}x${info.primary.height}`)), `${where} primary`);
+  assert.deepEqual(await store.getMaster(who), content(etag, info.master, bytesOf(etag, 'master')), `${where} master`);
+}
+
+function owner(tenantId: string, type: PhotoOwner['type'], id: string): PhotoOwner {
+  return { tenantId, type, id };
+}
+
+function user(tenantId: string, userPrincipalName: string, overrides: Partial<User> = {}): User {
+  return {
+    tenantId,
+    id: randomUUID(),
+    userPrincipalName,
+    displayName: userPrincipalName.split('@')[0] ?? userPrincipalName,
+    mail: userPrincipalName.toLowerCase(),
+    userType: 'Member',
+    isAdmin: false,
+    driveId: `b!${randomUUID()}`,
+    ...overrides,
+  };
+}
+
+function groupOf(tenantId: string, displayName: string, overrides: Partial<Group> = {}): Group {
+  return {
+    tenantId,
+    id: randomUUID(),
+    displayName,
+    mailNickname: displayName.toLowerCase().replace(/\W+/g, ''),
+    description: `The ${displayName} group`,
+    hasTeam: false,
+    ...overrides,
+  };
+}
+
+function folder(
+  tenantId: string,
+  userId: string,
+  parentFolderId: string | null,
+  displayName: string,
+  overrides: Partial<ContactFolder> = {},
+): ContactFolder {
+  return { tenantId, id: randomUUID(), userId, parentFolderId, displayName, ...overrides };
+}
+
+function contact(
+  tenantId: string,
+  userId: string,
+  folderId: string | null,
+  displayName: string,
+  overrides: Partial<Contact> = {},
+): Contact {
+  return {
+    tenantId,
+    id: randomUUID(),
+    userId,
+    folderId,
+    displayName,
+    givenName: displayName.split(' ')[0] ?? null,
+    surname: null,
+    emailAddresses: [{ address: `${displayName.toLowerCase().replace(/\W+/g, '.')}@example.com`, name: displayName }],
+    ...overrides,
+  };
+}
+
+function invitation(tenantId: string, invitedUserId: string, overrides: Partial<Invitation> = {}): Invitation {
+  return {
+    tenantId,
+    id: randomUUID(),
+    invitedUserId,
+    invitedUserEmailAddress: 'guest@fabrikam.com',
+    inviteRedirectUrl: 'https://myapps.microsoft.com',
+    ...overrides,
+  };
+}
+
+function sortById<T extends { readonly id: string }>(items: readonly T[]): T[] {
+  return [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
