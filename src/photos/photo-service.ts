@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { errors } from '../errors.js';
 import type { RenderedPhoto } from '../imaging/render-photo.js';
-import { preconditionHolds, type Dimensions, type PhotoContent, type PhotoInfo, type PhotoOwner, type Precondition, type Store } from '../storage/store.js';
+import { preconditionHolds, type Dimensions, type NewPhoto, type PhotoContent, type PhotoInfo, type PhotoOwner, type Precondition, type Store } from '../storage/store.js';
 import { parseResizeRequest } from './resize-request.js';
 
 export interface Renderer {
@@ -17,6 +17,9 @@ export interface PhotoServiceOptions {
 }
 
 /** A strong ETag, quoted: 16 upper-case hex digits, new for every version (contract §3.1). */
+/** Resizes retried when another write lands between reading and writing, before giving up with 412. */
+const MAX_RESIZE_ATTEMPTS = 3;
+
 export function newEtag(): string {
   return `"${randomBytes(8).toString('hex').toUpperCase()}"`;
 }
@@ -55,17 +58,30 @@ export class PhotoService {
     return this.#write(owner, rendered, precondition);
   }
 
-  /** PATCH /photo {"width","height"}: re-renders the kept master at W×H. */
+  /**
+   * PATCH /photo {"width","height"}: re-renders the kept master at W×H. The new
+   * version is written only over the version it was rendered from; if another write
+   * lands meanwhile, a client precondition makes it a 412, otherwise the newer
+   * version is resized instead (a few times at most).
+   */
   async resize(owner: PhotoOwner, body: unknown, precondition: Precondition): Promise<PhotoInfo> {
-    const current = await this.info(owner);
-    if (!preconditionHolds(precondition, current.etag)) throw errors.preconditionFailed(current.etag);
-    const { width, height } = parseResizeRequest(body, current);
-    if (width === current.primary.width && height === current.primary.height) return current;
-    const master = await this.#store.getMaster(owner);
-    if (!master) throw errors.imageNotFound();
-    const rendered = await this.#renderer.renderResize(master.bytes, width, height);
-    // Conditional on the version rendered from: if an upload landed meanwhile, it wins and this is a 412.
-    return this.#write(owner, rendered, { ifMatch: [master.etag] });
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.info(owner);
+      if (!preconditionHolds(precondition, current.etag)) throw errors.preconditionFailed(current.etag);
+      const { width, height } = parseResizeRequest(body, current);
+      if (width === current.primary.width && height === current.primary.height) return current;
+      const master = await this.#store.getMaster(owner);
+      if (!master) throw errors.imageNotFound();
+      if (master.etag === current.etag) {
+        const rendered = await this.#renderer.renderResize(master.bytes, width, height);
+        const outcome = await this.#store.putPhoto(owner, this.#version(rendered), { ifMatch: [current.etag] });
+        if (outcome.ok) return outcome.info;
+        if (outcome.currentEtag === undefined) throw errors.imageNotFound();
+        if (precondition.ifMatch !== undefined || attempt >= MAX_RESIZE_ATTEMPTS) throw errors.preconditionFailed(outcome.currentEtag);
+      } else if (precondition.ifMatch !== undefined || attempt >= MAX_RESIZE_ATTEMPTS) {
+        throw errors.preconditionFailed(master.etag);
+      }
+    }
   }
 
   async delete(owner: PhotoOwner, precondition: Precondition): Promise<void> {
@@ -76,12 +92,12 @@ export class PhotoService {
   }
 
   async #write(owner: PhotoOwner, rendered: RenderedPhoto, precondition: Precondition): Promise<PhotoInfo> {
-    const outcome = await this.#store.putPhoto(
-      owner,
-      { etag: newEtag(), primary: rendered.primary, master: rendered.master, sizes: rendered.sizes },
-      precondition,
-    );
+    const outcome = await this.#store.putPhoto(owner, this.#version(rendered), precondition);
     if (!outcome.ok) throw errors.preconditionFailed(outcome.currentEtag);
     return outcome.info;
+  }
+
+  #version(rendered: RenderedPhoto): NewPhoto {
+    return { etag: newEtag(), primary: rendered.primary, master: rendered.master, sizes: rendered.sizes };
   }
 }

@@ -25,6 +25,8 @@ export interface HarnessOptions {
   readonly uploadConcurrency?: number;
   readonly uploadQueueLimit?: number;
   readonly autoProvisionUsers?: boolean;
+  /** The store to run on; TEST_STORE (PORTRAIT_TEST_STORE) when not given. */
+  readonly database?: 'sqlite' | 'postgres';
 }
 
 export interface Harness {
@@ -46,7 +48,7 @@ export interface Harness {
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'portrait-test-'));
   const store: Store =
-    TEST_STORE === 'postgres'
+    (options.database ?? TEST_STORE) === 'postgres'
       ? await PostgresStore.open({ connectionString: await sharedScratchDatabase(), poolSize: 4 })
       : new SqliteStore({ filename: join(dataDir, 'portrait.db') });
   const issuerKey = loadOrCreateIssuerKey(dataDir);
