@@ -30,6 +30,8 @@ export interface Config {
   readonly pixelLimit: number;
   readonly uploadConcurrency: number;
   readonly uploadQueueLimit: number;
+  /** Bytes of hot photo sizes kept in memory; 0 turns the cache off. */
+  readonly cacheBytes: number;
   readonly autoProvisionUsers: boolean;
   readonly trustedIssuers: readonly TrustedIssuer[];
   readonly audiences: readonly string[];
@@ -51,6 +53,7 @@ export const SERVE_OPTIONS = {
   'pixel-limit': { type: 'string' },
   'upload-concurrency': { type: 'string' },
   'upload-queue': { type: 'string' },
+  'cache-mb': { type: 'string' },
   'no-auto-provision': { type: 'boolean' },
   issuer: { type: 'string', multiple: true },
   audience: { type: 'string', multiple: true },
@@ -89,6 +92,7 @@ export function loadServeConfig(argv: readonly string[]): Config {
     pixelLimit: integerFlag('--pixel-limit', values['pixel-limit'], 50_000_000, 1, 1_000_000_000),
     uploadConcurrency: integerFlag('--upload-concurrency', values['upload-concurrency'], Math.max(1, cpus().length), 1, 256),
     uploadQueueLimit: integerFlag('--upload-queue', values['upload-queue'], 64, 0, 100_000),
+    cacheBytes: integerFlag('--cache-mb', values['cache-mb'], 64, 0, 65_536) * 1024 * 1024,
     autoProvisionUsers: !values['no-auto-provision'],
     trustedIssuers: (values.issuer ?? []).map(issuerFlag),
     audiences: [...DEFAULT_AUDIENCES, ...(values.audience ?? [])],

@@ -8,6 +8,7 @@ import { createTokenVerifier } from '../auth/token-verifier.js';
 import { loadServeConfig, type Config } from '../config.js';
 import { Directory } from '../directory/directory.js';
 import { renderResize, renderUpload } from '../imaging/render-photo.js';
+import { PhotoCache } from '../photos/photo-cache.js';
 import { PhotoService } from '../photos/photo-service.js';
 import { UploadGate } from '../photos/upload-gate.js';
 import { describeLocation, openStore } from '../storage/open-store.js';
@@ -30,7 +31,16 @@ export async function serve(argv: readonly string[]): Promise<void> {
     }),
     services: {
       directory: new Directory(store, { autoProvisionUsers: config.autoProvisionUsers }),
-      photos: new PhotoService(store, { renderUpload, renderResize }, { pixelLimit: config.pixelLimit }),
+      photos: new PhotoService(
+        store,
+        { renderUpload, renderResize },
+        {
+          pixelLimit: config.pixelLimit,
+          cache: config.cacheBytes > 0 ? new PhotoCache(config.cacheBytes) : undefined,
+          // Other nodes write to a shared PostgreSQL: check each hit against the stored ETag.
+          revalidateCache: config.database.kind === 'postgres',
+        },
+      ),
       uploads: new UploadGate({ concurrency: config.uploadConcurrency, queueLimit: config.uploadQueueLimit }),
     },
     publicUrl: config.publicUrl,

@@ -57,6 +57,8 @@ export async function handleDirectory(services: GraphServices, context: GraphCon
       const user = await guard(['GET', 'DELETE'], 'user', findUser(resource.user), (u) => u.id);
       if (method === 'GET') return entity(context, 'users/$entity', userJson(user));
       await directory.deleteUser(tenantId, user.id);
+      // Their photo and their contacts' photos went with them.
+      services.photos.forgetCached();
       return noContent(context);
     }
     case 'groups': {
@@ -75,6 +77,7 @@ export async function handleDirectory(services: GraphServices, context: GraphCon
       const group = await guard(['GET', 'DELETE'], 'group', () => directory.findGroup(tenantId, resource.groupId));
       if (method === 'GET') return entity(context, 'groups/$entity', groupJson(group));
       await directory.deleteGroup(tenantId, group.id);
+      services.photos.forgetCached();
       return noContent(context);
     }
     case 'team': {

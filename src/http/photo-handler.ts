@@ -8,12 +8,11 @@ import { notModified, writePrecondition } from './conditional.js';
 import { allowMethods, type GraphContext, type GraphServices } from './graph-context.js';
 import type { PhotoOwnerRef, PhotoTarget } from './graph-path.js';
 import { BODY_LIMIT } from './limits.js';
+import { PHOTO_CACHE_CONTROL } from '../photos/photo-cache.js';
 import { PHOTO_PERMISSION, resolvePhotoOwner, type ResolvedOwner } from './photo-owner.js';
 import { readBody } from './read-body.js';
 
 const JPEG = 'image/jpeg';
-/** Clients keep the photo but must revalidate: nobody sees a stale photo after an update. */
-const PHOTO_CACHE_CONTROL = 'private, no-cache';
 const SELECTABLE = new Set(['id', 'width', 'height']);
 
 function allowedMethods(kind: PhotoOwnerRef['kind'], target: PhotoTarget): string[] {
@@ -71,7 +70,7 @@ async function read(services: GraphServices, context: GraphContext, resolved: Re
       const size = target.op === 'value' ? 'primary' : parseSize(target.size);
       const content = await photos.content(resolved.owner, size);
       if (notModified(ifNoneMatch, content.etag)) return notModifiedReply(context, content.etag);
-      reply.header('content-type', JPEG).header('etag', content.etag).header('cache-control', PHOTO_CACHE_CONTROL);
+      reply.headers(content.headers);
       return void reply.send(content.bytes);
     }
     case 'metadata': {

@@ -4,7 +4,17 @@
 import { randomBytes } from 'node:crypto';
 import { errors } from '../errors.js';
 import type { RenderedPhoto } from '../imaging/render-photo.js';
-import { preconditionHolds, type Dimensions, type NewPhoto, type PhotoContent, type PhotoInfo, type PhotoOwner, type Precondition, type Store } from '../storage/store.js';
+import {
+  preconditionHolds,
+  type Dimensions,
+  type NewPhoto,
+  type PhotoInfo,
+  type PhotoOwner,
+  type Precondition,
+  type Store,
+  type WriteOutcome,
+} from '../storage/store.js';
+import { ownerKey, withHeaders, type CachedSize, type PhotoCache } from './photo-cache.js';
 import { parseResizeRequest } from './resize-request.js';
 
 export interface Renderer {
@@ -14,6 +24,14 @@ export interface Renderer {
 
 export interface PhotoServiceOptions {
   readonly pixelLimit: number;
+  /** Hot sizes in memory; absent: every read goes to the store. */
+  readonly cache?: PhotoCache | undefined;
+  /**
+   * Check each cache hit against the stored ETag (one light query): needed when other
+   * processes write to the same store (PostgreSQL with several nodes), so that a photo
+   * changed through another node is served by this one on the very next request.
+   */
+  readonly revalidateCache?: boolean;
 }
 
 /** A strong ETag, quoted: 16 upper-case hex digits, new for every version (contract §3.1). */
@@ -46,10 +64,27 @@ export class PhotoService {
     return this.#store.getPhoto(owner);
   }
 
-  async content(owner: PhotoOwner, size: Dimensions | 'primary'): Promise<PhotoContent> {
+  /** One size's bytes with their ETag and response headers — the read hot path. */
+  async content(owner: PhotoOwner, size: Dimensions | 'primary'): Promise<CachedSize> {
+    const cache = this.#options.cache;
+    const key = ownerKey(owner);
+    const sizeKey = size === 'primary' ? 'primary' : `${size.width}x${size.height}`;
+    if (cache) {
+      const hit = cache.get(key, sizeKey);
+      if (hit && !this.#options.revalidateCache) return hit;
+      if (hit && (await this.#store.getPhoto(owner))?.etag === hit.etag) return hit;
+    }
+    const generation = cache?.generation ?? 0;
     const content = await this.#store.getPhotoContent(owner, size);
     if (!content) throw errors.imageNotFound();
-    return content;
+    const entry = withHeaders(content);
+    cache?.set(key, sizeKey, entry, generation);
+    return entry;
+  }
+
+  /** Forgets cached sizes after a change this service didn't make (a user or group deleted). */
+  forgetCached(): void {
+    this.#options.cache?.clear();
   }
 
   /** Decodes, sanitizes and renders the upload, then replaces the photo with it. */
@@ -74,7 +109,7 @@ export class PhotoService {
       if (!master) throw errors.imageNotFound();
       if (master.etag === current.etag) {
         const rendered = await this.#renderer.renderResize(master.bytes, width, height);
-        const outcome = await this.#store.putPhoto(owner, this.#version(rendered), { ifMatch: [current.etag] });
+        const outcome = await this.#put(owner, rendered, { ifMatch: [current.etag] });
         if (outcome.ok) return outcome.info;
         if (outcome.currentEtag === undefined) throw errors.imageNotFound();
         if (precondition.ifMatch !== undefined || attempt >= MAX_RESIZE_ATTEMPTS) throw errors.preconditionFailed(outcome.currentEtag);
@@ -86,18 +121,25 @@ export class PhotoService {
 
   async delete(owner: PhotoOwner, precondition: Precondition): Promise<void> {
     const outcome = await this.#store.deletePhoto(owner, precondition);
+    this.#options.cache?.invalidateOwner(ownerKey(owner));
     // No photo is a 404 before it is a 412 (contract §6 order).
     if (!outcome.ok) throw outcome.currentEtag === undefined ? errors.imageNotFound() : errors.preconditionFailed(outcome.currentEtag);
     if (!outcome.deleted) throw errors.imageNotFound();
   }
 
   async #write(owner: PhotoOwner, rendered: RenderedPhoto, precondition: Precondition): Promise<PhotoInfo> {
-    const outcome = await this.#store.putPhoto(owner, this.#version(rendered), precondition);
+    const outcome = await this.#put(owner, rendered, precondition);
     if (!outcome.ok) throw errors.preconditionFailed(outcome.currentEtag);
     return outcome.info;
   }
 
-  #version(rendered: RenderedPhoto): NewPhoto {
-    return { etag: newEtag(), primary: rendered.primary, master: rendered.master, sizes: rendered.sizes };
+  async #put(owner: PhotoOwner, rendered: RenderedPhoto, precondition: Precondition): Promise<WriteOutcome> {
+    const photo: NewPhoto = { etag: newEtag(), primary: rendered.primary, master: rendered.master, sizes: rendered.sizes };
+    try {
+      return await this.#store.putPhoto(owner, photo, precondition);
+    } finally {
+      // Also when the write failed: whatever was cached may be older than the store now.
+      this.#options.cache?.invalidateOwner(ownerKey(owner));
+    }
   }
 }

@@ -10,6 +10,7 @@ import { createTokenVerifier } from '../../src/auth/token-verifier.js';
 import { Directory } from '../../src/directory/directory.js';
 import { idFromName, newId } from '../../src/directory/ids.js';
 import { renderResize, renderUpload } from '../../src/imaging/render-photo.js';
+import { PhotoCache } from '../../src/photos/photo-cache.js';
 import { PhotoService } from '../../src/photos/photo-service.js';
 import { UploadGate } from '../../src/photos/upload-gate.js';
 import { SqliteStore } from '../../src/storage/sqlite-store.js';
@@ -47,8 +48,9 @@ export interface Harness {
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'portrait-test-'));
+  const database = options.database ?? TEST_STORE;
   const store: Store =
-    (options.database ?? TEST_STORE) === 'postgres'
+    database === 'postgres'
       ? await PostgresStore.open({ connectionString: await sharedScratchDatabase(), poolSize: 4 })
       : new SqliteStore({ filename: join(dataDir, 'portrait.db') });
   const issuerKey = loadOrCreateIssuerKey(dataDir);
@@ -64,7 +66,12 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     }),
     services: {
       directory,
-      photos: new PhotoService(store, { renderUpload, renderResize }, { pixelLimit: options.pixelLimit ?? 50_000_000 }),
+      // The cache is on, as in production, so every suite also checks it is never stale.
+      photos: new PhotoService(
+        store,
+        { renderUpload, renderResize },
+        { pixelLimit: options.pixelLimit ?? 50_000_000, cache: new PhotoCache(16 * 1024 * 1024), revalidateCache: database === 'postgres' },
+      ),
       uploads: new UploadGate({ concurrency: options.uploadConcurrency ?? 2, queueLimit: options.uploadQueueLimit ?? 64 }),
     },
     ready: () => store.ping(),

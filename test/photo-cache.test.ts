@@ -1,0 +1,73 @@
+// The hot-size cache: a byte budget with least-recently-used eviction, and no way
+// for a read that raced with a write to put a stale version back.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PhotoCache, withHeaders, type CachedSize } from '../src/photos/photo-cache.js';
+
+function entry(etag: string, size: number): CachedSize {
+  return withHeaders({ etag, width: 48, height: 48, bytes: Buffer.alloc(size, 1) });
+}
+
+describe('PhotoCache', () => {
+  it('serves what it was given, with the headers of a 200 computed once', () => {
+    const cache = new PhotoCache(1000);
+    cache.set('t/user/a', 'primary', entry('"A"', 100), cache.generation);
+    const hit = cache.get('t/user/a', 'primary');
+    assert.equal(hit?.etag, '"A"');
+    assert.deepEqual(hit?.headers, {
+      'content-type': 'image/jpeg',
+      etag: '"A"',
+      'cache-control': 'private, no-cache',
+      'content-length': '100',
+    });
+    assert.equal(cache.get('t/user/a', '48x48'), undefined);
+  });
+
+  it('keeps within its byte budget, evicting the least recently used first', () => {
+    const cache = new PhotoCache(300);
+    cache.set('o1', 's', entry('"1"', 100), cache.generation);
+    cache.set('o2', 's', entry('"2"', 100), cache.generation);
+    cache.set('o3', 's', entry('"3"', 100), cache.generation);
+    cache.get('o1', 's'); // o2 is now the least recently used
+    cache.set('o4', 's', entry('"4"', 100), cache.generation);
+    assert.equal(cache.bytes, 300);
+    assert.equal(cache.get('o2', 's'), undefined);
+    assert.ok(cache.get('o1', 's') && cache.get('o3', 's') && cache.get('o4', 's'));
+    cache.set('big', 's', entry('"B"', 301), cache.generation);
+    assert.equal(cache.get('big', 's'), undefined, 'an entry larger than the budget is not kept');
+    assert.equal(cache.bytes, 300);
+  });
+
+  it('replacing an entry does not count its bytes twice', () => {
+    const cache = new PhotoCache(1000);
+    cache.set('o', 's', entry('"1"', 100), cache.generation);
+    cache.set('o', 's', entry('"2"', 150), cache.generation);
+    assert.equal(cache.bytes, 150);
+    assert.equal(cache.get('o', 's')?.etag, '"2"');
+  });
+
+  it('forgets every size of an owner at once, and only that owner', () => {
+    const cache = new PhotoCache(1000);
+    cache.set('o', 'primary', entry('"1"', 10), cache.generation);
+    cache.set('o', '48x48', entry('"1"', 10), cache.generation);
+    cache.set('other', 'primary', entry('"9"', 10), cache.generation);
+    cache.invalidateOwner('o');
+    assert.equal(cache.get('o', 'primary'), undefined);
+    assert.equal(cache.get('o', '48x48'), undefined);
+    assert.equal(cache.get('other', 'primary')?.etag, '"9"');
+    assert.equal(cache.bytes, 10);
+  });
+
+  it('does not store a read that began before an invalidation (it may be the old version)', () => {
+    const cache = new PhotoCache(1000);
+    const before = cache.generation; // a reader starts loading version 1 from the store…
+    cache.invalidateOwner('o'); // …a write lands…
+    cache.set('o', 'primary', entry('"1"', 10), before); // …and the reader's result arrives late
+    assert.equal(cache.get('o', 'primary'), undefined);
+    cache.set('o', 'primary', entry('"2"', 10), cache.generation);
+    assert.equal(cache.get('o', 'primary')?.etag, '"2"');
+    cache.clear();
+    assert.equal(cache.get('o', 'primary'), undefined);
+    assert.equal(cache.bytes, 0);
+  });
+});
