@@ -110,7 +110,8 @@ export function parseFlags<T extends OptionSpec>(argv: readonly string[], option
     return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
   } catch (error) {
     const message = error instanceof Error ? error.message.split('\n')[0] ?? error.message : String(error);
-    throw new UsageError(message.replace(/^Unknown option/, 'unknown flag'));
+    // Node adds advice on '--' after the first sentence; one line naming the flag is enough.
+    throw new UsageError(message.replace(/^Unknown option/, 'unknown flag').replace(/\. To specify a positional.*$/, ''));
   }
 }
 

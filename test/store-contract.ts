@@ -51,6 +51,16 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
     }
 
     describe('tenants and settings', () => {
+      it('claims a setting once: the first value stays, later claims read it back', async (t) => {
+        const { store } = await setup(t);
+        const claims = await Promise.all(['a', 'b', 'c', 'd'].map((v) => store.claimSetting('claimed', v)));
+        const first = claims[0];
+        assert.ok(first !== undefined && claims.every((c) => c === first), `claims disagree: ${claims.join(', ')}`);
+        assert.equal(await store.getSetting('claimed'), first);
+        await store.setSetting('claimed', 'z');
+        assert.equal(await store.claimSetting('claimed', 'y'), 'z');
+      });
+
       it('answers undefined for a setting never set', async (t) => {
         const { store } = await setup(t);
         assert.equal(await store.getSetting('no-such-setting'), undefined);

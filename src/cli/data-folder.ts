@@ -14,10 +14,8 @@ export function ensureDataFolder(dataDir: string): void {
 
 /** The tenant tokens are issued for when no --tenant is given, created once per data folder. */
 export async function defaultTenant(store: Store): Promise<string> {
-  const existing = await store.getSetting('default_tenant');
-  if (existing) return existing;
-  const tenantId = newId();
-  await store.setSetting('default_tenant', tenantId);
+  // Two commands starting together on a fresh folder must agree: the first claim wins.
+  const tenantId = await store.claimSetting('default_tenant', newId());
   await store.ensureTenant(tenantId);
   return tenantId;
 }

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // The `portrait` command: serve | token | import | migrate-store | backup. The only place that exits.
+// Each command is imported when it runs: `token` need not load sharp, Fastify and pg.
 import { UsageError } from '../config.js';
-import { ImportError } from '../directory/import-document.js';
-import { StoreCopyError } from '../storage/store-copy.js';
-import { backup, BackupError } from './backup.js';
-import { importCommand } from './import.js';
-import { migrateStore } from './migrate-store.js';
-import { serve } from './serve.js';
-import { token } from './token.js';
+
+/** A command's own failure (not a usage error): its one-line message, exit 1. */
+const COMMAND_ERRORS: Record<string, string> = {
+  ImportError: 'import',
+  StoreCopyError: 'migrate-store',
+  BackupError: 'backup',
+};
 
 const USAGE = `usage: portrait serve [--data DIR] [--host H] [--port P] [--tls-cert FILE --tls-key FILE | --no-tls] [--database FILE]
        portrait token [--data DIR] [--tenant ID] (--user UPN [--scopes "User.ReadWrite …"] [--admin] | --app NAME --roles "User.ReadWrite.All …") [--ttl 1h]
@@ -19,21 +20,21 @@ async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve':
-      await serve(rest);
+      await (await import('./serve.js')).serve(rest);
       return 0;
     case 'token':
-      process.stdout.write(`${await token(rest)}\n`);
+      process.stdout.write(`${await (await import('./token.js')).token(rest)}\n`);
       return 0;
     case 'import': {
-      const counts = await importCommand(rest);
+      const counts = await (await import('./import.js')).importCommand(rest);
       process.stdout.write(`imported: ${counts.created} created, ${counts.updated} updated, ${counts.unchanged} unchanged\n`);
       return 0;
     }
     case 'migrate-store':
-      process.stdout.write(`${await migrateStore(rest)}\n`);
+      process.stdout.write(`${await (await import('./migrate-store.js')).migrateStore(rest)}\n`);
       return 0;
     case 'backup':
-      process.stdout.write(`${await backup(rest)}\n`);
+      process.stdout.write(`${await (await import('./backup.js')).backup(rest)}\n`);
       return 0;
     case '--help':
     case '-h':
@@ -52,16 +53,9 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`portrait: ${error.message}\n`);
       process.exit(2);
     }
-    if (error instanceof ImportError) {
-      process.stderr.write(`portrait import: ${error.message}\n`);
-      process.exit(1);
-    }
-    if (error instanceof StoreCopyError) {
-      process.stderr.write(`portrait migrate-store: ${error.message}\n`);
-      process.exit(1);
-    }
-    if (error instanceof BackupError) {
-      process.stderr.write(`portrait backup: ${error.message}\n`);
+    const command = error instanceof Error ? COMMAND_ERRORS[error.name] : undefined;
+    if (command !== undefined) {
+      process.stderr.write(`portrait ${command}: ${(error as Error).message}\n`);
       process.exit(1);
     }
     process.stderr.write(`portrait: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

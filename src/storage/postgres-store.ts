@@ -82,6 +82,11 @@ export class PostgresStore implements Store {
     );
   }
 
+  async claimSetting(key: string, value: string): Promise<string> {
+    await this.#rows('claim-setting', 'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);
+    return (await this.#row('get-setting', 'SELECT value FROM settings WHERE key = $1', [key]))?.value as string;
+  }
+
   async saveUser(user: User): Promise<SaveResult> {
     const next: Row = {
       tenant_id: user.tenantId,

@@ -59,6 +59,11 @@ export class SqliteStore implements Store {
     this.#sql.setSetting.run(key, value);
   }
 
+  async claimSetting(key: string, value: string): Promise<string> {
+    this.#sql.claimSetting.run(key, value);
+    return (this.#sql.getSetting.get(key) as { value: string }).value;
+  }
+
   async saveUser(user: User): Promise<SaveResult> {
     const existing = this.#sql.getUserById.get(user.tenantId, user.id) as Row | undefined;
     const next = {
@@ -306,6 +311,7 @@ function prepareStatements(db: Database.Database) {
   return {
     insertTenant: db.prepare('INSERT INTO tenants (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING'),
     getSetting: db.prepare('SELECT value FROM settings WHERE key = ?'),
+    claimSetting: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
     setSetting: db.prepare(
       'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     ),

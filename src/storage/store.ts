@@ -135,6 +135,8 @@ export interface Store {
   ensureTenant(tenantId: string): Promise<void>;
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;
+  /** Sets the key only if it has no value yet; resolves to the value it has now (first writer wins). */
+  claimSetting(key: string, value: string): Promise<string>;
 
   /** Insert or update by id. Throws ConflictError when another user has the UPN. */
   saveUser(user: User): Promise<SaveResult>;
