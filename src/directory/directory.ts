@@ -7,6 +7,7 @@ import { errors } from '../errors.js';
 import type { Contact, ContactFolder, EmailAddress, Group, Invitation, Store, User } from '../storage/store.js';
 import { ConflictError } from '../storage/store.js';
 import { driveIdFor, newId } from './ids.js';
+import { LookupCache } from './lookup-cache.js';
 
 /** How a path reaches a user. */
 export type UserRef =
@@ -18,6 +19,13 @@ export type UserRef =
 export interface DirectoryOptions {
   /** Create a user the first time a valid delegated token names it. */
   readonly autoProvisionUsers: boolean;
+  /** How long a cached lookup may be used by photo reads; 0 turns the cache off. */
+  readonly lookupTtlMs?: number;
+}
+
+/** Reads may use a recent lookup; writes and directory answers always ask the store. */
+export interface Lookup {
+  readonly cached?: boolean;
 }
 
 export interface NewUser {
@@ -34,10 +42,15 @@ export class Directory {
   readonly #options: DirectoryOptions;
   /** Callers already seen by this process: provisioning costs a query only once. */
   readonly #seenCallers = new Set<string>();
+  readonly #users: LookupCache<User> | undefined;
+  readonly #groups: LookupCache<Group> | undefined;
 
   constructor(store: Store, options: DirectoryOptions) {
     this.#store = store;
     this.#options = options;
+    const ttl = options.lookupTtlMs ?? 30_000;
+    this.#users = ttl > 0 ? new LookupCache(100_000, ttl) : undefined;
+    this.#groups = ttl > 0 ? new LookupCache(100_000, ttl) : undefined;
   }
 
   /** Creates the signed-in user from the token's claims the first time it is seen. */
@@ -68,13 +81,13 @@ export class Directory {
     return caller?.isAdmin ?? false;
   }
 
-  async findUser(principal: Principal, ref: UserRef): Promise<User> {
+  async findUser(principal: Principal, ref: UserRef, lookup: Lookup = {}): Promise<User> {
     const tenantId = principal.tenantId;
     switch (ref.by) {
       case 'me':
-        return this.#found(await this.#store.getUser(tenantId, principal.objectId), principal.objectId);
+        return this.#found(await this.#user(tenantId, principal.objectId, lookup), principal.objectId);
       case 'key':
-        return this.#found(await this.#store.getUser(tenantId, ref.key), ref.key);
+        return this.#found(await this.#user(tenantId, ref.key, lookup), ref.key);
       case 'drive':
         return this.#found(await this.#store.getUserByDrive(tenantId, ref.driveId), ref.driveId);
       case 'invitation': {
@@ -84,13 +97,13 @@ export class Directory {
     }
   }
 
-  async findGroup(tenantId: string, id: string): Promise<Group> {
-    return this.#found(await this.#store.getGroup(tenantId, id), id);
+  async findGroup(tenantId: string, id: string, lookup: Lookup = {}): Promise<Group> {
+    return this.#found(await this.#group(tenantId, id, lookup), id);
   }
 
   /** A team is a group that has one; its id is the group's. */
-  async findTeam(tenantId: string, groupId: string): Promise<Group> {
-    const group = await this.#store.getGroup(tenantId, groupId);
+  async findTeam(tenantId: string, groupId: string, lookup: Lookup = {}): Promise<Group> {
+    const group = await this.#group(tenantId, groupId, lookup);
     return this.#found(group?.hasTeam ? group : undefined, groupId);
   }
 
@@ -157,6 +170,7 @@ export class Directory {
   }
 
   async deleteUser(tenantId: string, id: string): Promise<void> {
+    this.#users?.clear();
     if (!(await this.#store.deleteUser(tenantId, id))) throw errors.resourceNotFound(id);
   }
 
@@ -168,6 +182,7 @@ export class Directory {
   }
 
   async deleteGroup(tenantId: string, id: string): Promise<void> {
+    this.#groups?.clear();
     if (!(await this.#store.deleteGroup(tenantId, id))) throw errors.resourceNotFound(id);
   }
 
@@ -175,6 +190,7 @@ export class Directory {
   async createTeam(group: Group): Promise<Group> {
     const team = { ...group, hasTeam: true };
     await this.#store.saveGroup(team);
+    this.#groups?.clear();
     return team;
   }
 
@@ -215,6 +231,26 @@ export class Directory {
     };
     await this.#store.saveInvitation(invitation);
     return { invitation, user };
+  }
+
+  async #user(tenantId: string, key: string, lookup: Lookup): Promise<User | undefined> {
+    if (!lookup.cached || !this.#users) return this.#store.getUser(tenantId, key);
+    const cacheKey = `${tenantId}|${key.toLowerCase()}`;
+    const hit = this.#users.get(cacheKey);
+    if (hit) return hit;
+    const user = await this.#store.getUser(tenantId, key);
+    if (user) this.#users.set(cacheKey, user);
+    return user;
+  }
+
+  async #group(tenantId: string, id: string, lookup: Lookup): Promise<Group | undefined> {
+    if (!lookup.cached || !this.#groups) return this.#store.getGroup(tenantId, id);
+    const cacheKey = `${tenantId}|${id.toLowerCase()}`;
+    const hit = this.#groups.get(cacheKey);
+    if (hit) return hit;
+    const group = await this.#store.getGroup(tenantId, id);
+    if (group) this.#groups.set(cacheKey, group);
+    return group;
   }
 
   #found<T>(value: T | undefined, id: string): T {

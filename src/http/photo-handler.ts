@@ -41,7 +41,7 @@ export async function handlePhoto(
   const kindDecision = authorizeKind(principal, permission, access);
   if (!kindDecision.allowed) throw errors.forbidden(kindDecision.missing);
 
-  const resolved = await resolvePhotoOwner(services.directory, principal, ownerRef);
+  const resolved = await resolvePhotoOwner(services.directory, principal, ownerRef, { cached: access === 'read' });
   const needsAdminCheck = principal.delegated && !resolved.isOwn && access === 'write';
   const ownerDecision = authorizeOwner(principal, permission, access, {
     isOwn: resolved.isOwn,

@@ -2,7 +2,7 @@
 // is its group's, a createdByUser's or invitedUser's is that user's.
 import type { Principal } from '../auth/principal.js';
 import type { PermissionTarget } from '../auth/permissions.js';
-import type { Directory } from '../directory/directory.js';
+import type { Directory, Lookup } from '../directory/directory.js';
 import type { PhotoOwner } from '../storage/store.js';
 import type { PhotoOwnerRef } from './graph-path.js';
 
@@ -21,15 +21,17 @@ export const PHOTO_PERMISSION: Record<PhotoOwnerRef['kind'], PermissionTarget> =
   contact: 'contactPhoto',
 };
 
+/** `lookup.cached`: a read may use recent lookups; a write always asks the store. */
 export async function resolvePhotoOwner(
   directory: Directory,
   principal: Principal,
   ref: PhotoOwnerRef,
+  lookup: Lookup,
 ): Promise<ResolvedOwner> {
   const tenantId = principal.tenantId;
   switch (ref.kind) {
     case 'user': {
-      const user = await directory.findUser(principal, ref.user);
+      const user = await directory.findUser(principal, ref.user, lookup);
       return {
         owner: { tenantId, type: 'user', id: user.id },
         isOwn: principal.delegated && user.id === principal.objectId,
@@ -37,17 +39,17 @@ export async function resolvePhotoOwner(
       };
     }
     case 'group': {
-      const group = await directory.findGroup(tenantId, ref.groupId);
+      const group = await directory.findGroup(tenantId, ref.groupId, lookup);
       return { owner: { tenantId, type: 'group', id: group.id }, isOwn: false, context: `groups('${group.id}')` };
     }
     case 'team': {
       // joinedTeams/{id} needs its user to exist, but ignores membership (contract §2).
-      if (ref.user) await directory.findUser(principal, ref.user);
-      const team = await directory.findTeam(tenantId, ref.groupId);
+      if (ref.user) await directory.findUser(principal, ref.user, lookup);
+      const team = await directory.findTeam(tenantId, ref.groupId, lookup);
       return { owner: { tenantId, type: 'group', id: team.id }, isOwn: false, context: `teams('${team.id}')` };
     }
     case 'contact': {
-      const user = await directory.findUser(principal, ref.user);
+      const user = await directory.findUser(principal, ref.user, lookup);
       const contact = await directory.findContact(user, ref.folderIds, ref.contactId);
       return {
         owner: { tenantId, type: 'contact', id: contact.id },
