@@ -1,0 +1,116 @@
+// The images the bench uploads and seeds. Real photos come from the shared
+// fixtures; the 12-megapixel JPEG and the PNG are made from a real photo so that
+// they compress like photos do: upscaled, with sensor-like noise from a seeded
+// generator (the same bytes on every run and machine with the same libvips), at
+// the best JPEG quality that stays under Graph's 4 MB.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+
+/** shared/fixtures/photos beside the checkout, seen from dist/bench/ (where this runs). */
+const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/photos', import.meta.url));
+/** The 2.1 MB 4608×1976 phone photo. */
+export const PHONE_PHOTO = `${FIXTURES}/mobile-HMD_Nokia_8.3_5G.jpg`;
+/** A real 640×480 camera photo (128 kB): the read path's photo and the leak check's upload. */
+export const CAMERA_PHOTO = `${FIXTURES}/exif-org-canon-ixus.jpg`;
+/** A real 1600×1200 camera photo: the content of the generated images. */
+const LARGE_CAMERA_PHOTO = `${FIXTURES}/tests-22-canon_tags.jpg`;
+
+/** "4 MB" read as 4,000,000 bytes, which is also under the 4 MiB body limit. */
+const UNDER_4_MB = 4_000_000;
+const NOISE_SIGMA = 6; // in 8-bit levels: a phone sensor at moderate ISO
+
+export interface GeneratedImage {
+  readonly bytes: Buffer;
+  readonly width: number;
+  readonly height: number;
+  /** How it was made, for the table: "JPEG q87". */
+  readonly description: string;
+}
+
+let twelveMegapixels: Promise<GeneratedImage> | undefined;
+
+/** A 4000×3000 photo-like JPEG, at the highest quality under 4 MB (made once per run: it takes seconds). */
+export function twelveMegapixelJpeg(): Promise<GeneratedImage> {
+  twelveMegapixels ??= makeTwelveMegapixelJpeg();
+  return twelveMegapixels;
+}
+
+async function makeTwelveMegapixelJpeg(): Promise<GeneratedImage> {
+  const width = 4000;
+  const height = 3000;
+  const { data } = await sharp(readFileSync(LARGE_CAMERA_PHOTO))
+    .resize(width, height, { fit: 'cover' })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  addNoise(data, NOISE_SIGMA, 12);
+  const encode = (quality: number) =>
+    sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality, chromaSubsampling: '4:2:0' }).toBuffer();
+  // The highest quality whose file is under 4 MB (size grows with quality).
+  let low = 50;
+  let high = 98;
+  let best = await encode(low);
+  if (best.length >= UNDER_4_MB) throw new Error(`a 4000×3000 JPEG at q${low} is already ${best.length} bytes`);
+  let bestQuality = low;
+  while (low < high) {
+    const quality = Math.ceil((low + high) / 2);
+    const bytes = await encode(quality);
+    if (bytes.length < UNDER_4_MB) {
+      [low, best, bestQuality] = [quality, bytes, quality];
+    } else {
+      high = quality - 1;
+    }
+  }
+  return { bytes: best, width, height, description: `JPEG q${bestQuality}` };
+}
+
+/** A photo-like RGB PNG of about 1 MB (its size found in a few steps). */
+export async function oneMegabytePng(): Promise<GeneratedImage> {
+  const target = 1_000_000;
+  const source = readFileSync(LARGE_CAMERA_PHOTO);
+  let width = 800;
+  let image: GeneratedImage | undefined;
+  for (let step = 0; step < 4; step++) {
+    const height = Math.round((width * 3) / 4);
+    const { data } = await sharp(source).resize(width, height).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    addNoise(data, NOISE_SIGMA / 2, 34);
+    const bytes = await sharp(data, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
+    image = { bytes, width, height, description: 'PNG' };
+    if (Math.abs(bytes.length - target) < target * 0.05) break;
+    width = Math.round(width * Math.sqrt(target / bytes.length));
+  }
+  return image as GeneratedImage;
+}
+
+/** A real photo cut to size×size as a JPEG: small uploads and the seeded photos. */
+export async function smallPhoto(size: number): Promise<Buffer> {
+  return sharp(readFileSync(CAMERA_PHOTO)).resize(size, size).jpeg({ quality: 90 }).toBuffer();
+}
+
+export async function dimensionsOf(bytes: Buffer): Promise<{ width: number; height: number }> {
+  const meta = await sharp(bytes).metadata();
+  return { width: meta.width, height: meta.height };
+}
+
+/** Adds roughly Gaussian noise (σ in levels) from a seeded generator, in place. */
+function addNoise(pixels: Buffer, sigma: number, seed: number): void {
+  const random = mulberry32(seed);
+  // Three uniforms on [0, 1] less 1.5 have σ = 0.5: doubled, σ is `sigma`; close enough to a Gaussian.
+  for (let i = 0; i < pixels.length; i++) {
+    const noise = (random() + random() + random() - 1.5) * 2 * sigma;
+    pixels[i] = Math.max(0, Math.min(255, Math.round((pixels[i] as number) + noise)));
+  }
+}
+
+/** A small, fast, seeded PRNG (public domain): the same noise on every run. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

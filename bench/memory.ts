@@ -1,0 +1,131 @@
+// Section "memory": what the server process holds, from /proc. Its peak RSS while
+// 16 clients upload ~4 MB photos at once; whether RSS keeps growing over many
+// uploads (after a tenth of BENCH_LEAK_UPLOADS against after all of them); and,
+// with a tiny upload gate, whether excess uploads get 429 with Retry-After
+// rather than the process falling over. Each on a freshly started server.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchContext } from './context.js';
+import { expectStatus, request, type Answer } from './http.js';
+import { CAMERA_PHOTO, twelveMegapixelJpeg } from './images.js';
+import { memoryOf } from './proc.js';
+import { startPortrait, userToken, type Portrait } from './servers.js';
+import { atMost, formatMB, formatRate, ratioOf, type Row } from './table.js';
+
+const PEAK_CLIENTS = 16;
+const PEAK_ROUNDS = 3;
+const PEAK_LIMIT_BYTES = 400e6;
+const LEAK_CONNECTIONS = 4;
+const LEAK_GROWTH = 1.1;
+/** The gate of the 429 check: one upload at a time and two waiting. */
+const GATE = { concurrency: 1, queue: 2 };
+
+interface Server {
+  readonly portrait: Portrait;
+  readonly url: string;
+  readonly headers: Record<string, string>;
+}
+
+export async function benchMemory(context: BenchContext): Promise<Row[]> {
+  const folder = context.folder('memory-inputs');
+  const large = await twelveMegapixelJpeg();
+  const largeFile = join(folder, 'twelve-megapixel.jpg');
+  writeFileSync(largeFile, large.bytes);
+  const size = formatMB(large.bytes.length);
+  return [await peakRss(context, largeFile, size), await leak(context), await overload(context, large.bytes, size)];
+}
+
+async function withServer<T>(context: BenchContext, name: string, args: readonly string[], work: (server: Server) => Promise<T>): Promise<T> {
+  const dataDir = context.folder(name);
+  const portrait = await startPortrait({ dataDir, tls: false, args });
+  try {
+    const { token } = await userToken(dataDir, 'bench@contoso.com');
+    const server = { portrait, url: `${portrait.origin}/v1.0/me/photo/$value`, headers: { authorization: `Bearer ${token}`, 'content-type': 'image/jpeg' } };
+    return await work(server);
+  } finally {
+    await portrait.stop();
+  }
+}
+
+async function peakRss(context: BenchContext, file: string, size: string): Promise<Row> {
+  return withServer(context, 'memory-peak', [], async ({ portrait, url, headers }) => {
+    await expectStatus(200, url, { method: 'PUT', headers, body: readFileSync(CAMERA_PHOTO) });
+    const idle = memoryOf(portrait.pid);
+    const amount = PEAK_CLIENTS * PEAK_ROUNDS;
+    const load = await context.load.counted({ url, method: 'PUT', connections: PEAK_CLIENTS, amount, headers, bodyFile: file, timeoutSeconds: 300 });
+    const { peak } = memoryOf(portrait.pid); // VmHWM: the kernel's own high-water mark
+    context.log(`memory: peak RSS ${formatMB(peak)} (idle ${formatMB(idle.rss)}) over ${load.requests} uploads, ${load.failures} failed`);
+    const failed = load.failures > 0 ? ` · **${load.failures} of ${load.requests} failed**` : '';
+    return {
+      section: 'memory',
+      figure: `peak RSS (VmHWM) of the server, ${PEAK_CLIENTS} clients uploading ${size} JPEGs at once (${amount} uploads)`,
+      portrait: `${formatMB(peak)} (${formatMB(idle.rss)} idle before)${failed}`,
+      reference: '—',
+      target: { text: `≤ ${formatMB(PEAK_LIMIT_BYTES)}`, met: peak <= PEAK_LIMIT_BYTES && load.failures === 0 },
+    };
+  });
+}
+
+async function leak(context: BenchContext): Promise<Row> {
+  const total = Math.round(context.settings.leakUploads);
+  const early = Math.max(1, Math.round(total / 10));
+  return withServer(context, 'memory-leak', [], async ({ portrait, url, headers }) => {
+    const spec = { url, method: 'PUT' as const, connections: LEAK_CONNECTIONS, headers, bodyFile: CAMERA_PHOTO, timeoutSeconds: 60 };
+    const first = await context.load.counted({ ...spec, amount: early });
+    const afterEarly = await settledRss(portrait.pid);
+    const rest = await context.load.counted({ ...spec, amount: total - early });
+    const afterAll = await settledRss(portrait.pid);
+    const failures = first.failures + rest.failures;
+    const ratio = ratioOf(afterAll, afterEarly);
+    context.log(`memory: RSS ${formatMB(afterEarly)} after ${early} uploads, ${formatMB(afterAll)} after ${total}`);
+    const failed = failures > 0 ? ` · **${failures} failed**` : '';
+    return {
+      section: 'memory',
+      figure: `RSS after ${total.toLocaleString('en-US')} uploads of a 640×480 photo vs after ${early.toLocaleString('en-US')} (${LEAK_CONNECTIONS} at a time)`,
+      portrait: `${formatMB(afterAll)} after ${total.toLocaleString('en-US')} (${formatRate(rest.perSecond, 'uploads/s')})${failed}`,
+      reference: `${formatMB(afterEarly)} after ${early.toLocaleString('en-US')}`,
+      ratio,
+      target: atMost(ratio, LEAK_GROWTH),
+    };
+  });
+}
+
+/** RSS once the server has been idle for a moment (sockets closed, buffers returned). */
+async function settledRss(pid: number): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  return memoryOf(pid).rss;
+}
+
+async function overload(context: BenchContext, body: Buffer, size: string): Promise<Row> {
+  const args = ['--upload-concurrency', String(GATE.concurrency), '--upload-queue', String(GATE.queue)];
+  return withServer(context, 'memory-overload', args, async ({ portrait, url, headers }) => {
+    // All at once, each on its own connection, as 16 clients would.
+    const answers = await Promise.all(
+      Array.from({ length: PEAK_CLIENTS }, () =>
+        request(url, { method: 'PUT', headers, body, timeoutMs: 300_000 }).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
+      ),
+    );
+    const ok = answers.filter((a): a is Answer => !(a instanceof Error) && a.status === 200).length;
+    const refused = answers.filter((a): a is Answer => !(a instanceof Error) && a.status === 429);
+    const withRetryAfter = refused.filter((a) => /^\d+$/.test(String(a.headers['retry-after']))).length;
+    const errors = answers.filter((a) => a instanceof Error) as Error[];
+    const other = answers.length - ok - refused.length - errors.length;
+    const health = await request(`${portrait.origin}/healthz`).catch(() => undefined);
+    const alive = portrait.child.alive() && health?.status === 200;
+    context.log(`memory: ${PEAK_CLIENTS} uploads through a gate of ${GATE.concurrency}+${GATE.queue}: ${ok} × 200, ${refused.length} × 429, ${errors.length} errors ${errors.map((e) => e.message).join('; ')}`);
+    const parts = [`${ok} × 200`, `${refused.length} × 429 (${withRetryAfter} with Retry-After)`];
+    if (other > 0) parts.push(`**${other} other statuses**`);
+    if (errors.length > 0) parts.push(`**${errors.length} connection errors**`);
+    parts.push(alive ? 'server still up' : '**server down**');
+    return {
+      section: 'memory',
+      figure: `${PEAK_CLIENTS} clients uploading ${size} at once, --upload-concurrency ${GATE.concurrency} --upload-queue ${GATE.queue}`,
+      portrait: parts.join(', '),
+      reference: `${GATE.concurrency + GATE.queue} admitted, the rest refused`,
+      target: {
+        text: 'excess → 429 + Retry-After, no crash',
+        met: alive && other === 0 && errors.length === 0 && refused.length > 0 && withRetryAfter === refused.length,
+      },
+    };
+  });
+}

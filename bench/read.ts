@@ -1,0 +1,178 @@
+// Section "read": the hot path. A real photo is uploaded once and read once;
+// then 50 connections read, for a fixed time, its 240×240 JPEG, the same with
+// If-None-Match (304), and its metadata — from Portrait, from a bare node server
+// and from nginx serving the same bytes at the same paths, over HTTP and HTTPS.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { BenchContext } from './context.js';
+import { expectStatus, request } from './http.js';
+import { CAMERA_PHOTO } from './images.js';
+import type { LoadResult } from './load.js';
+import { treeCpuSecondsOf } from './proc.js';
+import { startBare, startNginx, startPortrait, userToken, type Portrait, type StaticServer } from './servers.js';
+import { atLeast, describeLoad, ratioOf, type Row, type Target } from './table.js';
+
+const CACHE_CONTROL = 'private, no-cache';
+type Scheme = 'http' | 'https';
+
+interface Endpoint {
+  readonly name: 'value' | 'notModified' | 'metadata';
+  readonly label: string;
+  readonly path: string;
+  readonly status: 200 | 304;
+  /** Portrait's req/s over nginx's and over bare node's, at least. */
+  readonly targets: { readonly nginx?: number; readonly bare?: number };
+}
+
+/** One server's view of the endpoints: its origin and the ETag its 304 needs. */
+interface Subject {
+  readonly name: string;
+  /** Its process; with nginx, the master, whose workers are counted with it. */
+  readonly pid: number;
+  readonly origin: string;
+  readonly etag: string;
+}
+
+/** A run and how busy the server was meanwhile: below ~95% of a core, something else limited it. */
+interface Measured {
+  readonly load: LoadResult;
+  readonly serverCpuPercent: number;
+}
+
+export async function benchRead(context: BenchContext): Promise<Row[]> {
+  const { settings, log } = context;
+  const dataDir = context.folder('read-portrait');
+  let portrait: Portrait = await startPortrait({ dataDir, tls: true });
+  let bare: StaticServer | undefined;
+  let nginx: StaticServer | undefined;
+  try {
+    // The photo, uploaded and read once, as a client would.
+    const { token, objectId } = await userToken(dataDir, 'bench@contoso.com');
+    const authorization = `Bearer ${token}`;
+    const valuePath = `/v1.0/users/${objectId}/photos/240x240/$value`;
+    const metadataPath = `/v1.0/users/${objectId}/photo`;
+    await expectStatus(200, `${portrait.origin}/v1.0/users/${objectId}/photo/$value`, {
+      method: 'PUT',
+      headers: { authorization, 'content-type': 'image/jpeg' },
+      body: readFileSync(CAMERA_PHOTO),
+    });
+    const value = await expectStatus(200, `${portrait.origin}${valuePath}`, { headers: { authorization } });
+    const metadata = await expectStatus(200, `${portrait.origin}${metadataPath}`, { headers: { authorization } });
+    const etag = String(value.headers.etag);
+    log(`read: a ${value.body.length}-byte 240×240 JPEG, ETag ${etag}`);
+
+    // The references serve the same bytes at the same paths.
+    const root = context.folder('read-static');
+    for (const [path, bytes] of [
+      [valuePath, value.body],
+      [metadataPath, metadata.body],
+    ] as const) {
+      mkdirSync(dirname(join(root, path)), { recursive: true });
+      writeFileSync(join(root, path), bytes);
+    }
+    const certFile = join(dataDir, 'tls-cert.pem');
+    const keyFile = join(dataDir, 'tls-key.pem');
+    bare = await startBare(
+      {
+        root,
+        files: [
+          { path: valuePath, contentType: 'image/jpeg' },
+          { path: metadataPath, contentType: 'application/json; charset=utf-8' },
+        ],
+        etag,
+        cacheControl: CACHE_CONTROL,
+        certFile,
+        keyFile,
+      },
+      context.folder('read-bare'),
+    );
+    if (settings.nginx) {
+      nginx = await startNginx({
+        nginx: settings.nginx,
+        workDir: context.folder('read-nginx'),
+        workers: settings.nginxWorkers,
+        root,
+        jsonPaths: [metadataPath],
+        cacheControl: CACHE_CONTROL,
+        certFile,
+        keyFile,
+      });
+    }
+
+    const kb = (value.body.length / 1000).toFixed(1);
+    const endpoints: Endpoint[] = [
+      { name: 'value', label: `GET …/photos/240x240/$value (${kb} kB JPEG)`, path: valuePath, status: 200, targets: { nginx: 0.5, bare: 0.75 } },
+      { name: 'notModified', label: 'same, If-None-Match → 304', path: valuePath, status: 304, targets: { nginx: 0.6 } },
+      { name: 'metadata', label: `GET …/photo (${metadata.body.length} B JSON)`, path: metadataPath, status: 200, targets: {} },
+    ];
+
+    const rows: Record<Scheme, Row[]> = { http: [], https: [] };
+    // HTTPS first: the Portrait that made the certificate is already running.
+    for (const scheme of ['https', 'http'] as const) {
+      if (scheme === 'http') {
+        await portrait.stop();
+        portrait = await startPortrait({ dataDir, tls: false });
+      }
+      const subjects = {
+        portrait: { name: 'Portrait', pid: portrait.pid, origin: portrait.origin, etag },
+        bare: { name: 'bare node', pid: bare.pid, origin: scheme === 'http' ? bare.httpOrigin : bare.httpsOrigin, etag },
+        nginx: nginx && {
+          name: 'nginx',
+          pid: nginx.pid,
+          origin: scheme === 'http' ? nginx.httpOrigin : nginx.httpsOrigin,
+          etag: await nginxEtag(nginx, scheme, valuePath),
+        },
+      };
+      for (const endpoint of endpoints) {
+        const measure = (subject: Subject) => measureEndpoint(context, subject, endpoint, authorization, scheme);
+        const ours = await measure(subjects.portrait);
+        const theirs = { bare: await measure(subjects.bare), nginx: subjects.nginx && (await measure(subjects.nginx)) };
+        const figure = `${endpoint.label}, ${scheme.toUpperCase()}`;
+        rows[scheme].push(compare(figure, ours, 'nginx', theirs.nginx, endpoint.targets.nginx));
+        rows[scheme].push(compare(figure, ours, 'bare node', theirs.bare, endpoint.targets.bare));
+      }
+    }
+    return [...rows.http, ...rows.https];
+  } finally {
+    await Promise.all([portrait.stop(), bare?.stop(), nginx?.stop()]);
+  }
+}
+
+async function measureEndpoint(context: BenchContext, subject: Subject, endpoint: Endpoint, authorization: string, scheme: Scheme): Promise<Measured> {
+  const { settings, load, log } = context;
+  const url = `${subject.origin}${endpoint.path}`;
+  // The same request headers for every server; only Portrait reads the token.
+  const headers: Record<string, string> = { authorization };
+  if (endpoint.status === 304) headers['if-none-match'] = subject.etag;
+  await expectStatus(endpoint.status, url, { headers }); // a wrong setup must not be measured
+  const spec = { url, connections: settings.connections, headers };
+  await load.timed({ ...spec, seconds: settings.warmupSeconds });
+  // CPU time over the run's own duration: the server idles while the load process starts.
+  const cpuBefore = treeCpuSecondsOf(subject.pid);
+  const result = await load.timed({ ...spec, seconds: settings.seconds });
+  const serverCpuPercent = ((treeCpuSecondsOf(subject.pid) - cpuBefore) / result.seconds) * 100;
+  log(`read: ${subject.name} ${endpoint.name} ${scheme}: ${describeLoad(result, serverCpuPercent)}`);
+  return { load: result, serverCpuPercent };
+}
+
+/** nginx makes its own ETag (mtime-size); its 304 is measured with it. */
+async function nginxEtag(nginx: StaticServer, scheme: Scheme, path: string): Promise<string> {
+  const answer = await request(`${scheme === 'http' ? nginx.httpOrigin : nginx.httpsOrigin}${path}`, { method: 'HEAD' });
+  const etag = answer.headers.etag;
+  if (typeof etag !== 'string') throw new Error(`nginx answered ${path} without an ETag`);
+  return etag;
+}
+
+function compare(figure: string, ours: Measured, referenceName: string, reference: Measured | undefined, bound: number | undefined): Row {
+  const ratio = ratioOf(ours.load.perSecond, reference?.load.perSecond);
+  let target: Target | undefined;
+  if (bound !== undefined) target = atLeast(ratio, bound);
+  return {
+    section: 'read',
+    figure: `${figure} vs ${referenceName}`,
+    portrait: describeLoad(ours.load, ours.serverCpuPercent),
+    reference: reference ? `${referenceName}: ${describeLoad(reference.load, reference.serverCpuPercent)}` : `${referenceName}: skipped (apt-get install nginx-light wrk)`,
+    ratio,
+    target: target && { ...target, text: `${target.text} req/s` },
+  };
+}

@@ -1,0 +1,103 @@
+// Section "scale": does Portrait slow down as the store fills? The same read
+// load (each request a random user's photo) on a store of 100 users and on one of
+// 100,000 (BENCH_SCALE_USERS), and the start-up time of each: spawn to the URL
+// line, and spawn to the first photo served.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchContext } from './context.js';
+import { request } from './http.js';
+import type { LoadResult } from './load.js';
+import { cpuSecondsOf } from './proc.js';
+import { seedUsersWithPhotos, type Seeded } from './seed.js';
+import { startPortrait, userToken } from './servers.js';
+import { atMost, describeLoad, formatMB, formatMs, formatRate, ratioOf, type Row, type Target } from './table.js';
+
+const SMALL_STORE = 100;
+const STARTUP_LIMIT_MS = 2000;
+
+interface StoreRun {
+  readonly users: number;
+  readonly seeded: Seeded;
+  readonly urlLineMs: number;
+  readonly firstPhotoMs: number;
+  readonly load: LoadResult;
+  readonly serverCpuPercent: number;
+}
+
+export async function benchScale(context: BenchContext): Promise<Row[]> {
+  const small = await runStore(context, SMALL_STORE);
+  const large = await runStore(context, context.settings.scaleUsers);
+  const users = (n: number) => `${n.toLocaleString('en-US')} users`;
+  const p99Ratio = ratioOf(large.load.p99Ms, small.load.p99Ms);
+  const under = (ms: number): Target => ({ text: `< ${STARTUP_LIMIT_MS / 1000} s`, met: ms < STARTUP_LIMIT_MS });
+  return [
+    {
+      section: 'scale',
+      figure: `seeding ${users(large.users)} with photos (SqliteStore.saveUser + putPhoto, one process)`,
+      portrait: `${large.seeded.seconds.toFixed(1)} s (${formatRate(large.users / large.seeded.seconds, 'users/s')}), database ${formatMB(large.seeded.databaseBytes)}`,
+      reference: `${users(small.users)}: ${small.seeded.seconds.toFixed(2)} s, ${formatMB(small.seeded.databaseBytes)}`,
+    },
+    {
+      section: 'scale',
+      figure: `GET /users/{random of ${users(large.users)}}/photo/$value, HTTP: p99`,
+      portrait: describeLoad(large.load, large.serverCpuPercent),
+      reference: `${users(small.users)}: ${describeLoad(small.load, small.serverCpuPercent)}`,
+      ratio: p99Ratio,
+      target: atMost(p99Ratio, 1.3),
+    },
+    {
+      section: 'scale',
+      figure: `start-up with ${users(large.users)} with photos: spawn → URL line`,
+      portrait: formatMs(large.urlLineMs),
+      reference: `${users(small.users)}: ${formatMs(small.urlLineMs)}`,
+      ratio: ratioOf(large.urlLineMs, small.urlLineMs),
+      target: under(large.urlLineMs),
+    },
+    {
+      section: 'scale',
+      figure: `start-up with ${users(large.users)} with photos: spawn → first photo served`,
+      portrait: formatMs(large.firstPhotoMs),
+      reference: `${users(small.users)}: ${formatMs(small.firstPhotoMs)}`,
+      ratio: ratioOf(large.firstPhotoMs, small.firstPhotoMs),
+      target: under(large.firstPhotoMs),
+    },
+  ];
+}
+
+async function runStore(context: BenchContext, users: number): Promise<StoreRun> {
+  const { settings, log } = context;
+  const dataDir = context.folder(`scale-${users}`);
+  log(`scale: seeding ${users} users with photos`);
+  const seeded = await seedUsersWithPhotos(dataDir, users);
+  log(`scale: seeded ${users} users in ${seeded.seconds.toFixed(1)} s (${formatMB(seeded.databaseBytes)})`);
+  // The token command also makes the issuer key, so that start-up is a restart's.
+  const { token } = await userToken(dataDir, 'bench@contoso.com');
+  const headers = { authorization: `Bearer ${token}` };
+  const paths = seeded.userIds.map((id) => `/v1.0/users/${id}/photo/$value`);
+  const pathsFile = join(dataDir, 'paths.txt');
+  writeFileSync(pathsFile, `${paths.join('\n')}\n`);
+
+  const portrait = await startPortrait({ dataDir, tls: false });
+  try {
+    const firstPhotoMs = await untilServed(`${portrait.origin}${paths[paths.length - 1]}`, headers, portrait.child.spawnedAt);
+    const spec = { url: `${portrait.origin}${paths[0]}`, connections: settings.connections, headers, pathsFile };
+    await context.load.timed({ ...spec, seconds: settings.warmupSeconds });
+    const cpuBefore = cpuSecondsOf(portrait.pid);
+    const load = await context.load.timed({ ...spec, seconds: settings.seconds });
+    const serverCpuPercent = ((cpuSecondsOf(portrait.pid) - cpuBefore) / load.seconds) * 100;
+    log(`scale: ${users} users: start-up ${formatMs(portrait.startupMs)}, first photo ${formatMs(firstPhotoMs)}, ${describeLoad(load, serverCpuPercent)}`);
+    return { users, seeded, urlLineMs: portrait.startupMs, firstPhotoMs, load, serverCpuPercent };
+  } finally {
+    await portrait.stop();
+  }
+}
+
+/** Milliseconds from `since` until the URL answers 200. */
+async function untilServed(url: string, headers: Record<string, string>, since: number): Promise<number> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const answer = await request(url, { headers }).catch(() => undefined);
+    if (answer?.status === 200) return performance.now() - since;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`${url} never answered 200`);
+}
