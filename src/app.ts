@@ -8,6 +8,7 @@ import { errors } from './errors.js';
 import { sendError, setCommonHeaders } from './http/error-envelope.js';
 import type { GraphServices } from './http/graph-context.js';
 import { registerGraphRoutes } from './http/graph-routes.js';
+import { registerOAuthRoutes, type OAuthOptions } from './http/oauth-routes.js';
 
 export interface AppOptions {
   readonly verifier: TokenVerifier;
@@ -17,11 +18,19 @@ export interface AppOptions {
   readonly https?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
   /** Readiness: resolves when the database answers (migrations ran when the store opened). */
   readonly ready?: () => Promise<void>;
+  /**
+   * The built-in issuer's OAuth endpoints (/{tenant}/oauth2/v2.0/token and discovery), for
+   * applications registered with `portrait app add`; not served when absent.
+   */
+  readonly oauth?: Omit<OAuthOptions, 'publicUrl'> | undefined;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     logger: options.logger ?? false,
+    // No child logger per request (pino builds one even when nothing is logged): errors
+    // are logged with their request id by the error envelope itself.
+    childLoggerFactory: (logger) => logger,
     genReqId: () => randomUUID(),
     // Graph segment names are case-insensitive; ids and $value keep their text.
     routerOptions: { caseSensitive: false, ignoreDuplicateSlashes: false },
@@ -42,8 +51,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook, not an async one: this runs on every request, the hot path included.
+  app.addHook('onRequest', (request, reply, done) => {
     setCommonHeaders(request, reply);
+    done();
   });
 
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
@@ -62,6 +73,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
 
   registerGraphRoutes(app, { verifier: options.verifier, services: options.services, publicUrl: options.publicUrl });
+  if (options.oauth) registerOAuthRoutes(app, { ...options.oauth, publicUrl: options.publicUrl });
   return app;
 }
 

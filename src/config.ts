@@ -90,7 +90,9 @@ export function loadServeConfig(argv: readonly string[]): Config {
     database: storeLocation(values.database, dataDir, integerFlag('--pool-size', values['pool-size'], 10, 1, 1000)),
     publicUrl: values['public-url'] === undefined ? undefined : urlFlag('--public-url', values['public-url']).replace(/\/$/, ''),
     pixelLimit: integerFlag('--pixel-limit', values['pixel-limit'], 50_000_000, 1, 1_000_000_000),
-    uploadConcurrency: integerFlag('--upload-concurrency', values['upload-concurrency'], Math.max(1, cpus().length), 1, 256),
+    // Two per core: libvips runs one thread per image here (see serve.ts), so two uploads
+    // a core keep every core busy while one waits on its body or the database.
+    uploadConcurrency: integerFlag('--upload-concurrency', values['upload-concurrency'], 2 * Math.max(1, cpus().length), 1, 256),
     uploadQueueLimit: integerFlag('--upload-queue', values['upload-queue'], 64, 0, 100_000),
     cacheBytes: integerFlag('--cache-mb', values['cache-mb'], 64, 0, 65_536) * 1024 * 1024,
     autoProvisionUsers: !values['no-auto-provision'],

@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
 import {
   ConflictError,
+  type Application,
   type Contact,
   type ContactFolder,
   type Dimensions,
@@ -86,6 +87,15 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
         assert.equal(await store.saveUser(alice), 'created');
         await store.ensureTenant(tenantId);
         assert.deepEqual(await store.getUser(tenantId, alice.id), alice, 'a repeated ensureTenant keeps the tenant’s data');
+      });
+
+      it('knows which tenants were recorded', async (t) => {
+        const { store } = await setup(t);
+        const tenantId = randomUUID();
+        assert.equal(await store.hasTenant(tenantId), false);
+        await store.ensureTenant(tenantId);
+        assert.equal(await store.hasTenant(tenantId), true);
+        assert.equal(await store.hasTenant(randomUUID()), false, 'another tenant is still unknown');
       });
 
       it('answers ping while open', async (t) => {
@@ -463,6 +473,54 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
       });
     });
 
+    describe('applications', () => {
+      it('saves and gets an application: created, unchanged, updated when a field changes', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const reports = application(tenantId, 'Reports', { roles: ['User.ReadWrite.All', 'Group.Read.All'] });
+        assert.equal(await store.saveApplication(reports), 'created');
+        assert.deepEqual(await store.getApplication(tenantId, reports.clientId), reports);
+        assert.equal(await store.saveApplication({ ...reports, roles: [...reports.roles] }), 'unchanged');
+
+        for (const change of [
+          { displayName: 'Reports v2' },
+          { roles: ['Group.Read.All', 'User.ReadWrite.All'] },
+          { roles: ['User.Read.All'] },
+          { secretHash: `scrypt$32768$8$1$${randomBytes(16).toString('base64url')}$${randomBytes(32).toString('base64url')}` },
+          { createdAt: '2030-01-02T03:04:05.678Z' },
+        ]) {
+          const next: Application = { ...(await store.getApplication(tenantId, reports.clientId))!, ...change };
+          assert.equal(await store.saveApplication(next), 'updated', `changing ${Object.keys(change).join()}`);
+          assert.deepEqual(await store.getApplication(tenantId, reports.clientId), next);
+          assert.equal(await store.saveApplication(next), 'unchanged', `saving ${Object.keys(change).join()} again`);
+        }
+      });
+
+      it('finds an application by client id in any case, and nothing for an unknown one', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const reports = application(tenantId, 'Reports');
+        await store.saveApplication(reports);
+        assert.deepEqual(await store.getApplication(tenantId, reports.clientId.toUpperCase()), reports);
+        assert.equal(await store.getApplication(tenantId, randomUUID()), undefined);
+      });
+
+      it('keeps tenants apart: the same client id in two tenants is two applications', async (t) => {
+        const { store } = await setup(t);
+        const [a, b] = [randomUUID(), randomUUID()];
+        await store.ensureTenant(a);
+        await store.ensureTenant(b);
+        const clientId = randomUUID();
+        const inA = application(a, 'In A', { clientId, roles: ['User.Read.All'] });
+        const inB = application(b, 'In B', { clientId, roles: ['Group.ReadWrite.All'] });
+        assert.equal(await store.saveApplication(inA), 'created');
+        assert.equal(await store.saveApplication(inB), 'created');
+        assert.deepEqual(await store.getApplication(a, clientId), inA);
+        assert.deepEqual(await store.getApplication(b, clientId), inB);
+        const other = randomUUID();
+        await store.ensureTenant(other);
+        assert.equal(await store.getApplication(other, clientId), undefined);
+      });
+    });
+
     describe('photos', () => {
       it('has no photo, bytes or master for an owner never given one', async (t) => {
         const { store, tenantId } = await setupTenant(t);
@@ -733,6 +791,8 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
         await store.saveContact(dana);
         const sent = invitation(tenantId, alice.id);
         await store.saveInvitation(sent);
+        const reports = application(tenantId, 'Reports');
+        await store.saveApplication(reports);
         const me = owner(tenantId, 'user', alice.id);
         await store.putPhoto(me, newPhoto(etagOf('kept')), {});
         const gone = owner(tenantId, 'group', group.id);
@@ -748,12 +808,15 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
         assert.deepEqual(await again.listContactFolders(tenantId, alice.id, null), [friends]);
         assert.deepEqual(await again.listContacts(tenantId, alice.id, friends.id), [dana]);
         assert.deepEqual(await again.getInvitation(tenantId, sent.id), sent);
+        assert.deepEqual(await again.getApplication(tenantId, reports.clientId), reports);
+        assert.equal(await again.hasTenant(tenantId), true);
         assert.deepEqual(await again.getPhoto(me), { etag: etagOf('kept'), primary: PRIMARY, sizes: SIZES_ORDERED, master: MASTER });
         await assertPhotoWhole(again, me, etagOf('kept'));
         assert.equal(await again.getPhoto(gone), undefined, 'a delete persists too');
         // Saves after a reopen compare with what was kept.
         assert.equal(await again.saveUser(alice), 'unchanged');
         assert.equal(await again.saveContact(dana), 'unchanged');
+        assert.equal(await again.saveApplication(reports), 'unchanged');
         await again.ensureTenant(tenantId);
       });
 
@@ -910,6 +973,19 @@ function invitation(tenantId: string, invitedUserId: string, overrides: Partial<
     invitedUserId,
     invitedUserEmailAddress: 'guest@fabrikam.com',
     inviteRedirectUrl: 'https://myapps.microsoft.com',
+    ...overrides,
+  };
+}
+
+function application(tenantId: string, displayName: string, overrides: Partial<Application> = {}): Application {
+  return {
+    tenantId,
+    clientId: randomUUID(),
+    displayName,
+    roles: ['User.ReadWrite.All'],
+    // The store keeps whatever hash it is given; this one has the shape client-secrets.ts writes.
+    secretHash: `scrypt$32768$8$1$${randomBytes(16).toString('base64url')}$${randomBytes(32).toString('base64url')}`,
+    createdAt: new Date().toISOString(),
     ...overrides,
   };
 }

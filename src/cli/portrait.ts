@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `portrait` command: serve | token | import | migrate-store | backup. The only place that exits.
+// The `portrait` command: serve | token | app | import | migrate-store | backup. The only place that exits.
 // Each command is imported when it runs: `token` need not load sharp, Fastify and pg.
 import { UsageError } from '../config.js';
 
@@ -12,6 +12,7 @@ const COMMAND_ERRORS: Record<string, string> = {
 
 const USAGE = `usage: portrait serve [--data DIR] [--host H] [--port P] [--tls-cert FILE --tls-key FILE | --no-tls] [--database FILE]
        portrait token [--data DIR] [--tenant ID] (--user UPN [--scopes "User.ReadWrite …"] [--admin] | --app NAME --roles "User.ReadWrite.All …") [--ttl 1h]
+       portrait app add NAME --roles "User.ReadWrite.All …" [--data DIR] [--database URL] [--tenant ID]
        portrait import FILE.json [--data DIR] [--tenant ID]
        portrait migrate-store --from FILE|postgres://… --to FILE|postgres://… [--force] [--progress]
        portrait backup --to FILE [--data DIR | --database FILE] [--force] [--progress]`;
@@ -24,6 +25,9 @@ async function main(argv: readonly string[]): Promise<number> {
       return 0;
     case 'token':
       process.stdout.write(`${await (await import('./token.js')).token(rest)}\n`);
+      return 0;
+    case 'app':
+      process.stdout.write(`${await (await import('./app.js')).app(rest)}\n`);
       return 0;
     case 'import': {
       const counts = await (await import('./import.js')).importCommand(rest);
@@ -42,7 +46,7 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${USAGE}\n`);
       return 0;
     default:
-      throw new UsageError(command === undefined ? 'missing command: serve, token, import, migrate-store or backup' : `unknown command '${command}'`);
+      throw new UsageError(command === undefined ? 'missing command: serve, token, app, import, migrate-store or backup' : `unknown command '${command}'`);
   }
 }
 

@@ -2,7 +2,9 @@
 // SIGTERM stops accepting, lets in-flight requests finish (bounded), closes the
 // database and resolves — the entry point exits 0.
 import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
 import { buildApp } from '../app.js';
+import { Applications } from '../auth/applications.js';
 import { loadOrCreateIssuerKey } from '../auth/built-in-issuer.js';
 import { createTokenVerifier } from '../auth/token-verifier.js';
 import { loadServeConfig, type Config } from '../config.js';
@@ -16,6 +18,10 @@ import { defaultTenant, ensureDataFolder, ensureSelfSignedCertificate } from './
 
 export async function serve(argv: readonly string[]): Promise<void> {
   const config = loadServeConfig(argv);
+  // One libvips thread per image (sharp's own default on glibc, where more threads
+  // fragment memory): parallelism comes from uploads running side by side on libuv's
+  // pool, whose default of 4 threads covers the default of 2 uploads per core on 2 cores.
+  sharp.concurrency(Number(process.env.VIPS_CONCURRENCY ?? 1));
   ensureDataFolder(config.dataDir);
   const store = await openStore(config.database);
   const tenantId = await defaultTenant(store);
@@ -44,6 +50,7 @@ export async function serve(argv: readonly string[]): Promise<void> {
       uploads: new UploadGate({ concurrency: config.uploadConcurrency, queueLimit: config.uploadQueueLimit }),
     },
     publicUrl: config.publicUrl,
+    oauth: { issuerKey, applications: new Applications(store), audiences: config.audiences },
     ready: () => store.ping(),
     logger: { level: config.logLevel },
     https: tls && { cert: tls.cert, key: tls.key },

@@ -45,7 +45,7 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   if (!reply.hasHeader('request-id')) setCommonHeaders(request, reply);
   let graphError = toGraphError(error);
   if (!graphError) {
-    request.log.error({ err: error }, 'unexpected error');
+    request.log.error({ err: error, requestId: request.id }, 'unexpected error');
     graphError = errors.internal();
   }
   const requestId = request.id;

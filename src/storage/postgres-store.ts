@@ -5,10 +5,11 @@
 // exactly one of them sees the old ETag.
 import pg from 'pg';
 import { applyPostgresMigrations } from './postgres-migrations.js';
-import { emailAddressesJson, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
+import { emailAddressesJson, rolesText, toApplication, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
 import {
   ConflictError,
   preconditionHolds,
+  type Application,
   type Contact,
   type ContactFolder,
   type DeleteOutcome,
@@ -68,6 +69,10 @@ export class PostgresStore implements Store {
 
   async ensureTenant(tenantId: string): Promise<void> {
     await this.#rows('insert-tenant', 'INSERT INTO tenants (id, created_at) VALUES ($1, now()) ON CONFLICT (id) DO NOTHING', [tenantId]);
+  }
+
+  async hasTenant(tenantId: string): Promise<boolean> {
+    return (await this.#row('get-tenant', 'SELECT 1 AS found FROM tenants WHERE id = $1', [tenantId])) !== undefined;
   }
 
   async getSetting(key: string): Promise<string | undefined> {
@@ -250,6 +255,39 @@ export class PostgresStore implements Store {
   async getInvitation(tenantId: string, id: string): Promise<Invitation | undefined> {
     const row = await this.#row('get-invitation', 'SELECT * FROM invitations WHERE tenant_id = $1 AND id = $2', [tenantId, id.toLowerCase()]);
     return row && toInvitation(row);
+  }
+
+  async saveApplication(application: Application): Promise<SaveResult> {
+    // #save compares with ===, and created_at comes back as a Date: one upsert instead, which
+    // touches the row only when something differs. xmax is 0 for a row this statement inserted.
+    const row = await this.#row(
+      'save-application',
+      `INSERT INTO applications AS a (tenant_id, client_id, display_name, roles, secret_hash, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (tenant_id, client_id) DO UPDATE
+         SET display_name = excluded.display_name, roles = excluded.roles, secret_hash = excluded.secret_hash,
+           created_at = excluded.created_at
+         WHERE (a.display_name, a.roles, a.secret_hash, a.created_at)
+           IS DISTINCT FROM (excluded.display_name, excluded.roles, excluded.secret_hash, excluded.created_at)
+       RETURNING (xmax = 0) AS inserted`,
+      [
+        application.tenantId,
+        application.clientId,
+        application.displayName,
+        rolesText(application.roles),
+        application.secretHash,
+        application.createdAt,
+      ],
+    );
+    return row === undefined ? 'unchanged' : row.inserted === true ? 'created' : 'updated';
+  }
+
+  async getApplication(tenantId: string, clientId: string): Promise<Application | undefined> {
+    const row = await this.#row('get-application', 'SELECT * FROM applications WHERE tenant_id = $1 AND client_id = $2', [
+      tenantId,
+      clientId.toLowerCase(),
+    ]);
+    return row && toApplication(row);
   }
 
   async getPhoto(owner: PhotoOwner): Promise<PhotoInfo | undefined> {

@@ -1,5 +1,5 @@
 // Row ↔ object mapping shared by the SQL stores: both name their columns alike.
-import type { Contact, ContactFolder, Dimensions, EmailAddress, Group, Invitation, PhotoContent, PhotoInfo, User } from './store.js';
+import type { Application, Contact, ContactFolder, Dimensions, EmailAddress, Group, Invitation, PhotoContent, PhotoInfo, User } from './store.js';
 
 export type Row = Record<string, unknown>;
 
@@ -63,6 +63,28 @@ export function toInvitation(row: Row): Invitation {
     invitedUserEmailAddress: row.invited_user_email_address as string,
     inviteRedirectUrl: row.invite_redirect_url as string,
   };
+}
+
+export function toApplication(row: Row): Application {
+  // PostgreSQL answers a timestamptz as a Date, SQLite keeps the ISO text it was given.
+  const createdAt = row.created_at instanceof Date ? row.created_at.toISOString() : (row.created_at as string);
+  return {
+    tenantId: row.tenant_id as string,
+    clientId: row.client_id as string,
+    displayName: row.display_name as string,
+    roles: rolesOf(row.roles as string),
+    secretHash: row.secret_hash as string,
+    createdAt,
+  };
+}
+
+/** Roles are kept space-separated, like a token's scp. */
+export function rolesText(roles: readonly string[]): string {
+  return roles.join(' ');
+}
+
+function rolesOf(text: string): string[] {
+  return text.split(' ').filter((role) => role !== '');
 }
 
 export function toPhotoInfo(row: Row): PhotoInfo {

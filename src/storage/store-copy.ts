@@ -1,5 +1,5 @@
 // Copies a whole installation between two databases — SQLite to PostgreSQL or back —
-// for `portrait migrate-store`. The two schemas are twins (migrations/*/001-initial.sql),
+// for `portrait migrate-store`. The two schemas are twins (migrations/{sqlite,postgres}/),
 // so the copy works table by table at the SQL level rather than through the Store
 // interface, which has no bulk listing: every row, with its photo ids, exactly as stored.
 //
@@ -41,7 +41,7 @@ export type TableRow = readonly Value[];
 const text = (name: string) => [name, 'text'] as const;
 const integer = (name: string) => [name, 'integer'] as const;
 
-/** Every table, parents before children (foreign keys), as 001-initial.sql defines them. */
+/** Every table, parents before children (foreign keys), as the migrations define them. */
 export const TABLES: readonly TableSpec[] = [
   { name: 'settings', columns: [text('key'), text('value')], key: ['key'], batchRows: 500 },
   { name: 'tenants', columns: [text('id'), ['created_at', 'timestamp']], key: ['id'], batchRows: 500 },
@@ -85,6 +85,16 @@ export const TABLES: readonly TableSpec[] = [
       text('invite_redirect_url'),
     ],
     key: ['tenant_id', 'id'],
+    batchRows: 500,
+  },
+  {
+    // Only the secret's hash is kept, so a copy carries no secret either.
+    name: 'applications',
+    columns: [
+      text('tenant_id'), text('client_id'), text('display_name'), text('roles'), text('secret_hash'),
+      ['created_at', 'timestamp'],
+    ],
+    key: ['tenant_id', 'client_id'],
     batchRows: 500,
   },
   {

@@ -57,6 +57,20 @@ export interface Invitation {
   readonly inviteRedirectUrl: string;
 }
 
+/** An application registered for client credentials (`portrait app add`). */
+export interface Application {
+  readonly tenantId: string;
+  /** A lower-case GUID: the token's appid, and the client_id the application sends. */
+  readonly clientId: string;
+  readonly displayName: string;
+  /** Application permissions its tokens carry in `roles`. */
+  readonly roles: readonly string[];
+  /** A salted slow hash of the client secret with its parameters; never the secret. */
+  readonly secretHash: string;
+  /** ISO 8601, to the millisecond. */
+  readonly createdAt: string;
+}
+
 /** Whose photo: teams use their group's photo, so there are three kinds. */
 export type OwnerType = 'user' | 'group' | 'contact';
 
@@ -133,6 +147,8 @@ export class ConflictError extends Error {
 export interface Store {
   /** Records a tenant; idempotent. */
   ensureTenant(tenantId: string): Promise<void>;
+  /** Whether the tenant was recorded (ids are lower-case GUIDs). */
+  hasTenant(tenantId: string): Promise<boolean>;
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;
   /** Sets the key only if it has no value yet; resolves to the value it has now (first writer wins). */
@@ -162,6 +178,11 @@ export interface Store {
 
   saveInvitation(invitation: Invitation): Promise<SaveResult>;
   getInvitation(tenantId: string, id: string): Promise<Invitation | undefined>;
+
+  /** Insert or update by tenant and client id; the tenant must have been recorded. */
+  saveApplication(application: Application): Promise<SaveResult>;
+  /** By client id, case-insensitively. */
+  getApplication(tenantId: string, clientId: string): Promise<Application | undefined>;
 
   getPhoto(owner: PhotoOwner): Promise<PhotoInfo | undefined>;
   /** One size's bytes with the ETag of the version they belong to, read in one snapshot. */
