@@ -62,6 +62,11 @@ export const errors = {
   unknownSelect: (name: string) =>
     new GraphError(400, 'BadRequest', `Could not find a property named '${name}' on type 'microsoft.graph.profilePhoto'.`),
 
+  // 400: a JSON batch (POST /$batch) as a whole; nothing in it runs.
+  invalidBatch: (detail: string) => new GraphError(400, 'BadRequest', `Invalid batch payload: ${detail}.`),
+  batchTooLarge: (count: number, limit: number) =>
+    new GraphError(400, 'BadRequest', `The batch has ${count} requests; at most ${limit} are allowed.`),
+
   // 400: the uploaded image.
   invalidImage: (reason: string) =>
     new GraphError(400, 'InvalidImage', `The image could not be decoded: ${reason}.`),
@@ -83,6 +88,10 @@ export const errors = {
     ),
   imageNotFound: () => new GraphError(404, 'ImageNotFound', "The photo wasn't found."),
   outsideApi: () => new GraphError(404, 'NotFound', 'No such resource.'),
+
+  // 424: inside a batch, a request whose dependsOn names a request that failed.
+  failedDependency: (dependency: string) =>
+    new GraphError(424, 'FailedDependency', `The request depends on request '${dependency}', which failed.`),
 
   // 405, 412, 413, 429, 500
   methodNotAllowed: (allow: readonly string[]) =>

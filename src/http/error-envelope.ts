@@ -31,13 +31,17 @@ const CLIENT_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
 /** Headers on every response, errors included; photo responses replace cache-control. */
 export function setCommonHeaders(request: FastifyRequest, reply: FastifyReply): void {
-  const clientRequestId = request.headers['client-request-id'];
   reply.headers({
     'request-id': request.id,
-    'client-request-id': typeof clientRequestId === 'string' && CLIENT_REQUEST_ID.test(clientRequestId) ? clientRequestId : request.id,
+    'client-request-id': clientRequestIdOf(request.headers['client-request-id'], request.id),
     'x-content-type-options': 'nosniff',
     'cache-control': 'no-store',
   });
+}
+
+/** The client's request id when it is acceptable, else `requestId`. */
+export function clientRequestIdOf(header: unknown, requestId: string): string {
+  return typeof header === 'string' && CLIENT_REQUEST_ID.test(header) ? header : requestId;
 }
 
 export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
@@ -57,11 +61,16 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
     .headers(graphError.headers)
     .header('cache-control', 'no-store')
     .header('content-type', 'application/json')
-    .send({
-      error: {
-        code: graphError.code,
-        message: graphError.message,
-        innerError: { date: graphDate(), 'request-id': requestId, 'client-request-id': clientRequestId },
-      },
-    });
+    .send(errorBody(graphError, requestId, String(clientRequestId)));
+}
+
+/** Graph's error envelope for `error`, as sent (also inside batch responses). */
+export function errorBody(error: GraphError, requestId: string, clientRequestId: string): Record<string, unknown> {
+  return {
+    error: {
+      code: error.code,
+      message: error.message,
+      innerError: { date: graphDate(), 'request-id': requestId, 'client-request-id': clientRequestId },
+    },
+  };
 }

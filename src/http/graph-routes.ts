@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import { errors } from '../errors.js';
+import { BatchOrigins, registerBatchRoute } from './batch-route.js';
 import { handleDirectory } from './directory-handler.js';
 import type { GraphServices } from './graph-context.js';
 import { parseGraphPath, splitPath } from './graph-path.js';
@@ -22,6 +23,8 @@ export interface GraphRoutesOptions {
 
 export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOptions): void {
   const { verifier, services } = options;
+  const origins = new BatchOrigins();
+  registerBatchRoute(app, { verifier, origins, versions: GRAPH_VERSIONS, publicUrl: options.publicUrl });
   for (const version of GRAPH_VERSIONS) {
     app.route({
       method: [...METHODS],
@@ -35,7 +38,7 @@ export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOp
         const segments = splitPath(path).slice(1);
         const parsed = parseGraphPath(segments);
         if (parsed.usesMe && !principal.delegated) throw errors.meNeedsDelegated();
-        const origin = options.publicUrl ?? `${request.protocol}://${request.host}`;
+        const origin = options.publicUrl ?? origins.originOf(request) ?? `${request.protocol}://${request.host}`;
         const context = { principal, request, reply, serviceRoot: `${origin}/${version}` };
         const { resource } = parsed;
         if (resource.type === 'photo') await handlePhoto(services, context, resource.owner, resource.target);
