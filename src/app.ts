@@ -7,7 +7,8 @@ import type { TokenVerifier } from './auth/token-verifier.js';
 import { errors } from './errors.js';
 import { sendError, setCommonHeaders } from './http/error-envelope.js';
 import type { GraphServices } from './http/graph-context.js';
-import { registerGraphRoutes } from './http/graph-routes.js';
+import { GRAPH_VERSIONS, registerGraphRoutes } from './http/graph-routes.js';
+import { recordRoutes, registerOpenApiRoutes } from './http/openapi.js';
 import { registerOAuthRoutes, type OAuthOptions } from './http/oauth-routes.js';
 
 export interface AppOptions {
@@ -46,6 +47,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.https && { https: { cert: options.https.cert, key: options.https.key } }),
   }) as unknown as FastifyInstance;
 
+  // Every route, as registered, for openapi.json: what is served is what is published.
+  const routes = recordRoutes(app);
+
   // The body's Content-Type is never trusted (the JS client sends application/json
   // with image bytes): every body reaches the handler as a raw stream.
   app.removeAllContentTypeParsers();
@@ -74,6 +78,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   registerGraphRoutes(app, { verifier: options.verifier, services: options.services, publicUrl: options.publicUrl });
   if (options.oauth) registerOAuthRoutes(app, { ...options.oauth, publicUrl: options.publicUrl });
+  registerOpenApiRoutes(app, routes, GRAPH_VERSIONS);
   return app;
 }
 

@@ -161,3 +161,22 @@ function adminRequired(names: readonly string[]): Decision {
     missing: `This also requires the Global Administrator, User Administrator or People Administrator role, with one of: ${names.join(', ')}.`,
   };
 }
+
+/** The table cell, for documents (openapi.json): which permissions allow the operation. */
+export function permissionsOf(target: PermissionTarget, access: Access): {
+  readonly delegatedOwn: readonly string[];
+  readonly delegatedOther: readonly string[];
+  readonly application: readonly string[];
+  readonly adminRole?: 'for another user’s object' | 'always';
+  readonly ownOnly?: true;
+} {
+  const cell = TABLE[target][access];
+  return {
+    delegatedOwn: cell.own,
+    delegatedOther: cell.other,
+    application: cell.application,
+    ...(cell.adminFor === 'other' && { adminRole: 'for another user’s object' as const }),
+    ...(cell.adminFor === 'all' && { adminRole: 'always' as const }),
+    ...(cell.ownOnly && { ownOnly: true as const }),
+  };
+}

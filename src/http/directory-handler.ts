@@ -1,13 +1,13 @@
 // The directory endpoints a client needs to create what it photographs: users,
 // groups and teams, contact folders and contacts, invitations, drives — in Graph's
 // shapes, with Graph's permissions (contract §7, last rows).
-import { authorizeKind, authorizeOwner, type Access, type PermissionTarget } from '../auth/permissions.js';
+import { authorizeKind, authorizeOwner } from '../auth/permissions.js';
 import type { UserRef } from '../directory/directory.js';
 import { errors } from '../errors.js';
 import type { Contact, ContactFolder, EmailAddress, Group, Invitation, User } from '../storage/store.js';
-import { allowMethods, type GraphContext, type GraphServices } from './graph-context.js';
+import type { GraphContext, GraphServices } from './graph-context.js';
 import type { Resource } from './graph-path.js';
-import { optionalString, readJsonObject, requiredString, type JsonObject } from './json-body.js';
+import { readJsonBody, textOrNull, type JsonObject } from './json-body.js';
 
 type DirectoryResource = Exclude<Resource, { type: 'photo' }>;
 
@@ -17,15 +17,9 @@ export async function handleDirectory(services: GraphServices, context: GraphCon
   const tenantId = principal.tenantId;
   const method = request.method === 'HEAD' ? 'GET' : request.method;
 
-  /** 405, then 403 for the kind, then the owner (404), then 403 for own/other. */
-  async function guard<T>(
-    allowed: string[],
-    target: PermissionTarget,
-    find: () => Promise<T>,
-    ownerOf?: (found: T) => string | undefined,
-  ): Promise<T> {
-    allowMethods(context, allowed);
-    const access: Access = method === 'GET' ? 'read' : 'write';
+  /** 403 for the kind, then the owner (404), then 403 for own/other (the route answered 405 before). */
+  async function guard<T>(find: () => Promise<T>, ownerOf?: (found: T) => string | undefined): Promise<T> {
+    const { target, access } = context.operation.permission;
     const kind = authorizeKind(principal, target, access);
     if (!kind.allowed) throw errors.forbidden(kind.missing);
     const found = await find();
@@ -43,18 +37,18 @@ export async function handleDirectory(services: GraphServices, context: GraphCon
 
   switch (resource.type) {
     case 'users': {
-      await guard(['GET', 'POST'], 'users', none);
+      await guard(none);
       if (method === 'GET') return list(context, 'users', (await directory.listUsers(tenantId)).map(userJson));
-      const body = await readJsonObject(context);
+      const body = await readJsonBody(context);
       const user = await directory.createUser(tenantId, {
-        userPrincipalName: requiredString(body, 'userPrincipalName', 'microsoft.graph.user'),
-        displayName: requiredString(body, 'displayName', 'microsoft.graph.user'),
-        mail: optionalString(body, 'mail'),
+        userPrincipalName: body.userPrincipalName as string,
+        displayName: body.displayName as string,
+        mail: textOrNull(body, 'mail'),
       });
       return created(context, 'users/$entity', userJson(user));
     }
     case 'user': {
-      const user = await guard(['GET', 'DELETE'], 'user', findUser(resource.user), (u) => u.id);
+      const user = await guard(findUser(resource.user), (u) => u.id);
       if (method === 'GET') return entity(context, 'users/$entity', userJson(user));
       await directory.deleteUser(tenantId, user.id);
       // Their photo and their contacts' photos went with them.
@@ -62,19 +56,19 @@ export async function handleDirectory(services: GraphServices, context: GraphCon
       return noContent(context);
     }
     case 'groups': {
-      await guard(['GET', 'POST'], 'groups', none);
+      await guard(none);
       if (method === 'GET') return list(context, 'groups', (await directory.listGroups(tenantId)).map(groupJson));
-      const body = await readJsonObject(context);
-      const displayName = requiredString(body, 'displayName', 'microsoft.graph.group');
+      const body = await readJsonBody(context);
+      const displayName = body.displayName as string;
       const group = await directory.createGroup(tenantId, {
         displayName,
-        mailNickname: optionalString(body, 'mailNickname', 64) ?? displayName.replace(/[^A-Za-z0-9]/g, '').slice(0, 64),
-        description: optionalString(body, 'description'),
+        mailNickname: textOrNull(body, 'mailNickname') ?? displayName.replace(/[^A-Za-z0-9]/g, '').slice(0, 64),
+        description: textOrNull(body, 'description'),
       });
       return created(context, 'groups/$entity', groupJson(group));
     }
     case 'group': {
-      const group = await guard(['GET', 'DELETE'], 'group', () => directory.findGroup(tenantId, resource.groupId));
+      const group = await guard(() => directory.findGroup(tenantId, resource.groupId));
       if (method === 'GET') return entity(context, 'groups/$entity', groupJson(group));
       await directory.deleteGroup(tenantId, group.id);
       services.photos.forgetCached();
@@ -82,20 +76,18 @@ export async function handleDirectory(services: GraphServices, context: GraphCon
     }
     case 'team': {
       // PUT /groups/{id}/team creates the group's team; the other team paths only read.
-      const allowed = resource.viaGroup ? ['GET', 'PUT'] : ['GET'];
       const find = async () => {
         if (resource.user) await directory.findUser(principal, resource.user);
         return method === 'PUT' ? directory.findGroup(tenantId, resource.groupId) : directory.findTeam(tenantId, resource.groupId);
       };
-      const group = await guard(allowed, 'team', find);
+      const group = await guard(find);
       if (method === 'GET') return entity(context, 'teams/$entity', teamJson(group));
+      await readJsonBody(context); // team settings: checked, not kept
       return created(context, 'teams/$entity', teamJson(await directory.createTeam(group)));
     }
     case 'contactFolders':
     case 'contactFolder': {
       const { user, parent } = await guard(
-        resource.type === 'contactFolders' ? ['GET', 'POST'] : ['GET'],
-        'contacts',
         async () => {
           const user = await directory.findUser(principal, resource.user);
           return { user, parent: await directory.findFolderChain(user, resource.folderIds) };
@@ -104,14 +96,12 @@ export async function handleDirectory(services: GraphServices, context: GraphCon
       );
       if (resource.type === 'contactFolder') return entity(context, 'contactFolders/$entity', folderJson(parent as ContactFolder));
       if (method === 'GET') return list(context, 'contactFolders', (await directory.listContactFolders(user, parent)).map(folderJson));
-      const body = await readJsonObject(context);
-      const folder = await directory.createContactFolder(user, parent, requiredString(body, 'displayName', 'microsoft.graph.contactFolder'));
+      const body = await readJsonBody(context);
+      const folder = await directory.createContactFolder(user, parent, body.displayName as string);
       return created(context, 'contactFolders/$entity', folderJson(folder));
     }
     case 'contacts': {
       const { user, folder } = await guard(
-        ['GET', 'POST'],
-        'contacts',
         async () => {
           const user = await directory.findUser(principal, resource.user);
           return { user, folder: await directory.findFolderChain(user, resource.folderIds) };
@@ -119,13 +109,11 @@ export async function handleDirectory(services: GraphServices, context: GraphCon
         (found) => found.user.id,
       );
       if (method === 'GET') return list(context, 'contacts', (await directory.listContacts(user, folder)).map(contactJson));
-      const contact = await directory.createContact(user, folder, contactInput(await readJsonObject(context)));
+      const contact = await directory.createContact(user, folder, contactInput(await readJsonBody(context)));
       return created(context, 'contacts/$entity', contactJson(contact));
     }
     case 'contact': {
       const { contact } = await guard(
-        ['GET'],
-        'contacts',
         async () => {
           const user = await directory.findUser(principal, resource.user);
           return { user, contact: await directory.findContact(user, resource.folderIds, resource.contactId) };
@@ -135,39 +123,31 @@ export async function handleDirectory(services: GraphServices, context: GraphCon
       return entity(context, 'contacts/$entity', contactJson(contact));
     }
     case 'invitations': {
-      await guard(['POST'], 'invitations', none);
-      const body = await readJsonObject(context);
-      const email = requiredString(body, 'invitedUserEmailAddress', 'microsoft.graph.invitation');
-      if (!/^[^@\s]+@[^@\s]+$/.test(email)) throw errors.invalidProperty('invitedUserEmailAddress', 'an email address', email);
-      const redirect = requiredString(body, 'inviteRedirectUrl', 'microsoft.graph.invitation', 2048);
-      const { invitation, user } = await directory.createInvitation(tenantId, email, redirect);
+      await guard(none);
+      const body = await readJsonBody(context);
+      const { invitation, user } = await directory.createInvitation(tenantId, body.invitedUserEmailAddress as string, body.inviteRedirectUrl as string);
       return created(context, 'invitations/$entity', invitationJson(invitation, user));
     }
     case 'invitation': {
-      const invitation = await guard(['GET'], 'invitations', () => directory.findInvitation(tenantId, resource.invitationId));
+      const invitation = await guard(() => directory.findInvitation(tenantId, resource.invitationId));
       const user = await directory.findUser(principal, { by: 'key', key: invitation.invitedUserId });
       return entity(context, 'invitations/$entity', invitationJson(invitation, user));
     }
     case 'drive': {
-      const user = await guard(['GET'], 'drive', findUser(resource.user), (u) => u.id);
+      const user = await guard(findUser(resource.user), (u) => u.id);
       return entity(context, 'drives/$entity', driveJson(user));
     }
   }
 }
 
 function contactInput(body: JsonObject): { displayName: string; givenName: string | null; surname: string | null; emailAddresses: EmailAddress[] } {
-  const givenName = optionalString(body, 'givenName');
-  const surname = optionalString(body, 'surname');
-  const raw = body.emailAddresses ?? [];
-  if (!Array.isArray(raw) || raw.length > 3) throw errors.invalidProperty('emailAddresses', 'an array of at most 3 emailAddress objects', raw);
-  const emailAddresses = raw.map((item: unknown) => {
-    if (typeof item !== 'object' || item === null) throw errors.invalidProperty('emailAddresses', 'emailAddress objects', item);
-    const { address, name } = item as Record<string, unknown>;
-    if (typeof address !== 'string') throw errors.invalidProperty('emailAddresses.address', 'a string', address);
-    return { address, name: typeof name === 'string' ? name : address };
-  });
+  // The request schema (contactCreate) has checked every member's type and length.
+  const givenName = textOrNull(body, 'givenName');
+  const surname = textOrNull(body, 'surname');
+  const raw = (body.emailAddresses ?? []) as { address: string; name?: unknown }[];
+  const emailAddresses = raw.map(({ address, name }) => ({ address, name: typeof name === 'string' ? name : address }));
   const fallback = [givenName, surname].filter((n) => n !== null).join(' ') || emailAddresses[0]?.address;
-  const displayName = optionalString(body, 'displayName') ?? fallback;
+  const displayName = textOrNull(body, 'displayName') ?? fallback;
   if (!displayName) throw errors.missingProperty('displayName', 'microsoft.graph.contact');
   return { displayName, givenName, surname, emailAddresses };
 }

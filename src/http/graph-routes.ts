@@ -1,11 +1,13 @@
 // The Graph API under /v1.0 and /beta: one catch-all route per version, because
 // Graph paths nest without bound (childFolders/{id}/childFolders/…) and match
 // segment names case-insensitively. Every request is authenticated first (401),
-// then its path is parsed (400), then a handler takes it.
+// then its path is parsed (400), then its method checked against the route's
+// operations (405, from http/graph-api.ts), then a handler takes it.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import { errors } from '../errors.js';
 import { BatchOrigins, registerBatchRoute } from './batch-route.js';
+import { methodsOf, operationOf, routeKeyOf } from './graph-api.js';
 import { handleDirectory } from './directory-handler.js';
 import type { GraphServices } from './graph-context.js';
 import { parseGraphPath, splitPath } from './graph-path.js';
@@ -38,8 +40,14 @@ export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOp
         const segments = splitPath(path).slice(1);
         const parsed = parseGraphPath(segments);
         if (parsed.usesMe && !principal.delegated) throw errors.meNeedsDelegated();
+        const route = routeKeyOf(parsed.resource);
+        const operation = operationOf(route, request.method === 'HEAD' ? 'GET' : request.method);
+        if (operation === undefined) {
+          const allowed = methodsOf(route);
+          throw errors.methodNotAllowed(allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed);
+        }
         const origin = options.publicUrl ?? origins.originOf(request) ?? `${request.protocol}://${request.host}`;
-        const context = { principal, request, reply, serviceRoot: `${origin}/${version}` };
+        const context = { principal, request, reply, serviceRoot: `${origin}/${version}`, operation };
         const { resource } = parsed;
         if (resource.type === 'photo') await handlePhoto(services, context, resource.owner, resource.target);
         else await handleDirectory(services, context, resource);

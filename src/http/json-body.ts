@@ -1,13 +1,17 @@
-// JSON request bodies of the directory endpoints: read under the body limit,
-// parsed, and each member checked where it enters, naming the member that is wrong.
+// JSON request bodies: read under the body limit, parsed, and checked against the
+// operation's own request schema (http/graph-api.ts) — the schema published in
+// openapi.json — so that every error names the member that is wrong.
 import { errors } from '../errors.js';
+import { validateBody } from './body-schema.js';
 import type { GraphContext } from './graph-context.js';
+import { SCHEMAS } from './graph-api.js';
 import { BODY_LIMIT } from './limits.js';
 import { readBody } from './read-body.js';
 
 export type JsonObject = Record<string, unknown>;
 
-export async function readJsonObject(context: GraphContext): Promise<JsonObject> {
+/** The body as a JSON object that satisfies the operation's request schema; an empty body is {}. */
+export async function readJsonBody(context: GraphContext): Promise<JsonObject> {
   const bytes = await readBody(context.request.raw, context.request.body, BODY_LIMIT);
   let value: unknown;
   try {
@@ -15,25 +19,14 @@ export async function readJsonObject(context: GraphContext): Promise<JsonObject>
   } catch {
     throw errors.badJson();
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw errors.badJson();
+  const request = context.operation.request;
+  if (request?.kind !== 'json') throw new Error(`${context.request.method} ${context.request.url} takes no JSON body`);
+  validateBody(SCHEMAS[request.schema], value, request.graphType ?? request.schema);
   return value as JsonObject;
 }
 
-/** A required, non-empty string member of at most `max` characters. */
-export function requiredString(body: JsonObject, name: string, type: string, max = 256): string {
+/** A member the schema allows to be absent or null, as a string or null. */
+export function textOrNull(body: JsonObject, name: string): string | null {
   const value = body[name];
-  if (value === undefined || value === null) throw errors.missingProperty(name, type);
-  if (typeof value !== 'string' || value.trim() === '' || value.length > max) {
-    throw errors.invalidProperty(name, `a non-empty string of at most ${max} characters`, value);
-  }
-  return value;
-}
-
-export function optionalString(body: JsonObject, name: string, max = 1024): string | null {
-  const value = body[name];
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'string' || value.length > max) {
-    throw errors.invalidProperty(name, `a string of at most ${max} characters`, value);
-  }
-  return value;
+  return typeof value === 'string' ? value : null;
 }

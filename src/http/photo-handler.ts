@@ -1,32 +1,19 @@
 // The photo operations of contract §3 on any owner: metadata, bytes, sizes,
 // upload, resize, delete — checked in the order Graph checks (contract §6):
-// 405 → 403 (kind) → 404 owner → 403 (own/admin) → 429 → 404 photo → 304/412 → 413 → 400.
-import { authorizeKind, authorizeOwner, type Access } from '../auth/permissions.js';
+// (405, in graph-routes) → 403 (kind) → 404 owner → 403 (own/admin) → 429 → 404 photo → 304/412 → 413 → 400.
+import { authorizeKind, authorizeOwner } from '../auth/permissions.js';
 import { errors } from '../errors.js';
 import { preconditionHolds, type Dimensions, type PhotoInfo, type PhotoOwner, type Precondition } from '../storage/store.js';
 import { notModified, writePrecondition } from './conditional.js';
-import { allowMethods, type GraphContext, type GraphServices } from './graph-context.js';
+import type { GraphContext, GraphServices } from './graph-context.js';
 import type { PhotoOwnerRef, PhotoTarget } from './graph-path.js';
 import { BODY_LIMIT } from './limits.js';
 import { PHOTO_CACHE_CONTROL } from '../photos/photo-cache.js';
-import { PHOTO_PERMISSION, resolvePhotoOwner, type ResolvedOwner } from './photo-owner.js';
+import { resolvePhotoOwner, type ResolvedOwner } from './photo-owner.js';
 import { readBody } from './read-body.js';
 
 const JPEG = 'image/jpeg';
 const SELECTABLE = new Set(['id', 'width', 'height']);
-
-function allowedMethods(kind: PhotoOwnerRef['kind'], target: PhotoTarget): string[] {
-  const deletable = kind === 'user' || kind === 'group';
-  switch (target.op) {
-    case 'metadata':
-      return deletable ? ['GET', 'PATCH', 'DELETE'] : ['GET', 'PATCH'];
-    case 'value':
-      return deletable ? ['GET', 'PUT', 'PATCH', 'DELETE'] : ['GET', 'PUT', 'PATCH'];
-    case 'list':
-    case 'size':
-      return ['GET'];
-  }
-}
 
 export async function handlePhoto(
   services: GraphServices,
@@ -35,9 +22,8 @@ export async function handlePhoto(
   target: PhotoTarget,
 ): Promise<void> {
   const { principal, request } = context;
-  allowMethods(context, allowedMethods(ownerRef.kind, target));
-  const access: Access = request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write';
-  const permission = PHOTO_PERMISSION[ownerRef.kind];
+  // The route answered 405 already; the operation names the permission table cell.
+  const { target: permission, access } = context.operation.permission;
   const kindDecision = authorizeKind(principal, permission, access);
   if (!kindDecision.allowed) throw errors.forbidden(kindDecision.missing);
 

@@ -1,7 +1,6 @@
 // Resolves the owner a photo path names to the photo it reaches: a team's photo
 // is its group's, a createdByUser's or invitedUser's is that user's.
 import type { Principal } from '../auth/principal.js';
-import type { PermissionTarget } from '../auth/permissions.js';
 import type { Directory, Lookup } from '../directory/directory.js';
 import type { PhotoOwner } from '../storage/store.js';
 import type { PhotoOwnerRef } from './graph-path.js';
@@ -13,13 +12,6 @@ export interface ResolvedOwner {
   /** The canonical OData path of the owner, e.g. users('…') or users('…')/contacts('…'). */
   readonly context: string;
 }
-
-export const PHOTO_PERMISSION: Record<PhotoOwnerRef['kind'], PermissionTarget> = {
-  user: 'userPhoto',
-  group: 'groupPhoto',
-  team: 'teamPhoto',
-  contact: 'contactPhoto',
-};
 
 /** `lookup.cached`: a read may use recent lookups; a write always asks the store. */
 export async function resolvePhotoOwner(

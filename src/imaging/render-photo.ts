@@ -41,7 +41,7 @@ interface RawImage {
 // get a longer side (4608×1976 → 1511×648). 4096 bounds extreme panoramas.
 const MASTER_LONG_SIDE = 1296;
 const MASTER_SHORT_SIDE = 648; // Graph's largest size
-const MASTER_MAX_LONG_SIDE = 4096;
+export const MASTER_MAX_LONG_SIDE = 4096;
 
 const MASTER_QUALITY = 90; // re-encoded again on every resize, so keep it close to the source
 const SIZE_QUALITY = 85;

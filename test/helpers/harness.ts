@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
+import { Applications } from '../../src/auth/applications.js';
 import { issueToken, loadOrCreateIssuerKey, type IssuerKey } from '../../src/auth/built-in-issuer.js';
 import { createTokenVerifier } from '../../src/auth/token-verifier.js';
 import { Directory } from '../../src/directory/directory.js';
@@ -26,6 +27,8 @@ export interface HarnessOptions {
   readonly uploadConcurrency?: number;
   readonly uploadQueueLimit?: number;
   readonly autoProvisionUsers?: boolean;
+  /** Serve the built-in issuer's OAuth endpoints too, as `portrait serve` does. */
+  readonly oauth?: boolean;
   /** The store to run on; TEST_STORE (PORTRAIT_TEST_STORE) when not given. */
   readonly database?: 'sqlite' | 'postgres';
 }
@@ -75,6 +78,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       uploads: new UploadGate({ concurrency: options.uploadConcurrency ?? 2, queueLimit: options.uploadQueueLimit ?? 64 }),
     },
     ready: () => store.ping(),
+    ...(options.oauth && { oauth: { issuerKey, applications: new Applications(store), audiences: ['https://graph.microsoft.com'] } }),
   });
   await app.ready();
   return {
