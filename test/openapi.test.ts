@@ -11,6 +11,11 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { photo } from './helpers/images.js';
+import { startHttpsServer } from './helpers/graph-clients.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { get as httpsGet } from 'node:https';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
@@ -280,6 +285,31 @@ describe('openapi.json: the published contract is what the server runs', () => {
         assert.equal(res.statusCode, 400, where);
         assert.equal(res.json().error.code, 'RequestBodyRead', where);
       }
+    }
+  });
+});
+
+describe('openapi.json from a real portrait serve over HTTPS', { timeout: 60_000 }, () => {
+  it('is served without a token, valid, and names the server’s OAuth endpoints and its batch route', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'portrait-openapi-'));
+    const server = await startHttpsServer(dataDir);
+    try {
+      const body = await new Promise<string>((resolve, reject) => {
+        httpsGet(`${server.graph}/openapi.json`, { ca: server.ca }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (chunk: string) => void (text += chunk));
+          res.once('end', () => (res.statusCode === 200 && /^application\/json/.test(String(res.headers['content-type'])) ? resolve(text) : reject(new Error(`${res.statusCode}: ${text}`))));
+        }).once('error', reject);
+      });
+      const served = JSON.parse(body);
+      const result = await new Validator().validate(served);
+      assert.equal(result.valid, true, String(JSON.stringify(result.errors)).slice(0, 2000));
+      for (const path of ['/{tenant}/oauth2/v2.0/token', '/{tenant}/discovery/v2.0/keys', '/v1.0/$batch', '/v1.0/users/{user-id}/photo/$value']) {
+        assert.ok(served.paths[path], path);
+      }
+    } finally {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });
