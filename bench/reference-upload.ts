@@ -18,6 +18,8 @@ if (file === undefined || concurrencyText === undefined || countText === undefin
   process.stderr.write('usage: reference-upload.js FILE CONCURRENCY COUNT\n');
   process.exit(2);
 }
+// As the server: no libvips operation cache (it could also answer a repeat of the same bytes from memory).
+sharp.cache(false);
 const bytes = readFileSync(file);
 const concurrency = Number(concurrencyText);
 const count = Number(countText);

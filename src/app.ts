@@ -2,6 +2,8 @@
 // happens on import; main (cli/serve.ts) opens the store and listens, tests build
 // their own app around a temporary store.
 import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { TokenVerifier } from './auth/token-verifier.js';
 import { errors } from './errors.js';
@@ -10,6 +12,17 @@ import type { GraphServices } from './http/graph-context.js';
 import { GRAPH_VERSIONS, registerGraphRoutes } from './http/graph-routes.js';
 import { recordRoutes, registerOpenApiRoutes } from './http/openapi.js';
 import { registerOAuthRoutes, type OAuthOptions } from './http/oauth-routes.js';
+import { HotReads } from './http/hot-reads.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Another server for this app (same TLS, same fast path), to listen on another address. */
+    newServer(): HttpServer | HttpsServer;
+  }
+}
+
+/** Fastify's default, which it would have set on a server it made itself. */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
 export interface AppOptions {
   readonly verifier: TokenVerifier;
@@ -24,9 +37,20 @@ export interface AppOptions {
    * applications registered with `portrait app add`; not served when absent.
    */
   readonly oauth?: Omit<OAuthOptions, 'publicUrl'> | undefined;
+  /**
+   * The read fast path (http/hot-reads.ts): by default one is made whenever the photo
+   * cache can be trusted (one process on the store); false turns it off.
+   */
+  readonly hotReads?: HotReads | false | undefined;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
+  const { photos } = options.services;
+  const hotReads =
+    options.hotReads === false ? undefined : (options.hotReads ?? (photos.hasTrustedCache ? new HotReads(photos) : undefined));
+  let route: (request: IncomingMessage, response: ServerResponse) => void = () => {
+    throw new Error('Fastify has not made its server yet');
+  };
   const app = Fastify({
     logger: options.logger ?? false,
     // No child logger per request (pino builds one even when nothing is logged): errors
@@ -44,8 +68,33 @@ export function buildApp(options: AppOptions): FastifyInstance {
       const bad = url.split('?', 1)[0]?.split('/').find((segment) => !isDecodable(segment));
       void sendError(error.code === 'FST_ERR_BAD_URL' ? errors.segmentNotFound(bad ?? url) : error, request, reply);
     },
-    ...(options.https && { https: { cert: options.https.cert, key: options.https.key } }),
+    // The server Fastify would make, with the read fast path in front of it.
+    serverFactory: (handler) => {
+      route = handler;
+      return newServer();
+    },
   }) as unknown as FastifyInstance;
+
+  function newServer(): HttpServer | HttpsServer {
+    // A photo read answered before with the same token and URL is answered from the
+    // photo cache and never reaches Fastify (http/hot-reads.ts).
+    const listener = (request: IncomingMessage, response: ServerResponse) => {
+      if (!hotReads?.serve(request, response)) route(request, response);
+    };
+    const server = options.https
+      ? createHttpsServer({ cert: options.https.cert, key: options.https.key }, listener)
+      : createHttpServer(listener);
+    // What Fastify sets on a server it makes itself: its keep-alive, no request timeout.
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    server.requestTimeout = 0;
+    return server;
+  }
+  // Given a server factory, Fastify listens on the first address of a name only (cli/listen.ts).
+  app.decorate('newServer', newServer);
+  app.addHook('preClose', (done) => {
+    hotReads?.close();
+    done();
+  });
 
   // Every route, as registered, for openapi.json: what is served is what is published.
   const routes = recordRoutes(app);
@@ -76,7 +125,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     }
   });
 
-  registerGraphRoutes(app, { verifier: options.verifier, services: options.services, publicUrl: options.publicUrl });
+  registerGraphRoutes(app, { verifier: options.verifier, services: options.services, publicUrl: options.publicUrl, hotReads });
   if (options.oauth) registerOAuthRoutes(app, { ...options.oauth, publicUrl: options.publicUrl });
   registerOpenApiRoutes(app, routes, GRAPH_VERSIONS);
   return app;

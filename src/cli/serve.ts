@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { buildApp } from '../app.js';
+import { closeOthers, listenOnAll } from './listen.js';
 import { Applications } from '../auth/applications.js';
 import { loadOrCreateIssuerKey } from '../auth/built-in-issuer.js';
 import { createTokenVerifier } from '../auth/token-verifier.js';
@@ -22,6 +23,9 @@ export async function serve(argv: readonly string[]): Promise<void> {
   // fragment memory): parallelism comes from uploads running side by side on libuv's
   // pool, whose default of 4 threads covers the default of 2 uploads per core on 2 cores.
   sharp.concurrency(Number(process.env.VIPS_CONCURRENCY ?? 1));
+  // No libvips operation cache: every upload is a new image, so it never hits, and it
+  // would keep up to 50 MB of decoded pixels alive between uploads.
+  sharp.cache(false);
   ensureDataFolder(config.dataDir);
   const store = await openStore(config.database);
   const tenantId = await defaultTenant(store);
@@ -56,9 +60,8 @@ export async function serve(argv: readonly string[]): Promise<void> {
     https: tls && { cert: tls.cert, key: tls.key },
   });
 
-  await app.listen({ host: config.host, port: config.port });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
+  const listening = await listenOnAll(app, config.host, config.port);
+  const { port } = listening;
   const url = `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   const databaseFlag = config.database.kind === 'postgres' ? ` --database ${describeLocation(config.database)}` : '';
   const dataFlag = `--data ${JSON.stringify(config.dataDir)}${databaseFlag}`;
@@ -76,8 +79,12 @@ export async function serve(argv: readonly string[]): Promise<void> {
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.stdout.write(`${signal}: finishing in-flight requests\n`);
-      const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
+      const force = setTimeout(() => {
+        app.server.closeAllConnections();
+        closeOthers(listening, true);
+      }, config.shutdownTimeoutMs);
       force.unref();
+      closeOthers(listening, false);
       void app
         .close()
         .catch((error: unknown) => app.log.error({ err: error }, 'while closing'))

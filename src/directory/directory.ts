@@ -26,6 +26,16 @@ export interface DirectoryOptions {
 /** Reads may use a recent lookup; writes and directory answers always ask the store. */
 export interface Lookup {
   readonly cached?: boolean;
+  /**
+   * Written by a cached lookup: until when (ms since the epoch) everything it found may be
+   * reused without asking the store, 0 when part of it was not cached at all. Lets the
+   * read fast path (http/hot-reads.ts) keep a resolution exactly as long as the caches do.
+   */
+  reusableUntil?: number;
+}
+
+function reusableUntil(lookup: Lookup, until: number): void {
+  if (lookup.cached) lookup.reusableUntil = Math.min(lookup.reusableUntil ?? Infinity, until);
 }
 
 export interface NewUser {
@@ -89,8 +99,10 @@ export class Directory {
       case 'key':
         return this.#found(await this.#user(tenantId, ref.key, lookup), ref.key);
       case 'drive':
+        reusableUntil(lookup, 0);
         return this.#found(await this.#store.getUserByDrive(tenantId, ref.driveId), ref.driveId);
       case 'invitation': {
+        reusableUntil(lookup, 0);
         const invitation = await this.findInvitation(tenantId, ref.invitationId);
         return this.#found(await this.#store.getUser(tenantId, invitation.invitedUserId), invitation.invitedUserId);
       }
@@ -234,22 +246,34 @@ export class Directory {
   }
 
   async #user(tenantId: string, key: string, lookup: Lookup): Promise<User | undefined> {
-    if (!lookup.cached || !this.#users) return this.#store.getUser(tenantId, key);
+    if (!lookup.cached || !this.#users) {
+      reusableUntil(lookup, 0);
+      return this.#store.getUser(tenantId, key);
+    }
     const cacheKey = `${tenantId}|${key.toLowerCase()}`;
-    const hit = this.#users.get(cacheKey);
-    if (hit) return hit;
+    const hit = this.#users.entry(cacheKey);
+    if (hit) {
+      reusableUntil(lookup, hit.expires);
+      return hit.value;
+    }
     const user = await this.#store.getUser(tenantId, key);
-    if (user) this.#users.set(cacheKey, user);
+    reusableUntil(lookup, user ? this.#users.set(cacheKey, user) : 0);
     return user;
   }
 
   async #group(tenantId: string, id: string, lookup: Lookup): Promise<Group | undefined> {
-    if (!lookup.cached || !this.#groups) return this.#store.getGroup(tenantId, id);
+    if (!lookup.cached || !this.#groups) {
+      reusableUntil(lookup, 0);
+      return this.#store.getGroup(tenantId, id);
+    }
     const cacheKey = `${tenantId}|${id.toLowerCase()}`;
-    const hit = this.#groups.get(cacheKey);
-    if (hit) return hit;
+    const hit = this.#groups.entry(cacheKey);
+    if (hit) {
+      reusableUntil(lookup, hit.expires);
+      return hit.value;
+    }
     const group = await this.#store.getGroup(tenantId, id);
-    if (group) this.#groups.set(cacheKey, group);
+    reusableUntil(lookup, group ? this.#groups.set(cacheKey, group) : 0);
     return group;
   }
 

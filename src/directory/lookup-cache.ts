@@ -13,23 +13,31 @@ export class LookupCache<T> {
   }
 
   get(key: string, now = Date.now()): T | undefined {
+    return this.entry(key, now)?.value;
+  }
+
+  /** The value with the time (ms) it stops being used. */
+  entry(key: string, now = Date.now()): { readonly value: T; readonly expires: number } | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.expires <= now) {
       this.#entries.delete(key);
       return undefined;
     }
-    return entry.value;
+    return entry;
   }
 
-  set(key: string, value: T, now = Date.now()): void {
+  /** Stores the value; returns the time (ms) it stops being used. */
+  set(key: string, value: T, now = Date.now()): number {
     this.#entries.delete(key);
     if (this.#entries.size >= this.#maxEntries) {
       // Maps iterate in insertion order: the first entry is the oldest.
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
     }
-    this.#entries.set(key, { value, expires: now + this.#ttlMs });
+    const expires = now + this.#ttlMs;
+    this.#entries.set(key, { value, expires });
+    return expires;
   }
 
   clear(): void {

@@ -6,6 +6,7 @@ import type { Directory } from '../directory/directory.js';
 import type { PhotoService } from '../photos/photo-service.js';
 import type { UploadGate } from '../photos/upload-gate.js';
 import type { Operation } from './graph-api.js';
+import type { HotReads } from './hot-reads.js';
 
 export interface GraphServices {
   readonly directory: Directory;
@@ -21,4 +22,6 @@ export interface GraphContext {
   readonly serviceRoot: string;
   /** What the path and method name (http/graph-api.ts): its permission, its body schema. */
   readonly operation: Operation;
+  /** The read fast path, told which photo reads it may answer next time; absent under inject. */
+  readonly hotReads?: HotReads | undefined;
 }

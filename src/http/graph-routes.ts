@@ -11,6 +11,7 @@ import { methodsOf, operationOf, routeKeyOf } from './graph-api.js';
 import { handleDirectory } from './directory-handler.js';
 import type { GraphServices } from './graph-context.js';
 import { parseGraphPath, splitPath } from './graph-path.js';
+import type { HotReads } from './hot-reads.js';
 import { handlePhoto } from './photo-handler.js';
 
 export const GRAPH_VERSIONS = ['v1.0', 'beta'] as const;
@@ -21,6 +22,8 @@ export interface GraphRoutesOptions {
   readonly services: GraphServices;
   /** A public URL to write into @odata.context instead of the request's own host. */
   readonly publicUrl: string | undefined;
+  /** The read fast path, when the server has one (buildApp). */
+  readonly hotReads?: HotReads | undefined;
 }
 
 export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOptions): void {
@@ -47,7 +50,7 @@ export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOp
           throw errors.methodNotAllowed(allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed);
         }
         const origin = options.publicUrl ?? origins.originOf(request) ?? `${request.protocol}://${request.host}`;
-        const context = { principal, request, reply, serviceRoot: `${origin}/${version}`, operation };
+        const context = { principal, request, reply, serviceRoot: `${origin}/${version}`, operation, hotReads: options.hotReads };
         const { resource } = parsed;
         if (resource.type === 'photo') await handlePhoto(services, context, resource.owner, resource.target);
         else await handleDirectory(services, context, resource);

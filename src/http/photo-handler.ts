@@ -8,7 +8,9 @@ import { notModified, writePrecondition } from './conditional.js';
 import type { GraphContext, GraphServices } from './graph-context.js';
 import type { PhotoOwnerRef, PhotoTarget } from './graph-path.js';
 import { BODY_LIMIT } from './limits.js';
-import { PHOTO_CACHE_CONTROL } from '../photos/photo-cache.js';
+import type { Lookup } from '../directory/directory.js';
+import { ownerKey, PHOTO_CACHE_CONTROL } from '../photos/photo-cache.js';
+import { sizeKeyOf } from '../photos/photo-service.js';
 import { resolvePhotoOwner, type ResolvedOwner } from './photo-owner.js';
 import { readBody } from './read-body.js';
 
@@ -27,7 +29,8 @@ export async function handlePhoto(
   const kindDecision = authorizeKind(principal, permission, access);
   if (!kindDecision.allowed) throw errors.forbidden(kindDecision.missing);
 
-  const resolved = await resolvePhotoOwner(services.directory, principal, ownerRef, { cached: access === 'read' });
+  const lookup: Lookup = { cached: access === 'read' };
+  const resolved = await resolvePhotoOwner(services.directory, principal, ownerRef, lookup);
   const needsAdminCheck = principal.delegated && !resolved.isOwn && access === 'write';
   const ownerDecision = authorizeOwner(principal, permission, access, {
     isOwn: resolved.isOwn,
@@ -35,14 +38,20 @@ export async function handlePhoto(
   });
   if (!ownerDecision.allowed) throw errors.forbidden(ownerDecision.missing);
 
-  if (access === 'read') return read(services, context, resolved, target);
+  if (access === 'read') return read(services, context, resolved, target, lookup);
   if (request.method === 'DELETE') return remove(services, context, resolved.owner);
   return write(services, context, resolved, ownerRef.kind, target);
 }
 
-async function read(services: GraphServices, context: GraphContext, resolved: ResolvedOwner, target: PhotoTarget): Promise<void> {
+async function read(
+  services: GraphServices,
+  context: GraphContext,
+  resolved: ResolvedOwner,
+  target: PhotoTarget,
+  lookup: Lookup,
+): Promise<void> {
   const { photos } = services;
-  const { reply, request } = context;
+  const { reply, request, principal } = context;
   const ifNoneMatch = request.headers['if-none-match'];
   switch (target.op) {
     case 'value':
@@ -55,6 +64,11 @@ async function read(services: GraphServices, context: GraphContext, resolved: Re
       }
       const size = target.op === 'value' ? 'primary' : parseSize(target.size);
       const content = await photos.content(resolved.owner, size);
+      const { authorization } = request.headers;
+      if (context.hotReads && authorization !== undefined && lookup.reusableUntil !== undefined) {
+        const until = Math.min(lookup.reusableUntil, principal.expiresAt * 1000);
+        context.hotReads.remember(authorization, request.url, ownerKey(resolved.owner), sizeKeyOf(size), until);
+      }
       if (notModified(ifNoneMatch, content.etag)) return notModifiedReply(context, content.etag);
       reply.headers(content.headers);
       return void reply.send(content.bytes);

@@ -41,6 +41,8 @@ export async function resolvePhotoOwner(
       return { owner: { tenantId, type: 'group', id: team.id }, isOwn: false, context: `teams('${team.id}')` };
     }
     case 'contact': {
+      // Contacts are always read from the store: nothing about this resolution is reusable.
+      if (lookup.cached) lookup.reusableUntil = 0;
       const user = await directory.findUser(principal, ref.user, lookup);
       const contact = await directory.findContact(user, ref.folderIds, ref.contactId);
       return {

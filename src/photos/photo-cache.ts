@@ -39,6 +39,7 @@ export class PhotoCache {
   readonly #byOwner = new Map<string, Set<string>>();
   #bytes = 0;
   #generation = 0;
+  #clears = 0;
 
   constructor(maxBytes: number) {
     this.#maxBytes = maxBytes;
@@ -51,6 +52,11 @@ export class PhotoCache {
 
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /** How many times clear() ran: what was derived from the directory before a change is void. */
+  get clears(): number {
+    return this.#clears;
   }
 
   get(owner: string, size: string): CachedSize | undefined {
@@ -87,6 +93,7 @@ export class PhotoCache {
 
   clear(): void {
     this.#generation++;
+    this.#clears++;
     this.#entries.clear();
     this.#byOwner.clear();
     this.#bytes = 0;

@@ -42,6 +42,11 @@ export function newEtag(): string {
   return `"${randomBytes(8).toString('hex').toUpperCase()}"`;
 }
 
+/** How a size is named in the cache: 'primary' or '240x240'. */
+export function sizeKeyOf(size: Dimensions | 'primary'): string {
+  return size === 'primary' ? 'primary' : `${size.width}x${size.height}`;
+}
+
 export class PhotoService {
   readonly #store: Store;
   readonly #renderer: Renderer;
@@ -68,7 +73,7 @@ export class PhotoService {
   async content(owner: PhotoOwner, size: Dimensions | 'primary'): Promise<CachedSize> {
     const cache = this.#options.cache;
     const key = ownerKey(owner);
-    const sizeKey = size === 'primary' ? 'primary' : `${size.width}x${size.height}`;
+    const sizeKey = sizeKeyOf(size);
     if (cache) {
       const hit = cache.get(key, sizeKey);
       if (hit && !this.#options.revalidateCache) return hit;
@@ -80,6 +85,25 @@ export class PhotoService {
     const entry = withHeaders(content);
     cache?.set(key, sizeKey, entry, generation);
     return entry;
+  }
+
+  /**
+   * A cached size that may be served as it is, without asking the store: undefined on a
+   * miss, and always when hits must be revalidated (several nodes on one store).
+   */
+  trustedHit(ownerKey: string, sizeKey: string): CachedSize | undefined {
+    if (this.#options.revalidateCache) return undefined;
+    return this.#options.cache?.get(ownerKey, sizeKey);
+  }
+
+  /** Whether trustedHit can ever answer: a cache, and no other process writing to the store. */
+  get hasTrustedCache(): boolean {
+    return this.#options.cache !== undefined && !this.#options.revalidateCache;
+  }
+
+  /** Changes whenever cached sizes are forgotten wholesale (see forgetCached). */
+  get cacheEpoch(): number {
+    return this.#options.cache?.clears ?? 0;
   }
 
   /** Forgets cached sizes after a change this service didn't make (a user or group deleted). */

@@ -13,6 +13,7 @@ import { idFromName, newId } from '../../src/directory/ids.js';
 import { renderResize, renderUpload } from '../../src/imaging/render-photo.js';
 import { PhotoCache } from '../../src/photos/photo-cache.js';
 import { PhotoService } from '../../src/photos/photo-service.js';
+import { HotReads } from '../../src/http/hot-reads.js';
 import { UploadGate } from '../../src/photos/upload-gate.js';
 import { SqliteStore } from '../../src/storage/sqlite-store.js';
 import { PostgresStore } from '../../src/storage/postgres-store.js';
@@ -31,6 +32,8 @@ export interface HarnessOptions {
   readonly oauth?: boolean;
   /** The store to run on; TEST_STORE (PORTRAIT_TEST_STORE) when not given. */
   readonly database?: 'sqlite' | 'postgres';
+  /** The clock the read fast path's memos expire by (ms since the epoch). */
+  readonly hotReadsClock?: () => number;
 }
 
 export interface Harness {
@@ -40,6 +43,8 @@ export interface Harness {
   readonly tenantId: string;
   readonly dataDir: string;
   readonly issuerKey: IssuerKey;
+  /** The read fast path, as `portrait serve` has it: only on SQLite (one process on the store). */
+  readonly hotReads: HotReads | undefined;
   /** Creates a user in the harness tenant (or another). */
   user(upn: string, options?: { admin?: boolean; tenantId?: string }): Promise<User>;
   /** A delegated token for a user. */
@@ -60,6 +65,13 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const tenantId = newId();
   await store.ensureTenant(tenantId);
   const directory = new Directory(store, { autoProvisionUsers: options.autoProvisionUsers ?? true });
+  // The cache is on, as in production, so every suite also checks it is never stale.
+  const photos = new PhotoService(
+    store,
+    { renderUpload, renderResize },
+    { pixelLimit: options.pixelLimit ?? 50_000_000, cache: new PhotoCache(16 * 1024 * 1024), revalidateCache: database === 'postgres' },
+  );
+  const hotReads = photos.hasTrustedCache ? new HotReads(photos, { ...(options.hotReadsClock && { now: options.hotReadsClock }) }) : undefined;
   const app = buildApp({
     verifier: createTokenVerifier({
       builtInKey: issuerKey.publicKey,
@@ -69,15 +81,11 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     }),
     services: {
       directory,
-      // The cache is on, as in production, so every suite also checks it is never stale.
-      photos: new PhotoService(
-        store,
-        { renderUpload, renderResize },
-        { pixelLimit: options.pixelLimit ?? 50_000_000, cache: new PhotoCache(16 * 1024 * 1024), revalidateCache: database === 'postgres' },
-      ),
+      photos,
       uploads: new UploadGate({ concurrency: options.uploadConcurrency ?? 2, queueLimit: options.uploadQueueLimit ?? 64 }),
     },
     ready: () => store.ping(),
+    hotReads: hotReads ?? false,
     ...(options.oauth && { oauth: { issuerKey, applications: new Applications(store), audiences: ['https://graph.microsoft.com'] } }),
   });
   await app.ready();
@@ -88,6 +96,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     tenantId,
     dataDir,
     issuerKey,
+    hotReads,
     user: (upn, { admin = false, tenantId: tenant = tenantId } = {}) =>
       directory.createUser(tenant, { userPrincipalName: upn, displayName: upn.split('@')[0] ?? upn, isAdmin: admin }),
     userToken: (user, scopes, { admin = false } = {}) =>

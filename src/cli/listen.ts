@@ -1,0 +1,48 @@
+// Listens on every address of the configured host, as Fastify does on its own:
+// localhost is ::1 and 127.0.0.1 on most machines, and a client may use either (the
+// certificate names both). Fastify binds only the first address when the app brings
+// its own server (app.ts puts the read fast path in front of Fastify), so the others
+// get servers of their own from the same app.
+import { lookup } from 'node:dns/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isIP } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+
+export interface Listening {
+  readonly port: number;
+  /** The servers of the other addresses, to close with the app. */
+  readonly others: readonly Server[];
+}
+
+export async function listenOnAll(app: FastifyInstance, host: string, port: number): Promise<Listening> {
+  const addresses = isIP(host) ? [host] : [...new Set((await lookup(host, { all: true })).map((a) => a.address))];
+  const [first = host, ...rest] = addresses;
+  await app.listen({ host: first, port });
+  const bound = (app.server.address() as AddressInfo).port;
+  const others: Server[] = [];
+  for (const address of rest) {
+    const server = app.newServer() as Server;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: address, port: bound }, resolve);
+      });
+      others.push(server);
+    } catch (error) {
+      // An address family the machine has switched off (no IPv6, say): serve the others,
+      // as Fastify does.
+      app.log.warn({ err: error, address }, 'not listening on this address');
+    }
+  }
+  return { port: bound, others };
+}
+
+/** Stops the other servers: no new connections, idle ones closed, in-flight ones finish. */
+export function closeOthers(listening: Listening, force: boolean): void {
+  for (const server of listening.others) {
+    server.close();
+    if (force) server.closeAllConnections();
+    else server.closeIdleConnections();
+  }
+}

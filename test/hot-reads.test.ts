@@ -1,0 +1,244 @@
+// The read fast path (src/http/hot-reads.ts): a photo read answered before with the
+// same token and URL is answered from the photo cache in front of Fastify. A client
+// must never be able to tell — same status, headers and bytes — and it must never
+// outlive what the route decided: the photo, the token, the directory. It sits in
+// front of the server, so these tests go through a real socket (inject bypasses it).
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { lookup } from 'node:dns/promises';
+import { issueToken } from '../src/auth/built-in-issuer.js';
+import { closeOthers, listenOnAll, type Listening } from '../src/cli/listen.js';
+import { createHarness, type Harness } from './helpers/harness.js';
+import { photo, solid } from './helpers/images.js';
+
+interface Answer {
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly rawPayload: Buffer;
+  readonly body: string;
+  json(): any;
+}
+
+/** A request over the harness's real socket, answered as a client sees it. */
+async function send(
+  base: string,
+  method: string,
+  url: string,
+  headers: Record<string, string> = {},
+  payload?: Buffer | string | object,
+): Promise<Answer> {
+  const body = payload === undefined || Buffer.isBuffer(payload) || typeof payload === 'string' ? payload : JSON.stringify(payload);
+  const res = await fetch(`${base}${url}`, {
+    method,
+    headers: { ...(typeof payload === 'object' && !Buffer.isBuffer(payload) && { 'content-type': 'application/json' }), ...headers },
+    ...(body !== undefined && { body }),
+  });
+  const rawPayload = Buffer.from(await res.arrayBuffer());
+  return {
+    statusCode: res.status,
+    headers: Object.fromEntries(res.headers),
+    rawPayload,
+    body: rawPayload.toString(),
+    json: () => JSON.parse(rawPayload.toString()),
+  };
+}
+
+/** What a client sees of an answer, less what differs on every request. */
+function seen(res: Answer): { status: number; headers: Record<string, unknown>; body: string } {
+  const { date: _date, 'request-id': _requestId, 'client-request-id': _clientRequestId, ...headers } = res.headers;
+  return { status: res.statusCode, headers, body: res.rawPayload.toString('base64') };
+}
+
+describe('the read fast path', () => {
+  let h: Harness;
+  let base: string;
+  let now: number | undefined;
+  let auth: { authorization: string };
+  let userId: string;
+  const url = () => `/v1.0/users/${userId}/photos/240x240/$value`;
+  const served = () => h.hotReads?.served ?? Number.NaN;
+
+  before(async () => {
+    // SQLite, as `portrait serve` has it: on a shared PostgreSQL there is no fast path.
+    h = await createHarness({ database: 'sqlite', hotReadsClock: () => now ?? Date.now() });
+    base = await h.app.listen({ host: '127.0.0.1', port: 0 });
+    const alice = await h.user('alice@contoso.com');
+    userId = alice.id;
+    auth = { authorization: `Bearer ${await h.userToken(alice, ['User.ReadWrite', 'User.ReadBasic.All', 'Contacts.ReadWrite'])}` };
+    const put = await send(base, 'PUT', '/v1.0/me/photo/$value', auth, photo('exif-org-canon-ixus.jpg'));
+    assert.equal(put.statusCode, 200, put.body);
+  });
+  beforeEach(() => {
+    now = undefined;
+  });
+  after(() => h.close());
+
+  it('answers a repeated read exactly as the route did, and only the repeat', async () => {
+    assert.ok(h.hotReads, 'a SQLite harness has the fast path, as portrait serve does');
+    const before = served();
+    const first = await send(base, 'GET', url(), auth);
+    assert.equal(served(), before, 'a first read goes through the route');
+    const second = await send(base, 'GET', url(), auth);
+    assert.equal(served(), before + 1, 'the repeat is answered by the fast path');
+    assert.equal(first.statusCode, 200);
+    assert.equal(first.headers['content-type'], 'image/jpeg');
+    assert.deepEqual(seen(second), seen(first));
+    assert.match(second.headers['request-id'] as string, /^[0-9a-f-]{36}$/);
+    assert.notEqual(second.headers['request-id'], first.headers['request-id']);
+  });
+
+  it('answers If-None-Match with the same 304, and echoes the client-request-id', async () => {
+    const etag = (await send(base, 'GET', url(), auth)).headers.etag as string;
+    const before = served();
+    const res = await send(base, 'GET', url(), { ...auth, 'if-none-match': etag, 'client-request-id': 'picker-7' });
+    assert.equal(served(), before + 1);
+    assert.equal(res.statusCode, 304);
+    assert.equal(res.body, '');
+    assert.equal(res.headers.etag, etag);
+    assert.equal(res.headers['cache-control'], 'private, no-cache');
+    assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    assert.equal(res.headers['client-request-id'], 'picker-7');
+    assert.equal(res.headers['content-length'], undefined);
+
+    const other = await send(base, 'GET', url(), { ...auth, 'if-none-match': '"0000000000000000"' });
+    assert.equal(other.statusCode, 200);
+    assert.equal(other.headers.etag, etag);
+  });
+
+  it('serves the new photo on the very next read after an update', async () => {
+    await send(base, 'GET', url(), auth);
+    const old = await send(base, 'GET', url(), auth);
+    const put = await send(base, 'PUT', '/v1.0/me/photo/$value', auth, await solid(400, 400, [[200, 30, 30]]).jpeg().toBuffer());
+    assert.equal(put.statusCode, 200);
+    const next = await send(base, 'GET', url(), auth);
+    assert.equal(next.statusCode, 200);
+    assert.equal(next.headers.etag, put.headers.etag);
+    assert.notEqual(next.headers.etag, old.headers.etag);
+    assert.notDeepEqual(next.rawPayload, old.rawPayload);
+    const stale = await send(base, 'GET', url(), { ...auth, 'if-none-match': old.headers.etag as string });
+    assert.equal(stale.statusCode, 200, 'the old ETag no longer matches');
+  });
+
+  it('never lends one token\'s answer to another, even one that ends alike', async () => {
+    await send(base, 'GET', url(), auth);
+    await send(base, 'GET', url(), auth);
+    const before = served();
+
+    // The same signature behind another payload: the key's slot matches, the token does not.
+    const [header, payload, signature] = auth.authorization.slice('Bearer '.length).split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const forged = Buffer.from(JSON.stringify({ ...claims, scp: 'User.ReadWrite.All' })).toString('base64url');
+    const res = await send(base, 'GET', url(), { authorization: `Bearer ${header}.${forged}.${signature}` });
+    assert.equal(res.statusCode, 401);
+    assert.equal(res.json().error.code, 'InvalidAuthenticationToken');
+
+    // A valid token without a permission to read other users' photos.
+    const bob = await h.user('bob@contoso.com');
+    const bobAuth = { authorization: `Bearer ${await h.userToken(bob, ['Contacts.Read'])}` };
+    const denied = await send(base, 'GET', url(), bobAuth);
+    assert.equal(denied.statusCode, 403);
+    assert.equal(served(), before);
+
+    const missing = await send(base, 'GET', url());
+    assert.equal(missing.statusCode, 401);
+  });
+
+  it('answers only GET: HEAD and writes take the route', async () => {
+    await send(base, 'GET', url(), auth);
+    const before = served();
+    const head = await send(base, 'HEAD', url(), auth);
+    assert.equal(head.statusCode, 200);
+    assert.equal(head.body, '');
+    const patch = await send(base, 'PATCH', url(), auth, 'x');
+    assert.equal(patch.statusCode, 405);
+    assert.equal(served(), before);
+  });
+
+  it('stops at the end of the directory lookups\' reuse', async () => {
+    await send(base, 'GET', url(), auth);
+    const before = served();
+    // The directory reuses a lookup for 30 s (lookup-cache.ts); the route answers after that.
+    now = Date.now() + 31_000;
+    const later = await send(base, 'GET', url(), auth);
+    assert.equal(later.statusCode, 200);
+    assert.equal(served(), before);
+  });
+
+  it('stops at the token\'s expiry', async () => {
+    const token = await issueToken(h.issuerKey, {
+      tenantId: h.tenantId,
+      ttlSeconds: 10,
+      subject: { kind: 'user', userId, userPrincipalName: 'alice@contoso.com', displayName: 'alice', scopes: ['User.Read'], admin: false },
+    });
+    const shortAuth = { authorization: `Bearer ${token}` };
+    await send(base, 'GET', url(), shortAuth);
+    const before = served();
+    now = Date.now() + 5_000;
+    await send(base, 'GET', url(), shortAuth);
+    assert.equal(served(), before + 1, 'within the token\'s life the fast path answers');
+    now = Date.now() + 11_000;
+    await send(base, 'GET', url(), shortAuth);
+    assert.equal(served(), before + 1, 'past its exp the route answers (and judges it with its clock skew)');
+  });
+
+  it('forgets a deleted user at once', async () => {
+    const admin = await h.user('admin@contoso.com', { admin: true });
+    const adminAuth = { authorization: `Bearer ${await h.userToken(admin, ['User.ReadWrite.All'], { admin: true })}` };
+    const carol = await h.user('carol@contoso.com');
+    const carolAuth = { authorization: `Bearer ${await h.userToken(carol, ['User.ReadWrite'])}` };
+    await send(base, 'PUT', '/v1.0/me/photo/$value', carolAuth, photo('exif-org-canon-ixus.jpg'));
+    const carolUrl = `/v1.0/users/${carol.userPrincipalName}/photo/$value`;
+    assert.equal((await send(base, 'GET', carolUrl, adminAuth)).statusCode, 200);
+    const before = served();
+    assert.equal((await send(base, 'GET', carolUrl, adminAuth)).statusCode, 200);
+    assert.equal(served(), before + 1, 'the fast path knew carol');
+
+    const removed = await send(base, 'DELETE', `/v1.0/users/${carol.id}`, adminAuth);
+    assert.equal(removed.statusCode, 204);
+    const gone = await send(base, 'GET', carolUrl, adminAuth);
+    assert.equal(gone.statusCode, 404);
+    assert.equal(gone.json().error.code, 'Request_ResourceNotFound');
+  });
+
+  it('leaves contacts to the route (they are always read from the store)', async () => {
+    const created = await send(base, 'POST', '/v1.0/me/contacts', auth, { givenName: 'Dan' });
+    assert.equal(created.statusCode, 201, created.body);
+    const contactUrl = `/v1.0/me/contacts/${created.json().id}/photo/$value`;
+    const put = await send(base, 'PUT', contactUrl, auth, photo('exif-org-canon-ixus.jpg'));
+    assert.equal(put.statusCode, 200, put.body);
+    const before = served();
+    assert.equal((await send(base, 'GET', contactUrl, auth)).statusCode, 200);
+    assert.equal((await send(base, 'GET', contactUrl, auth)).statusCode, 200);
+    assert.equal(served(), before);
+  });
+});
+
+describe('portrait serve on a name with several addresses', () => {
+  let h: Harness;
+  let listening: Listening;
+  before(async () => {
+    h = await createHarness({ database: 'sqlite' });
+    listening = await listenOnAll(h.app, 'localhost', 0);
+  });
+  after(async () => {
+    closeOthers(listening, true);
+    await h.close();
+  });
+
+  it('answers on every address of localhost, each with the fast path', async () => {
+    const addresses = (await lookup('localhost', { all: true })).map((a) => a.address);
+    assert.equal(listening.others.length, new Set(addresses).size - 1);
+    const alice = await h.user('alice@contoso.com');
+    const auth = { authorization: `Bearer ${await h.userToken(alice, ['User.ReadWrite'])}` };
+    for (const address of addresses) {
+      const base = `http://${address.includes(':') ? `[${address}]` : address}:${listening.port}`;
+      assert.equal((await send(base, 'PUT', '/v1.0/me/photo/$value', auth, photo('exif-org-canon-ixus.jpg'))).statusCode, 200);
+      const first = await send(base, 'GET', '/v1.0/me/photos/96x96/$value', auth);
+      const before = h.hotReads?.served ?? Number.NaN;
+      const second = await send(base, 'GET', '/v1.0/me/photos/96x96/$value', auth);
+      assert.equal(h.hotReads?.served, before + 1, `the fast path on ${address}`);
+      assert.equal(first.statusCode, 200);
+      assert.deepEqual(seen(second), seen(first));
+    }
+  });
+});
