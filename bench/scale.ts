@@ -9,7 +9,7 @@ import { request } from './http.js';
 import type { LoadResult } from './load.js';
 import { cpuSecondsOf } from './proc.js';
 import { seedUsersWithPhotos, type Seeded } from './seed.js';
-import { startPortrait, userToken } from './servers.js';
+import { startPortrait, userToken, type Portrait } from './servers.js';
 import { atMost, describeLoad, formatMB, formatMs, formatRate, ratioOf, type Row, type Target } from './table.js';
 
 const SMALL_STORE = 100;
@@ -22,6 +22,9 @@ interface StoreRun {
   readonly firstPhotoMs: number;
   readonly load: LoadResult;
   readonly serverCpuPercent: number;
+  /** The same load on a server without the photo cache (--cache-mb 0): every read from the store. */
+  readonly storeLoad: LoadResult;
+  readonly storeCpuPercent: number;
 }
 
 export async function benchScale(context: BenchContext): Promise<Row[]> {
@@ -47,6 +50,13 @@ export async function benchScale(context: BenchContext): Promise<Row[]> {
     },
     {
       section: 'scale',
+      figure: `same, without the photo cache (--cache-mb 0): every read from the store`,
+      portrait: describeLoad(large.storeLoad, large.storeCpuPercent),
+      reference: `${users(small.users)}: ${describeLoad(small.storeLoad, small.storeCpuPercent)}`,
+      ratio: ratioOf(large.storeLoad.p99Ms, small.storeLoad.p99Ms),
+    },
+    {
+      section: 'scale',
       figure: `start-up with ${users(large.users)} with photos: spawn → URL line`,
       portrait: formatMs(large.urlLineMs),
       reference: `${users(small.users)}: ${formatMs(small.urlLineMs)}`,
@@ -65,7 +75,7 @@ export async function benchScale(context: BenchContext): Promise<Row[]> {
 }
 
 async function runStore(context: BenchContext, users: number): Promise<StoreRun> {
-  const { settings, log } = context;
+  const { log } = context;
   const dataDir = context.folder(`scale-${users}`);
   log(`scale: seeding ${users} users with photos`);
   const seeded = await seedUsersWithPhotos(dataDir, users);
@@ -78,18 +88,54 @@ async function runStore(context: BenchContext, users: number): Promise<StoreRun>
   writeFileSync(pathsFile, `${paths.join('\n')}\n`);
 
   const portrait = await startPortrait({ dataDir, tls: false });
+  let firstPhotoMs: number;
+  let measured: Measured;
   try {
-    const firstPhotoMs = await untilServed(`${portrait.origin}${paths[paths.length - 1]}`, headers, portrait.child.spawnedAt);
-    const spec = { url: `${portrait.origin}${paths[0]}`, connections: settings.connections, headers, pathsFile };
-    await context.load.timed({ ...spec, seconds: settings.warmupSeconds });
-    const cpuBefore = cpuSecondsOf(portrait.pid);
-    const load = await context.load.timed({ ...spec, seconds: settings.seconds });
-    const serverCpuPercent = ((cpuSecondsOf(portrait.pid) - cpuBefore) / load.seconds) * 100;
-    log(`scale: ${users} users: start-up ${formatMs(portrait.startupMs)}, first photo ${formatMs(firstPhotoMs)}, ${describeLoad(load, serverCpuPercent)}`);
-    return { users, seeded, urlLineMs: portrait.startupMs, firstPhotoMs, load, serverCpuPercent };
+    firstPhotoMs = await untilServed(`${portrait.origin}${paths[paths.length - 1]}`, headers, portrait.child.spawnedAt);
+    measured = await measureRandomReads(context, portrait, paths[0] as string, headers, pathsFile);
   } finally {
     await portrait.stop();
   }
+  const storeOnly = await startPortrait({ dataDir, tls: false, args: ['--cache-mb', '0'] });
+  let storeMeasured: Measured;
+  try {
+    storeMeasured = await measureRandomReads(context, storeOnly, paths[0] as string, headers, pathsFile);
+  } finally {
+    await storeOnly.stop();
+  }
+  log(`scale: ${users} users: start-up ${formatMs(portrait.startupMs)}, first photo ${formatMs(firstPhotoMs)}, ${describeLoad(measured.load, measured.cpuPercent)}`);
+  log(`scale: ${users} users without the photo cache: ${describeLoad(storeMeasured.load, storeMeasured.cpuPercent)}`);
+  return {
+    users,
+    seeded,
+    urlLineMs: portrait.startupMs,
+    firstPhotoMs,
+    load: measured.load,
+    serverCpuPercent: measured.cpuPercent,
+    storeLoad: storeMeasured.load,
+    storeCpuPercent: storeMeasured.cpuPercent,
+  };
+}
+
+interface Measured {
+  readonly load: LoadResult;
+  readonly cpuPercent: number;
+}
+
+/** Warm-up, then the timed run: each request a random user's photo. */
+async function measureRandomReads(
+  context: BenchContext,
+  portrait: Portrait,
+  firstPath: string,
+  headers: Record<string, string>,
+  pathsFile: string,
+): Promise<Measured> {
+  const { settings } = context;
+  const spec = { url: `${portrait.origin}${firstPath}`, connections: settings.connections, headers, pathsFile };
+  await context.load.timed({ ...spec, seconds: settings.warmupSeconds });
+  const cpuBefore = cpuSecondsOf(portrait.pid);
+  const load = await context.load.timed({ ...spec, seconds: settings.seconds });
+  return { load, cpuPercent: ((cpuSecondsOf(portrait.pid) - cpuBefore) / load.seconds) * 100 };
 }
 
 /** Milliseconds from `since` until the URL answers 200. */

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { lookup } from 'node:dns/promises';
+import { request as httpRequest } from 'node:http';
 import { issueToken } from '../src/auth/built-in-issuer.js';
 import { closeOthers, listenOnAll, type Listening } from '../src/cli/listen.js';
 import { createHarness, type Harness } from './helpers/harness.js';
@@ -41,6 +42,19 @@ async function send(
     body: rawPayload.toString(),
     json: () => JSON.parse(rawPayload.toString()),
   };
+}
+
+/** A GET with headers fetch will not send (Host). */
+function rawGet(base: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${base}${path}`, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** What a client sees of an answer, less what differs on every request. */
@@ -105,12 +119,41 @@ describe('the read fast path', () => {
     assert.equal(other.headers.etag, etag);
   });
 
+  it('answers a repeated metadata read with the same JSON, for the Host it was asked by', async () => {
+    const meta = '/v1.0/me/photo';
+    const first = await send(base, 'GET', meta, auth);
+    const before = served();
+    const second = await send(base, 'GET', meta, auth);
+    assert.equal(served(), before + 1);
+    assert.equal(first.statusCode, 200);
+    assert.deepEqual(seen(second), seen(first));
+    assert.equal(first.json()['@odata.context'], `${base}/v1.0/$metadata#users('${userId}')/photo/$entity`);
+    assert.equal(first.json()['@odata.mediaEtag'], first.headers.etag);
+
+    // Another Host: another @odata.context, from the route.
+    const other = await rawGet(base, meta, { ...auth, host: 'photos.example.test' });
+    assert.equal(other.status, 200);
+    assert.equal(JSON.parse(other.body)['@odata.context'], `http://photos.example.test/v1.0/$metadata#users('${userId}')/photo/$entity`);
+    assert.equal(served(), before + 1);
+
+    // $select is answered by the route every time.
+    const selected = await send(base, 'GET', `${meta}?$select=id`, auth);
+    const again = await send(base, 'GET', `${meta}?$select=id`, auth);
+    assert.deepEqual(again.json(), selected.json());
+    assert.deepEqual(Object.keys(selected.json()).sort(), ['@odata.context', '@odata.mediaContentType', '@odata.mediaEtag', 'id']);
+    assert.equal(served(), before + 1);
+  });
+
   it('serves the new photo on the very next read after an update', async () => {
     await send(base, 'GET', url(), auth);
     const old = await send(base, 'GET', url(), auth);
+    await send(base, 'GET', '/v1.0/me/photo', auth);
+    await send(base, 'GET', '/v1.0/me/photo', auth);
     const put = await send(base, 'PUT', '/v1.0/me/photo/$value', auth, await solid(400, 400, [[200, 30, 30]]).jpeg().toBuffer());
     assert.equal(put.statusCode, 200);
     const next = await send(base, 'GET', url(), auth);
+    const nextMeta = await send(base, 'GET', '/v1.0/me/photo', auth);
+    assert.equal(nextMeta.json()['@odata.mediaEtag'], put.headers.etag);
     assert.equal(next.statusCode, 200);
     assert.equal(next.headers.etag, put.headers.etag);
     assert.notEqual(next.headers.etag, old.headers.etag);

@@ -30,12 +30,29 @@ describe('PhotoCache', () => {
     cache.set('o3', 's', entry('"3"', 100), cache.generation);
     cache.get('o1', 's'); // o2 is now the least recently used
     cache.set('o4', 's', entry('"4"', 100), cache.generation);
+    assert.equal(cache.get('o4', 's'), undefined, 'a full cache only notes a first load');
+    cache.set('o4', 's', entry('"4"', 100), cache.generation);
     assert.equal(cache.bytes, 300);
     assert.equal(cache.get('o2', 's'), undefined);
     assert.ok(cache.get('o1', 's') && cache.get('o3', 's') && cache.get('o4', 's'));
     cache.set('big', 's', entry('"B"', 301), cache.generation);
     assert.equal(cache.get('big', 's'), undefined, 'an entry larger than the budget is not kept');
     assert.equal(cache.bytes, 300);
+  });
+
+  it('when full, does not let one-off loads of many owners push out what is read again', () => {
+    const cache = new PhotoCache(1000);
+    for (let i = 0; i < 10; i++) cache.set(`hot${i}`, 's', entry(`"${i}"`, 100), cache.generation);
+    for (let i = 0; i < 5000; i++) {
+      cache.set(`cold${i}`, 's', entry('"C"', 100), cache.generation);
+      assert.ok(cache.get(`hot${i % 10}`, 's'));
+    }
+    for (let i = 0; i < 10; i++) assert.equal(cache.get(`hot${i}`, 's')?.etag, `"${i}"`);
+    // A size loaded twice within the window is let in.
+    cache.set('cold1', 's', entry('"C"', 100), cache.generation);
+    cache.set('cold1', 's', entry('"C"', 100), cache.generation);
+    assert.equal(cache.get('cold1', 's')?.etag, '"C"');
+    assert.equal(cache.bytes, 1000);
   });
 
   it('replacing an entry does not count its bytes twice', () => {

@@ -49,8 +49,11 @@ export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOp
           const allowed = methodsOf(route);
           throw errors.methodNotAllowed(allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed);
         }
-        const origin = options.publicUrl ?? origins.originOf(request) ?? `${request.protocol}://${request.host}`;
-        const context = { principal, request, reply, serviceRoot: `${origin}/${version}`, operation, hotReads: options.hotReads };
+        const batchOrigin = origins.originOf(request);
+        const origin = options.publicUrl ?? batchOrigin ?? `${request.protocol}://${request.host}`;
+        // A batch's step never came through the server, so the fast path could not answer it again.
+        const hotReads = batchOrigin === undefined ? options.hotReads : undefined;
+        const context = { principal, request, reply, serviceRoot: `${origin}/${version}`, operation, hotReads };
         const { resource } = parsed;
         if (resource.type === 'photo') await handlePhoto(services, context, resource.owner, resource.target);
         else await handleDirectory(services, context, resource);

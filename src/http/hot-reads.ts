@@ -1,4 +1,4 @@
-// The read fast path. A GET of a photo's bytes that this process has answered
+// The read fast path. A GET of a photo's bytes or metadata that this process has answered
 // before, with the same token and the same URL, is answered again straight from
 // the photo cache, in front of Fastify: the token, the path, the permission check
 // and the owner's resolution were all decided the first time, and none of them can
@@ -10,7 +10,7 @@
 // parsing, permission unions and owner lookup. People pickers and galleries ask for
 // the same photos with the same token over and over.
 //
-// A memo is (Authorization header, URL) → (owner, size), kept only while
+// A memo is (Authorization header, URL, Host) → (owner, cached answer), kept only while
 // - the token is unexpired (its exp, the verifier's own cache bound);
 // - the directory lookups behind the owner's resolution are reusable (lookup-cache.ts:
 //   the same bound the route itself keeps to, never longer), and no user or group was
@@ -27,13 +27,22 @@ import { PHOTO_CACHE_CONTROL } from '../photos/photo-cache.js';
 import type { PhotoService } from '../photos/photo-service.js';
 import { notModified } from './conditional.js';
 
-interface Memo {
-  /** The whole header: the key holds only its end (see memoKey). */
+/** What the route answered a read with, and for how long it may be answered again. */
+export interface ReadAnswered {
+  /** The whole header: the memo's key holds only its end (see memoKey). */
   readonly authorization: string;
+  readonly url: string;
+  /** The Host header: a metadata answer's @odata.context is built from it. */
+  readonly host: string | undefined;
   readonly ownerKey: string;
-  readonly sizeKey: string;
+  /** The answer's key in the photo cache: a size ('240x240', 'primary') or a JSON variant. */
+  readonly cacheKey: string;
   /** ms since the epoch: the earlier of the token's exp and the lookups' reuse limit. */
   readonly until: number;
+}
+
+interface Memo extends ReadAnswered {
+  /** The photo cache's clears when it was made. */
   readonly epoch: number;
 }
 
@@ -68,17 +77,17 @@ export class HotReads {
     return this.#served;
   }
 
-  /** Called by the route after it answered a photo's bytes from the cache. */
-  remember(authorization: string, url: string, ownerKey: string, sizeKey: string, until: number): void {
-    if (until <= this.#now()) return;
-    const key = memoKey(authorization, url);
+  /** Called by the route after it answered a read from the photo cache. */
+  remember(answered: ReadAnswered): void {
+    if (answered.until <= this.#now()) return;
+    const key = memoKey(answered.authorization, answered.url);
     this.#memos.delete(key);
     if (this.#memos.size >= this.#maxEntries) {
       // Maps iterate in insertion order: the first memo is the oldest.
       const oldest = this.#memos.keys().next();
       if (!oldest.done) this.#memos.delete(oldest.value);
     }
-    this.#memos.set(key, { authorization, ownerKey, sizeKey, until, epoch: this.#photos.cacheEpoch });
+    this.#memos.set(key, { ...answered, epoch: this.#photos.cacheEpoch });
   }
 
   /**
@@ -93,12 +102,12 @@ export class HotReads {
     if (authorization === undefined) return false;
     const key = memoKey(authorization, url);
     const memo = this.#memos.get(key);
-    if (memo === undefined || memo.authorization !== authorization) return false;
+    if (memo === undefined || memo.authorization !== authorization || memo.host !== request.headers.host) return false;
     if (memo.until <= this.#now() || memo.epoch !== this.#photos.cacheEpoch) {
       this.#memos.delete(key);
       return false;
     }
-    const photo = this.#photos.trustedHit(memo.ownerKey, memo.sizeKey);
+    const photo = this.#photos.trustedHit(memo.ownerKey, memo.cacheKey);
     if (photo === undefined) return false;
     this.#served++;
     const requestId = randomUUID();

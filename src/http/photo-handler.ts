@@ -9,8 +9,8 @@ import type { GraphContext, GraphServices } from './graph-context.js';
 import type { PhotoOwnerRef, PhotoTarget } from './graph-path.js';
 import { BODY_LIMIT } from './limits.js';
 import type { Lookup } from '../directory/directory.js';
-import { ownerKey, PHOTO_CACHE_CONTROL } from '../photos/photo-cache.js';
-import { sizeKeyOf } from '../photos/photo-service.js';
+import { ownerKey, PHOTO_CACHE_CONTROL, type CachedSize } from '../photos/photo-cache.js';
+import { sizeKeyOf, type PhotoService } from '../photos/photo-service.js';
 import { resolvePhotoOwner, type ResolvedOwner } from './photo-owner.js';
 import { readBody } from './read-body.js';
 
@@ -51,7 +51,7 @@ async function read(
   lookup: Lookup,
 ): Promise<void> {
   const { photos } = services;
-  const { reply, request, principal } = context;
+  const { request } = context;
   const ifNoneMatch = request.headers['if-none-match'];
   switch (target.op) {
     case 'value':
@@ -63,20 +63,22 @@ async function read(
         return sendJson(context, metadata(context, `${resolved.context}/photos/$entity`, info.etag, size), info.etag);
       }
       const size = target.op === 'value' ? 'primary' : parseSize(target.size);
-      const content = await photos.content(resolved.owner, size);
-      const { authorization } = request.headers;
-      if (context.hotReads && authorization !== undefined && lookup.reusableUntil !== undefined) {
-        const until = Math.min(lookup.reusableUntil, principal.expiresAt * 1000);
-        context.hotReads.remember(authorization, request.url, ownerKey(resolved.owner), sizeKeyOf(size), until);
-      }
-      if (notModified(ifNoneMatch, content.etag)) return notModifiedReply(context, content.etag);
-      reply.headers(content.headers);
-      return void reply.send(content.bytes);
+      return sendCached(context, photos, await photos.content(resolved.owner, size), resolved, sizeKeyOf(size), lookup);
     }
     case 'metadata': {
-      const info = await photos.info(resolved.owner);
-      if (notModified(ifNoneMatch, info.etag)) return notModifiedReply(context, info.etag);
-      return sendJson(context, metadata(context, `${resolved.context}/photo/$entity`, info.etag, info.primary), info.etag);
+      const path = `${resolved.context}/photo/$entity`;
+      if (request.url.includes('?')) {
+        // $select: built each time, never cached (a query string must not be a way to fill the cache).
+        const info = await photos.info(resolved.owner);
+        if (notModified(ifNoneMatch, info.etag)) return notModifiedReply(context, info.etag);
+        return sendJson(context, metadata(context, path, info.etag, info.primary), info.etag);
+      }
+      // Cached with the photo's sizes, per @odata.context (the service root is the request's).
+      const variant = `json ${context.serviceRoot}/$metadata#${path}`;
+      const json = await photos.metadataJson(resolved.owner, variant, (info) =>
+        JSON.stringify(metadata(context, path, info.etag, info.primary)),
+      );
+      return sendCached(context, photos, json, resolved, variant, lookup);
     }
     case 'list': {
       // No photo: an empty collection rather than a 404 (contract §3).
@@ -125,6 +127,34 @@ async function remove(services: GraphServices, context: GraphContext, owner: Pho
   const { request, reply } = context;
   await services.photos.delete(owner, writePrecondition(request.headers['if-match'], request.headers['if-none-match']));
   return void reply.code(200).send();
+}
+
+/**
+ * A cached answer (a size's bytes, or the metadata JSON), or its 304; the read fast path
+ * is told it may answer this request itself next time, for as long as the lookups behind
+ * the owner and the token hold.
+ */
+function sendCached(
+  context: GraphContext,
+  photos: PhotoService,
+  cached: CachedSize,
+  resolved: ResolvedOwner,
+  cacheKey: string,
+  lookup: Lookup,
+): void {
+  const { request, reply, principal, hotReads } = context;
+  const { authorization, host } = request.headers;
+  if (hotReads && authorization !== undefined && lookup.reusableUntil !== undefined) {
+    const key = ownerKey(resolved.owner);
+    // Only what the cache let in: a memo of an answer it does not hold would never be used.
+    if (photos.holds(key, cacheKey)) {
+      const until = Math.min(lookup.reusableUntil, principal.expiresAt * 1000);
+      hotReads.remember({ authorization, url: request.url, host, ownerKey: key, cacheKey, until });
+    }
+  }
+  if (notModified(request.headers['if-none-match'], cached.etag)) return notModifiedReply(context, cached.etag);
+  reply.headers(cached.headers);
+  return void reply.send(cached.bytes);
 }
 
 /** Fails fast, before the body is read; the store checks again inside the write. */

@@ -8,6 +8,7 @@
 // revalidates every hit against the stored ETag — see PhotoService.
 import type { PhotoContent, PhotoOwner } from '../storage/store.js';
 
+/** A size's bytes, or another answer about the same version (its metadata JSON). */
 export interface CachedSize extends PhotoContent {
   /** Content-Type, ETag, Cache-Control and Content-Length of a 200 for these bytes. */
   readonly headers: Readonly<Record<string, string>>;
@@ -16,17 +17,19 @@ export interface CachedSize extends PhotoContent {
 /** Clients keep the photo but must revalidate: nobody sees a stale photo after an update. */
 export const PHOTO_CACHE_CONTROL = 'private, no-cache';
 
-export function withHeaders(content: PhotoContent): CachedSize {
+export function withHeaders(content: PhotoContent, contentType = 'image/jpeg'): CachedSize {
   return {
     ...content,
     headers: {
-      'content-type': 'image/jpeg',
+      'content-type': contentType,
       etag: content.etag,
       'cache-control': PHOTO_CACHE_CONTROL,
       'content-length': String(content.bytes.length),
     },
   };
 }
+
+const MIN_DOORKEEPER = 1024;
 
 export function ownerKey(owner: PhotoOwner): string {
   return `${owner.tenantId}/${owner.type}/${owner.id}`;
@@ -37,6 +40,13 @@ export class PhotoCache {
   readonly #entries = new Map<string, CachedSize>();
   /** Which entry keys belong to each owner, so an owner's sizes go together. */
   readonly #byOwner = new Map<string, Set<string>>();
+  /**
+   * Keys loaded once while the cache was full. Admission when full takes a second load
+   * within the window (a "doorkeeper", as in TinyLFU): when reads spread over many more
+   * owners than fit, each one-off read would otherwise evict a size that is read again,
+   * and the churn cost more than the hits saved (docs/performance.md, "scale").
+   */
+  readonly #doorkeeper = new Set<string>();
   #bytes = 0;
   #generation = 0;
   #clears = 0;
@@ -70,10 +80,19 @@ export class PhotoCache {
     return entry;
   }
 
-  /** Stores an entry loaded at `generation`, unless anything was invalidated since. */
+  /** Whether the entry is held (without making it the most recently used). */
+  has(owner: string, size: string): boolean {
+    return this.#entries.has(`${owner}|${size}`);
+  }
+
+  /**
+   * Stores an entry loaded at `generation`, unless anything was invalidated since, or
+   * the cache is full and this is the entry's first load in a while (the doorkeeper).
+   */
   set(owner: string, size: string, entry: CachedSize, generation: number): void {
     if (generation !== this.#generation || entry.bytes.length > this.#maxBytes) return;
     const key = `${owner}|${size}`;
+    if (this.#bytes + entry.bytes.length > this.#maxBytes && !this.#admit(key)) return;
     this.#remove(key);
     this.#entries.set(key, entry);
     this.#bytes += entry.bytes.length;
@@ -86,6 +105,14 @@ export class PhotoCache {
     }
   }
 
+  #admit(key: string): boolean {
+    if (this.#doorkeeper.delete(key)) return true;
+    // The window: about as many first loads as the cache holds entries.
+    if (this.#doorkeeper.size >= Math.max(MIN_DOORKEEPER, this.#entries.size)) this.#doorkeeper.clear();
+    this.#doorkeeper.add(key);
+    return false;
+  }
+
   invalidateOwner(owner: string): void {
     this.#generation++;
     for (const key of this.#byOwner.get(owner) ?? []) this.#remove(key);
@@ -94,6 +121,7 @@ export class PhotoCache {
   clear(): void {
     this.#generation++;
     this.#clears++;
+    this.#doorkeeper.clear();
     this.#entries.clear();
     this.#byOwner.clear();
     this.#bytes = 0;

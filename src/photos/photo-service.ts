@@ -42,6 +42,8 @@ export function newEtag(): string {
   return `"${randomBytes(8).toString('hex').toUpperCase()}"`;
 }
 
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
 /** How a size is named in the cache: 'primary' or '240x240'. */
 export function sizeKeyOf(size: Dimensions | 'primary'): string {
   return size === 'primary' ? 'primary' : `${size.width}x${size.height}`;
@@ -70,20 +72,38 @@ export class PhotoService {
   }
 
   /** One size's bytes with their ETag and response headers — the read hot path. */
-  async content(owner: PhotoOwner, size: Dimensions | 'primary'): Promise<CachedSize> {
+  content(owner: PhotoOwner, size: Dimensions | 'primary'): Promise<CachedSize> {
+    return this.#cached(owner, sizeKeyOf(size), async () => {
+      const content = await this.#store.getPhotoContent(owner, size);
+      if (!content) throw errors.imageNotFound();
+      return withHeaders(content);
+    });
+  }
+
+  /**
+   * The current version's metadata as a JSON answer, cached with the owner's sizes (so
+   * dropped with them on every write) under `variant`, which names everything `render`
+   * puts in it besides the version (the @odata.context, say).
+   */
+  metadataJson(owner: PhotoOwner, variant: string, render: (info: PhotoInfo) => string): Promise<CachedSize> {
+    return this.#cached(owner, variant, async () => {
+      const info = await this.info(owner);
+      return withHeaders({ ...info.primary, etag: info.etag, bytes: Buffer.from(render(info)) }, JSON_CONTENT_TYPE);
+    });
+  }
+
+  /** From the cache (revalidated when other processes write), else loaded and offered to it. */
+  async #cached(owner: PhotoOwner, cacheKey: string, load: () => Promise<CachedSize>): Promise<CachedSize> {
     const cache = this.#options.cache;
     const key = ownerKey(owner);
-    const sizeKey = sizeKeyOf(size);
     if (cache) {
-      const hit = cache.get(key, sizeKey);
+      const hit = cache.get(key, cacheKey);
       if (hit && !this.#options.revalidateCache) return hit;
       if (hit && (await this.#store.getPhoto(owner))?.etag === hit.etag) return hit;
     }
     const generation = cache?.generation ?? 0;
-    const content = await this.#store.getPhotoContent(owner, size);
-    if (!content) throw errors.imageNotFound();
-    const entry = withHeaders(content);
-    cache?.set(key, sizeKey, entry, generation);
+    const entry = await load();
+    cache?.set(key, cacheKey, entry, generation);
     return entry;
   }
 
@@ -94,6 +114,11 @@ export class PhotoService {
   trustedHit(ownerKey: string, sizeKey: string): CachedSize | undefined {
     if (this.#options.revalidateCache) return undefined;
     return this.#options.cache?.get(ownerKey, sizeKey);
+  }
+
+  /** Whether the cache holds this answer now (a load may not have been let in). */
+  holds(ownerKey: string, cacheKey: string): boolean {
+    return this.#options.cache?.has(ownerKey, cacheKey) ?? false;
   }
 
   /** Whether trustedHit can ever answer: a cache, and no other process writing to the store. */

@@ -44,8 +44,10 @@ export class SqliteStore implements Store {
     this.#db.pragma('foreign_keys = ON');
     this.#db.pragma('busy_timeout = 5000');
     // Reads of a large store (100,000 photos is about 2 GB) go through memory-mapped pages
-    // and a 64 MiB page cache instead of a pread per page into SQLite's default 2 MiB.
-    this.#db.pragma('mmap_size = 1073741824');
+    // and a 64 MiB page cache instead of a pread per page into SQLite's default 2 MiB. The
+    // map is as large as this SQLite build allows (SQLITE_MAX_MMAP_SIZE, just under 2 GiB:
+    // a larger request is clamped to it); pages beyond it are read with pread.
+    this.#db.pragma('mmap_size = 4294967296');
     this.#db.pragma('cache_size = -65536');
     applyMigrations(this.#db);
     this.#sql = prepareStatements(this.#db);
