@@ -23,7 +23,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { clientRequestIdOf } from './error-envelope.js';
-import { PHOTO_CACHE_CONTROL } from '../photos/photo-cache.js';
+import { PHOTO_CACHE_CONTROL, type CachedSize } from '../photos/photo-cache.js';
 import type { PhotoService } from '../photos/photo-service.js';
 import { notModified } from './conditional.js';
 
@@ -42,6 +42,15 @@ export interface ReadAnswered {
 }
 
 interface Memo extends ReadAnswered {
+  /** The cached answer itself: served only while the cache still holds this very object. */
+  readonly answer: CachedSize;
+  /**
+   * The response headers of a 200 and of a 304, as flat [name, value, …] lists whose
+   * first two values (the request ids) are filled in per request: building a header
+   * object per response cost more than the rest of the fast path.
+   */
+  readonly ok: readonly string[];
+  readonly notModified: readonly string[];
   /** The photo cache's clears when it was made. */
   readonly epoch: number;
 }
@@ -77,8 +86,8 @@ export class HotReads {
     return this.#served;
   }
 
-  /** Called by the route after it answered a read from the photo cache. */
-  remember(answered: ReadAnswered): void {
+  /** Called by the route after it answered a read with `answer`, which the photo cache holds. */
+  remember(answered: ReadAnswered, answer: CachedSize): void {
     if (answered.until <= this.#now()) return;
     const key = memoKey(answered.authorization, answered.url);
     this.#memos.delete(key);
@@ -87,7 +96,11 @@ export class HotReads {
       const oldest = this.#memos.keys().next();
       if (!oldest.done) this.#memos.delete(oldest.value);
     }
-    this.#memos.set(key, { ...answered, epoch: this.#photos.cacheEpoch });
+    // The route's headers (setCommonHeaders, then the photo's: photo-handler.ts), in its order.
+    const common = ['request-id', '', 'client-request-id', '', 'x-content-type-options', 'nosniff'];
+    const ok = [...common, ...Object.entries(answer.headers).flat()];
+    const notModified = [...common, 'cache-control', PHOTO_CACHE_CONTROL, 'etag', answer.etag];
+    this.#memos.set(key, { ...answered, answer, ok, notModified, epoch: this.#photos.cacheEpoch });
   }
 
   /**
@@ -107,29 +120,16 @@ export class HotReads {
       this.#memos.delete(key);
       return false;
     }
-    const photo = this.#photos.trustedHit(memo.ownerKey, memo.cacheKey);
-    if (photo === undefined) return false;
+    // Another object is another version (or a reload): the route answers, and remembers it.
+    if (this.#photos.trustedHit(memo.ownerKey, memo.cacheKey) !== memo.answer) return false;
     this.#served++;
     const requestId = randomUUID();
-    const clientRequestId = clientRequestIdOf(request.headers['client-request-id'], requestId);
-    if (notModified(request.headers['if-none-match'], photo.etag)) {
-      response.writeHead(304, {
-        'request-id': requestId,
-        'client-request-id': clientRequestId,
-        'x-content-type-options': 'nosniff',
-        'cache-control': PHOTO_CACHE_CONTROL,
-        etag: photo.etag,
-      });
-      response.end();
-    } else {
-      response.writeHead(200, {
-        'request-id': requestId,
-        'client-request-id': clientRequestId,
-        'x-content-type-options': 'nosniff',
-        ...photo.headers,
-      });
-      response.end(photo.bytes);
-    }
+    const fresh = !notModified(request.headers['if-none-match'], memo.answer.etag);
+    const headers = (fresh ? memo.ok : memo.notModified).slice();
+    headers[1] = requestId;
+    headers[3] = clientRequestIdOf(request.headers['client-request-id'], requestId);
+    response.writeHead(fresh ? 200 : 304, headers);
+    response.end(fresh ? memo.answer.bytes : undefined);
     return true;
   }
 

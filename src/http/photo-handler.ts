@@ -149,7 +149,7 @@ function sendCached(
     // Only what the cache let in: a memo of an answer it does not hold would never be used.
     if (photos.holds(key, cacheKey)) {
       const until = Math.min(lookup.reusableUntil, principal.expiresAt * 1000);
-      hotReads.remember({ authorization, url: request.url, host, ownerKey: key, cacheKey, until });
+      hotReads.remember({ authorization, url: request.url, host, ownerKey: key, cacheKey, until }, cached);
     }
   }
   if (notModified(request.headers['if-none-match'], cached.etag)) return notModifiedReply(context, cached.etag);
