@@ -8,7 +8,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { connect } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -689,6 +689,24 @@ describe('the portrait command', { concurrency: 2 }, () => {
 
     const exit = await stop(server, 'SIGTERM');
     assert.deepEqual(exit, { code: 0, signal: null });
+  });
+
+  it('serve that cannot listen says why in one line and exits 1', { timeout: 30_000 }, async (t) => {
+    const root = await scratch(t);
+    const taken = createNetServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+    const port = (taken.address() as AddressInfo).port;
+    const cases: { args: string[]; says: RegExp }[] = [
+      { args: ['--host', '127.0.0.1', '--port', String(port)], says: new RegExp(`127\\.0\\.0\\.1:${port}: the port is in use`) },
+      { args: ['--host', 'no-such-host.invalid', '--port', '0'], says: /no-such-host\.invalid: the host name does not resolve/ },
+    ];
+    for (const { args, says } of cases) {
+      const result = await cli(root, ['serve', '--data', join(root, 'data'), '--no-tls', ...args]);
+      assert.equal(result.code, 1, `exit ${result.code}: ${result.stderr}`);
+      assert.match(result.stderr, /^portrait serve: cannot listen on [^\n]*\n$/, `one line, got ${JSON.stringify(result.stderr)}`);
+      assert.match(result.stderr, says);
+    }
   });
 
   it('bad flags and arguments: one line on stderr naming the flag, nothing on stdout, exit 2', { timeout: 30_000 }, async (t) => {

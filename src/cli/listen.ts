@@ -9,6 +9,14 @@ import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 
+/** The service could not listen: one line for the operator (`portrait serve: …`, exit 1). */
+export class ListenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ListenError';
+  }
+}
+
 export interface Listening {
   readonly port: number;
   /** The servers of the other addresses, to close with the app. */
@@ -16,9 +24,20 @@ export interface Listening {
 }
 
 export async function listenOnAll(app: FastifyInstance, host: string, port: number): Promise<Listening> {
-  const addresses = isIP(host) ? [host] : [...new Set((await lookup(host, { all: true })).map((a) => a.address))];
+  let addresses = [host];
+  if (!isIP(host)) {
+    try {
+      addresses = [...new Set((await lookup(host, { all: true })).map((a) => a.address))];
+    } catch (error) {
+      throw new ListenError(`cannot listen on ${host}: ${reason(error)}`);
+    }
+  }
   const [first = host, ...rest] = addresses;
-  await app.listen({ host: first, port });
+  try {
+    await app.listen({ host: first, port });
+  } catch (error) {
+    throw new ListenError(`cannot listen on ${first.includes(':') ? `[${first}]` : first}:${port}: ${reason(error)}`);
+  }
   const bound = (app.server.address() as AddressInfo).port;
   const others: Server[] = [];
   for (const address of rest) {
@@ -36,6 +55,22 @@ export async function listenOnAll(app: FastifyInstance, host: string, port: numb
     }
   }
   return { port: bound, others };
+}
+
+function reason(error: unknown): string {
+  switch ((error as { code?: unknown }).code) {
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'the host name does not resolve';
+    case 'EADDRINUSE':
+      return 'the port is in use (another portrait serve?)';
+    case 'EACCES':
+      return 'permission denied (ports under 1024 need privileges)';
+    case 'EADDRNOTAVAIL':
+      return 'this machine has no such address';
+    default:
+      return error instanceof Error ? error.message : String(error);
+  }
 }
 
 /** Stops the other servers: no new connections, idle ones closed, in-flight ones finish. */

@@ -8,6 +8,7 @@ const COMMAND_ERRORS: Record<string, string> = {
   ImportError: 'import',
   StoreCopyError: 'migrate-store',
   BackupError: 'backup',
+  ListenError: 'serve',
 };
 
 const USAGE = `usage: portrait serve [--data DIR] [--host H] [--port P] [--tls-cert FILE --tls-key FILE | --no-tls] [--database FILE]
