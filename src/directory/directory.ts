@@ -34,7 +34,8 @@ export interface Lookup {
   reusableUntil?: number;
 }
 
-function reusableUntil(lookup: Lookup, until: number): void {
+/** Notes on a cached lookup that what it found may be reused until `until` at most (0: not at all). */
+export function reusableUntil(lookup: Lookup, until: number): void {
   if (lookup.cached) lookup.reusableUntil = Math.min(lookup.reusableUntil ?? Infinity, until);
 }
 

@@ -13,11 +13,11 @@
 // A memo is (Authorization header, URL, Host) → (owner, cached answer), kept only while
 // - the token is unexpired (its exp, the verifier's own cache bound);
 // - the directory lookups behind the owner's resolution are reusable (lookup-cache.ts:
-//   the same bound the route itself keeps to, never longer), and no user or group was
-//   deleted since (the photo cache's clears);
-// - the size is in the photo cache as a trusted hit (photo-service.ts: never when
-//   several nodes share the store), so a write through this process, which drops
-//   the owner's sizes, sends the next read back through the route.
+//   the same bound the route itself keeps to, never longer);
+// - the photo cache holds, as a trusted hit (photo-service.ts: never when several
+//   nodes share the store), the very object the route answered with. A write through
+//   this process drops the owner's entries, and a user or group deleted clears them
+//   all, so either sends the next read back through the route.
 // Anything else — another method, another header that matters, a miss — goes
 // through the route, which answers and may remember it for next time.
 import { randomUUID } from 'node:crypto';
@@ -51,8 +51,6 @@ interface Memo extends ReadAnswered {
    */
   readonly ok: readonly string[];
   readonly notModified: readonly string[];
-  /** The photo cache's clears when it was made. */
-  readonly epoch: number;
 }
 
 export interface HotReadsOptions {
@@ -81,9 +79,13 @@ export class HotReads {
     return this.#served;
   }
 
-  /** Called by the route after it answered a read with `answer`, which the photo cache holds. */
+  /**
+   * Called by the route after it answered a read with `answer`. Kept only when the cache
+   * holds that very answer (a full cache may not have let it in): a memo of anything else
+   * would never be used.
+   */
   remember(answered: ReadAnswered, answer: CachedSize): void {
-    if (answered.until <= this.#now()) return;
+    if (answered.until <= this.#now() || this.#photos.trustedHit(answered.ownerKey, answered.cacheKey) !== answer) return;
     const key = memoKey(answered.authorization, answered.url);
     this.#memos.delete(key);
     if (this.#memos.size >= this.#maxEntries) {
@@ -95,7 +97,7 @@ export class HotReads {
     const common = ['request-id', '', 'client-request-id', '', 'x-content-type-options', 'nosniff'];
     const ok = [...common, ...Object.entries(answer.headers).flat()];
     const notModified = [...common, 'cache-control', PHOTO_CACHE_CONTROL, 'etag', answer.etag];
-    this.#memos.set(key, { ...answered, answer, ok, notModified, epoch: this.#photos.cacheEpoch });
+    this.#memos.set(key, { ...answered, answer, ok, notModified });
   }
 
   /**
@@ -111,7 +113,7 @@ export class HotReads {
     const key = memoKey(authorization, url);
     const memo = this.#memos.get(key);
     if (memo === undefined || memo.authorization !== authorization || memo.host !== request.headers.host) return false;
-    if (memo.until <= this.#now() || memo.epoch !== this.#photos.cacheEpoch) {
+    if (memo.until <= this.#now()) {
       this.#memos.delete(key);
       return false;
     }

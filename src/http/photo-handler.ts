@@ -10,7 +10,7 @@ import type { PhotoOwnerRef, PhotoTarget } from './graph-path.js';
 import { BODY_LIMIT } from './limits.js';
 import type { Lookup } from '../directory/directory.js';
 import { ownerKey, PHOTO_CACHE_CONTROL, type CachedSize } from '../photos/photo-cache.js';
-import { sizeKeyOf, type PhotoService } from '../photos/photo-service.js';
+import { sizeKeyOf } from '../photos/photo-service.js';
 import { resolvePhotoOwner, type ResolvedOwner } from './photo-owner.js';
 import { readBody } from './read-body.js';
 
@@ -63,7 +63,7 @@ async function read(
         return sendJson(context, metadata(context, `${resolved.context}/photos/$entity`, info.etag, size), info.etag);
       }
       const size = target.op === 'value' ? 'primary' : parseSize(target.size);
-      return sendCached(context, photos, await photos.content(resolved.owner, size), resolved, sizeKeyOf(size), lookup);
+      return sendCached(context, await photos.content(resolved.owner, size), resolved, sizeKeyOf(size), lookup);
     }
     case 'metadata': {
       const path = `${resolved.context}/photo/$entity`;
@@ -78,7 +78,7 @@ async function read(
       const json = await photos.metadataJson(resolved.owner, variant, (info) =>
         JSON.stringify(metadata(context, path, info.etag, info.primary)),
       );
-      return sendCached(context, photos, json, resolved, variant, lookup);
+      return sendCached(context, json, resolved, variant, lookup);
     }
     case 'list': {
       // No photo: an empty collection rather than a 404 (contract §3).
@@ -134,23 +134,12 @@ async function remove(services: GraphServices, context: GraphContext, owner: Pho
  * is told it may answer this request itself next time, for as long as the lookups behind
  * the owner and the token hold.
  */
-function sendCached(
-  context: GraphContext,
-  photos: PhotoService,
-  cached: CachedSize,
-  resolved: ResolvedOwner,
-  cacheKey: string,
-  lookup: Lookup,
-): void {
+function sendCached(context: GraphContext, cached: CachedSize, resolved: ResolvedOwner, cacheKey: string, lookup: Lookup): void {
   const { request, reply, principal, hotReads } = context;
   const { authorization, host } = request.headers;
   if (hotReads && authorization !== undefined && lookup.reusableUntil !== undefined) {
-    const key = ownerKey(resolved.owner);
-    // Only what the cache let in: a memo of an answer it does not hold would never be used.
-    if (photos.holds(key, cacheKey)) {
-      const until = Math.min(lookup.reusableUntil, principal.expiresAt * 1000);
-      hotReads.remember({ authorization, url: request.url, host, ownerKey: key, cacheKey, until }, cached);
-    }
+    const until = Math.min(lookup.reusableUntil, principal.expiresAt * 1000);
+    hotReads.remember({ authorization, url: request.url, host, ownerKey: ownerKey(resolved.owner), cacheKey, until }, cached);
   }
   if (notModified(request.headers['if-none-match'], cached.etag)) return notModifiedReply(context, cached.etag);
   reply.headers(cached.headers);

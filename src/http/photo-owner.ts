@@ -1,7 +1,7 @@
 // Resolves the owner a photo path names to the photo it reaches: a team's photo
 // is its group's, a createdByUser's or invitedUser's is that user's.
 import type { Principal } from '../auth/principal.js';
-import type { Directory, Lookup } from '../directory/directory.js';
+import { reusableUntil, type Directory, type Lookup } from '../directory/directory.js';
 import type { PhotoOwner } from '../storage/store.js';
 import type { PhotoOwnerRef } from './graph-path.js';
 
@@ -42,7 +42,7 @@ export async function resolvePhotoOwner(
     }
     case 'contact': {
       // Contacts are always read from the store: nothing about this resolution is reusable.
-      if (lookup.cached) lookup.reusableUntil = 0;
+      reusableUntil(lookup, 0);
       const user = await directory.findUser(principal, ref.user, lookup);
       const contact = await directory.findContact(user, ref.folderIds, ref.contactId);
       return {

@@ -49,7 +49,6 @@ export class PhotoCache {
   readonly #doorkeeper = new Set<string>();
   #bytes = 0;
   #generation = 0;
-  #clears = 0;
 
   constructor(maxBytes: number) {
     this.#maxBytes = maxBytes;
@@ -64,11 +63,6 @@ export class PhotoCache {
     return this.#bytes;
   }
 
-  /** How many times clear() ran: what was derived from the directory before a change is void. */
-  get clears(): number {
-    return this.#clears;
-  }
-
   get(owner: string, size: string): CachedSize | undefined {
     const key = `${owner}|${size}`;
     const entry = this.#entries.get(key);
@@ -78,11 +72,6 @@ export class PhotoCache {
       this.#entries.set(key, entry);
     }
     return entry;
-  }
-
-  /** Whether the entry is held (without making it the most recently used). */
-  has(owner: string, size: string): boolean {
-    return this.#entries.has(`${owner}|${size}`);
   }
 
   /**
@@ -120,7 +109,6 @@ export class PhotoCache {
 
   clear(): void {
     this.#generation++;
-    this.#clears++;
     this.#doorkeeper.clear();
     this.#entries.clear();
     this.#byOwner.clear();

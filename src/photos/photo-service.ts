@@ -116,19 +116,9 @@ export class PhotoService {
     return this.#options.cache?.get(ownerKey, sizeKey);
   }
 
-  /** Whether the cache holds this answer now (a load may not have been let in). */
-  holds(ownerKey: string, cacheKey: string): boolean {
-    return this.#options.cache?.has(ownerKey, cacheKey) ?? false;
-  }
-
   /** Whether trustedHit can ever answer: a cache, and no other process writing to the store. */
   get hasTrustedCache(): boolean {
     return this.#options.cache !== undefined && !this.#options.revalidateCache;
-  }
-
-  /** Changes whenever cached sizes are forgotten wholesale (see forgetCached). */
-  get cacheEpoch(): number {
-    return this.#options.cache?.clears ?? 0;
   }
 
   /** Forgets cached sizes after a change this service didn't make (a user or group deleted). */
