@@ -62,6 +62,24 @@ export class Directory {
     const ttl = options.lookupTtlMs ?? 30_000;
     this.#users = ttl > 0 ? new LookupCache(100_000, ttl) : undefined;
     this.#groups = ttl > 0 ? new LookupCache(100_000, ttl) : undefined;
+    // Every change to users and groups, this process's and others', reaches these caches
+    // through the store's feed: whoever makes a change publishes it, nobody else clears.
+    store.changes.subscribe((change) => {
+      switch (change.kind) {
+        case 'photo-changed':
+          return;
+        case 'group-changed':
+          return this.#groups?.clear();
+        case 'user-removed':
+        case 'elsewhere':
+          // A caller seen before may be gone now: provision them again on their next request.
+          this.#seenCallers.clear();
+          this.#users?.clear();
+          // Another process may also have changed groups.
+          if (change.kind === 'elsewhere') this.#groups?.clear();
+          return;
+      }
+    });
   }
 
   /** Creates the signed-in user from the token's claims the first time it is seen. */
@@ -182,9 +200,14 @@ export class Directory {
     return user;
   }
 
+  /** Removes the user with their contacts, folders and every photo among them. */
   async deleteUser(tenantId: string, id: string): Promise<void> {
-    this.#users?.clear();
-    if (!(await this.#store.deleteUser(tenantId, id))) throw errors.resourceNotFound(id);
+    try {
+      if (!(await this.#store.deleteUser(tenantId, id))) throw errors.resourceNotFound(id);
+    } finally {
+      // Also when it failed: the store may have changed anyway.
+      this.#store.changes.publish({ kind: 'user-removed', tenantId, userId: id });
+    }
   }
 
   async createGroup(tenantId: string, input: { displayName: string; mailNickname: string; description: string | null }): Promise<Group> {
@@ -195,15 +218,21 @@ export class Directory {
   }
 
   async deleteGroup(tenantId: string, id: string): Promise<void> {
-    this.#groups?.clear();
-    if (!(await this.#store.deleteGroup(tenantId, id))) throw errors.resourceNotFound(id);
+    try {
+      if (!(await this.#store.deleteGroup(tenantId, id))) throw errors.resourceNotFound(id);
+    } finally {
+      this.#store.changes.publish({ kind: 'group-changed', tenantId, groupId: id });
+    }
   }
 
   /** PUT /groups/{id}/team: the group gets a team (again: no change). */
   async createTeam(group: Group): Promise<Group> {
     const team = { ...group, hasTeam: true };
-    await this.#store.saveGroup(team);
-    this.#groups?.clear();
+    try {
+      await this.#store.saveGroup(team);
+    } finally {
+      this.#store.changes.publish({ kind: 'group-changed', tenantId: group.tenantId, groupId: group.id });
+    }
     return team;
   }
 

@@ -50,9 +50,8 @@ export async function handleDirectory(services: GraphServices, context: GraphCon
     case 'user': {
       const user = await guard(findUser(resource.user), (u) => u.id);
       if (method === 'GET') return entity(context, 'users/$entity', userJson(user));
+      // Their photo and their contacts' photos go with them (the directory tells the photo cache).
       await directory.deleteUser(tenantId, user.id);
-      // Their photo and their contacts' photos went with them.
-      services.photos.forgetCached();
       return noContent(context);
     }
     case 'groups': {
@@ -71,7 +70,6 @@ export async function handleDirectory(services: GraphServices, context: GraphCon
       const group = await guard(() => directory.findGroup(tenantId, resource.groupId));
       if (method === 'GET') return entity(context, 'groups/$entity', groupJson(group));
       await directory.deleteGroup(tenantId, group.id);
-      services.photos.forgetCached();
       return noContent(context);
     }
     case 'team': {

@@ -42,7 +42,9 @@ export interface ReadAnswered {
 }
 
 interface Memo extends ReadAnswered {
-  /** The cached answer itself: served only while the cache still holds this very object. */
+  /** The cached object the answer was made from: served only while the cache still holds it. */
+  readonly source: CachedSize;
+  /** What is sent: the cached object itself, or (metadata) it made for this request's service root. */
   readonly answer: CachedSize;
   /**
    * The response headers of a 200 and of a 304, as flat [name, value, …] lists whose
@@ -64,6 +66,8 @@ export class HotReads {
   readonly #photos: PhotoService;
   readonly #maxEntries: number;
   readonly #memos = new Map<string, Memo>();
+  /** The one copy of each remembered token, with how many memos use it. */
+  readonly #tokens = new Map<string, { readonly value: string; memos: number }>();
   readonly #now: () => number;
   #open = true;
   #served = 0;
@@ -79,25 +83,47 @@ export class HotReads {
     return this.#served;
   }
 
+  /** How many memos are kept (for tests and diagnostics). */
+  get size(): number {
+    return this.#memos.size;
+  }
+
   /**
-   * Called by the route after it answered a read with `answer`. Kept only when the cache
-   * holds that very answer (a full cache may not have let it in): a memo of anything else
-   * would never be used.
+   * Called by the route after it answered a read with `answer`, made from the cached
+   * `source`. Kept only when the cache holds that very source (a full cache may not have
+   * let it in): a memo of anything else would never be used. And only for what a client
+   * cannot inflate: no query string (those are answered by the route every time), and a
+   * URL, Host and token of ordinary length — so memos are few bytes each, and at most
+   * maxEntries of them, whatever clients send.
    */
-  remember(answered: ReadAnswered, answer: CachedSize): void {
-    if (answered.until <= this.#now() || this.#photos.trustedHit(answered.ownerKey, answered.cacheKey) !== answer) return;
-    const key = memoKey(answered.authorization, answered.url);
-    this.#memos.delete(key);
+  remember(answered: ReadAnswered, source: CachedSize, answer: CachedSize = source): void {
+    const { url, host, authorization } = answered;
+    if (url.includes('?') || url.length > MAX_URL || (host?.length ?? 0) > MAX_HOST || authorization.length > MAX_AUTHORIZATION) return;
+    if (answered.until <= this.#now() || this.#photos.trustedHit(answered.ownerKey, answered.cacheKey) !== source) return;
+    const key = memoKey(authorization, url);
+    this.#forget(key);
     if (this.#memos.size >= this.#maxEntries) {
       // Maps iterate in insertion order: the first memo is the oldest.
       const oldest = this.#memos.keys().next();
-      if (!oldest.done) this.#memos.delete(oldest.value);
+      if (!oldest.done) this.#forget(oldest.value);
     }
     // The route's headers: setCommonHeaders, then the photo's (photo-handler.ts).
     const common = ['request-id', '', 'client-request-id', '', 'x-content-type-options', 'nosniff'];
     const ok = [...common, ...Object.entries(answer.headers).flat()];
     const notModified = [...common, 'cache-control', PHOTO_CACHE_CONTROL, 'etag', answer.etag];
-    this.#memos.set(key, { ...answered, answer, ok, notModified });
+    // One copy of a token for all its memos: a token's many URLs must not each hold it.
+    const token = this.#tokens.get(authorization) ?? { value: authorization, memos: 0 };
+    token.memos++;
+    this.#tokens.set(authorization, token);
+    this.#memos.set(key, { ...answered, authorization: token.value, source, answer, ok, notModified });
+  }
+
+  #forget(key: string): void {
+    const memo = this.#memos.get(key);
+    if (memo === undefined) return;
+    this.#memos.delete(key);
+    const token = this.#tokens.get(memo.authorization);
+    if (token !== undefined && --token.memos === 0) this.#tokens.delete(memo.authorization);
   }
 
   /**
@@ -114,11 +140,11 @@ export class HotReads {
     const memo = this.#memos.get(key);
     if (memo === undefined || memo.authorization !== authorization || memo.host !== request.headers.host) return false;
     if (memo.until <= this.#now()) {
-      this.#memos.delete(key);
+      this.#forget(key);
       return false;
     }
     // Another object is another version (or a reload): the route answers, and remembers it.
-    if (this.#photos.trustedHit(memo.ownerKey, memo.cacheKey) !== memo.answer) return false;
+    if (this.#photos.trustedHit(memo.ownerKey, memo.cacheKey) !== memo.source) return false;
     this.#served++;
     const requestId = randomUUID();
     const fresh = !notModified(request.headers['if-none-match'], memo.answer.etag);
@@ -134,8 +160,14 @@ export class HotReads {
   close(): void {
     this.#open = false;
     this.#memos.clear();
+    this.#tokens.clear();
   }
 }
+
+/** Longer URLs, Hosts and tokens are answered by the route every time, never remembered. */
+const MAX_URL = 1024;
+const MAX_HOST = 255;
+const MAX_AUTHORIZATION = 8 * 1024;
 
 const TOKEN_END = 32;
 

@@ -9,7 +9,7 @@ import type { GraphContext, GraphServices } from './graph-context.js';
 import type { PhotoOwnerRef, PhotoTarget } from './graph-path.js';
 import { BODY_LIMIT } from './limits.js';
 import type { Lookup } from '../directory/directory.js';
-import { ownerKey, PHOTO_CACHE_CONTROL, type CachedSize } from '../photos/photo-cache.js';
+import { ownerKey, PHOTO_CACHE_CONTROL, withHeaders, type CachedSize } from '../photos/photo-cache.js';
 import { sizeKeyOf } from '../photos/photo-service.js';
 import { resolvePhotoOwner, type ResolvedOwner } from './photo-owner.js';
 import { readBody } from './read-body.js';
@@ -73,12 +73,13 @@ async function read(
         if (notModified(ifNoneMatch, info.etag)) return notModifiedReply(context, info.etag);
         return sendJson(context, metadata(context, path, info.etag, info.primary), info.etag);
       }
-      // Cached with the photo's sizes, per @odata.context (the service root is the request's).
-      const variant = `json ${context.serviceRoot}/$metadata#${path}`;
-      const json = await photos.metadataJson(resolved.owner, variant, (info) =>
-        JSON.stringify(metadata(context, path, info.etag, info.primary)),
+      // Cached with the photo's sizes, per path, WITHOUT the service root: that comes from
+      // the request's Host, and what a client sends must not become a cache key.
+      const variant = `json ${path}`;
+      const template = await photos.metadataJson(resolved.owner, variant, (info) =>
+        JSON.stringify(metadata(context, path, info.etag, info.primary, '')),
       );
-      return sendCached(context, json, resolved, variant, lookup);
+      return sendCached(context, template, resolved, variant, lookup, withServiceRoot(template, context.serviceRoot));
     }
     case 'list': {
       // No photo: an empty collection rather than a 404 (contract §3).
@@ -134,16 +135,33 @@ async function remove(services: GraphServices, context: GraphContext, owner: Pho
  * is told it may answer this request itself next time, for as long as the lookups behind
  * the owner and the token hold.
  */
-function sendCached(context: GraphContext, cached: CachedSize, resolved: ResolvedOwner, cacheKey: string, lookup: Lookup): void {
+function sendCached(
+  context: GraphContext,
+  cached: CachedSize,
+  resolved: ResolvedOwner,
+  cacheKey: string,
+  lookup: Lookup,
+  answer: CachedSize = cached,
+): void {
   const { request, reply, principal, hotReads } = context;
   const { authorization, host } = request.headers;
   if (hotReads && authorization !== undefined && lookup.reusableUntil !== undefined) {
     const until = Math.min(lookup.reusableUntil, principal.expiresAt * 1000);
-    hotReads.remember({ authorization, url: request.url, host, ownerKey: ownerKey(resolved.owner), cacheKey, until }, cached);
+    hotReads.remember({ authorization, url: request.url, host, ownerKey: ownerKey(resolved.owner), cacheKey, until }, cached, answer);
   }
-  if (notModified(request.headers['if-none-match'], cached.etag)) return notModifiedReply(context, cached.etag);
-  reply.headers(cached.headers);
-  return void reply.send(cached.bytes);
+  if (notModified(request.headers['if-none-match'], answer.etag)) return notModifiedReply(context, answer.etag);
+  reply.headers(answer.headers);
+  return void reply.send(answer.bytes);
+}
+
+/** The @odata.context's place in a cached metadata answer: right after `{"@odata.context":"`. */
+const CONTEXT_AT = '{"@odata.context":"'.length;
+
+/** A cached metadata answer (built with an empty service root) for this request's root. */
+function withServiceRoot(template: CachedSize, serviceRoot: string): CachedSize {
+  const root = Buffer.from(JSON.stringify(serviceRoot).slice(1, -1));
+  const bytes = Buffer.concat([template.bytes.subarray(0, CONTEXT_AT), root, template.bytes.subarray(CONTEXT_AT)]);
+  return withHeaders({ etag: template.etag, width: template.width, height: template.height, bytes }, template.headers['content-type']);
 }
 
 /** Fails fast, before the body is read; the store checks again inside the write. */
@@ -183,9 +201,9 @@ function entry(etag: string, size: Dimensions): Record<string, unknown> {
   };
 }
 
-function metadata(context: GraphContext, path: string, etag: string, size: Dimensions): Record<string, unknown> {
+function metadata(context: GraphContext, path: string, etag: string, size: Dimensions, serviceRoot = context.serviceRoot): Record<string, unknown> {
   const body: Record<string, unknown> = {
-    '@odata.context': `${context.serviceRoot}/$metadata#${path}`,
+    '@odata.context': `${serviceRoot}/$metadata#${path}`,
     ...entry(etag, size),
   };
   const select = selectQuery(context);

@@ -14,6 +14,7 @@ import {
   type Store,
   type WriteOutcome,
 } from '../storage/store.js';
+import type { StoredChange } from '../storage/change-feed.js';
 import { ownerKey, withHeaders, type CachedSize, type PhotoCache } from './photo-cache.js';
 import { parseResizeRequest } from './resize-request.js';
 
@@ -58,6 +59,10 @@ export class PhotoService {
     this.#store = store;
     this.#renderer = renderer;
     this.#options = options;
+    const cache = options.cache;
+    // Changes this service did not make: the directory removed an owner (and its photos),
+    // or another process committed. The cache must not outlive them.
+    if (cache) store.changes.subscribe((change) => forget(cache, change));
   }
 
   async info(owner: PhotoOwner): Promise<PhotoInfo> {
@@ -121,11 +126,6 @@ export class PhotoService {
     return this.#options.cache !== undefined && !this.#options.revalidateCache;
   }
 
-  /** Forgets cached sizes after a change this service didn't make (a user or group deleted). */
-  forgetCached(): void {
-    this.#options.cache?.clear();
-  }
-
   /** Decodes, sanitizes and renders the upload, then replaces the photo with it. */
   async upload(owner: PhotoOwner, bytes: Buffer, precondition: Precondition): Promise<PhotoInfo> {
     const rendered = await this.#renderer.renderUpload(bytes, { pixelLimit: this.#options.pixelLimit });
@@ -160,7 +160,7 @@ export class PhotoService {
 
   async delete(owner: PhotoOwner, precondition: Precondition): Promise<void> {
     const outcome = await this.#store.deletePhoto(owner, precondition);
-    this.#options.cache?.invalidateOwner(ownerKey(owner));
+    this.#changed(owner);
     // No photo is a 404 before it is a 412 (contract §6 order).
     if (!outcome.ok) throw outcome.currentEtag === undefined ? errors.imageNotFound() : errors.preconditionFailed(outcome.currentEtag);
     if (!outcome.deleted) throw errors.imageNotFound();
@@ -178,7 +178,26 @@ export class PhotoService {
       return await this.#store.putPhoto(owner, photo, precondition);
     } finally {
       // Also when the write failed: whatever was cached may be older than the store now.
-      this.#options.cache?.invalidateOwner(ownerKey(owner));
+      this.#changed(owner);
     }
+  }
+
+  /** Every cache of the owner's photo hears of it, this service's own included (see the constructor). */
+  #changed(owner: PhotoOwner): void {
+    this.#store.changes.publish({ kind: 'photo-changed', owner });
+  }
+}
+
+/** Drops what a change may have made stale. */
+function forget(cache: PhotoCache, change: StoredChange): void {
+  switch (change.kind) {
+    case 'photo-changed':
+      return cache.invalidateOwner(ownerKey(change.owner));
+    case 'group-changed':
+      return cache.invalidateOwner(ownerKey({ tenantId: change.tenantId, type: 'group', id: change.groupId }));
+    case 'user-removed':
+    // Their contacts' photos went too, and the cache does not know which owners those were.
+    case 'elsewhere':
+      return cache.clear();
   }
 }

@@ -3,10 +3,13 @@
 // and named, so each connection prepares them once; bytes travel as bytea. A photo
 // write takes a per-owner advisory lock, so racing conditional writes serialise and
 // exactly one of them sees the old ETag.
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { ChangeFeed } from './change-feed.js';
 import { applyPostgresMigrations } from './postgres-migrations.js';
 import { emailAddressesJson, rolesText, toApplication, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
 import {
+  CHANGE_NOTICE_MS,
   ConflictError,
   preconditionHolds,
   type Application,
@@ -37,12 +40,19 @@ type Queryable = pg.Pool | pg.PoolClient;
 
 const USER_COLUMNS = 'tenant_id, id, user_principal_name, display_name, mail, user_type, is_admin, drive_id';
 const PHOTO_KEY = 'tenant_id = $1 AND owner_type = $2 AND owner_id = $3';
+/** Every write transaction notifies this channel on commit; other nodes LISTEN to it. */
+const CHANGES_CHANNEL = 'portrait_changes';
 
 export class PostgresStore implements Store {
   readonly #pool: pg.Pool;
+  readonly #connectionString: string;
+  /** Sent with this store's own notifications, so that it can tell them from other nodes'. */
+  readonly #instance = randomUUID();
+  readonly changes = new ChangeFeed((notice) => this.#watch(notice));
 
-  private constructor(pool: pg.Pool) {
+  private constructor(pool: pg.Pool, connectionString: string) {
     this.#pool = pool;
+    this.#connectionString = connectionString;
   }
 
   /** Connects and applies pending migrations (safe when several nodes start at once). */
@@ -56,7 +66,7 @@ export class PostgresStore implements Store {
       await pool.end();
       throw error;
     }
-    return new PostgresStore(pool);
+    return new PostgresStore(pool, options.connectionString);
   }
 
   async #rows(name: string, text: string, values: unknown[], client: Queryable = this.#pool): Promise<Row[]> {
@@ -387,7 +397,57 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.changes.close();
     if (!this.#pool.ended) await this.#pool.end();
+  }
+
+  /**
+   * Other nodes' commits, through LISTEN/NOTIFY on one connection of its own (not the
+   * pool's). Whenever that connection is not listening — starting, lost, reconnecting —
+   * a commit could go unheard, so every tick notices "something changed" until it
+   * listens again: caches then start from the store, which is slower, never stale.
+   */
+  #watch(notice: () => void): () => void {
+    let listening: pg.Client | undefined;
+    let connecting = false;
+    let stopped = false;
+    const connect = async () => {
+      connecting = true;
+      const client = new pg.Client({ connectionString: this.#connectionString });
+      client.on('notification', (message) => {
+        if (message.payload !== this.#instance) notice();
+      });
+      // An error ends the connection; 'end' handles both.
+      client.on('error', () => {});
+      client.on('end', () => {
+        if (listening === client) listening = undefined;
+      });
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+        if (stopped) throw new Error('stopped');
+        listening = client;
+        // Whatever was committed before LISTEN took effect went unheard.
+        notice();
+      } catch {
+        await client.end().catch(() => {});
+      } finally {
+        connecting = false;
+      }
+    };
+    const timer = setInterval(() => {
+      if (listening !== undefined) return;
+      notice();
+      if (!connecting && !stopped) void connect();
+    }, CHANGE_NOTICE_MS);
+    timer.unref();
+    void connect();
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+      void listening?.end().catch(() => {});
+      listening = undefined;
+    };
   }
 
   /** Serialises writers of one owner for the rest of the transaction; returns its current ETag. */
@@ -437,6 +497,8 @@ export class PostgresStore implements Store {
     try {
       await client.query('BEGIN');
       const result = await work(client);
+      // Delivered to the listening nodes when, and only if, the transaction commits.
+      await client.query({ name: 'notify-change', text: 'SELECT pg_notify($1, $2)', values: [CHANGES_CHANNEL, this.#instance] });
       await client.query('COMMIT');
       return result;
     } catch (error) {

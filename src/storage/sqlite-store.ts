@@ -4,8 +4,10 @@
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { emailAddressesJson, rolesText, toApplication, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
+import { ChangeFeed } from './change-feed.js';
 import { applyMigrations } from './sqlite-migrations.js';
 import {
+  CHANGE_NOTICE_MS,
   ConflictError,
   preconditionHolds,
   type Application,
@@ -35,6 +37,7 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #sql: ReturnType<typeof prepareStatements>;
+  readonly changes = new ChangeFeed((notice) => this.#watch(notice));
 
   constructor(options: SqliteStoreOptions) {
     this.#db = new Database(options.filename);
@@ -328,7 +331,29 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.changes.close();
     if (this.#db.open) this.#db.close();
+  }
+
+  /**
+   * Other processes' commits: SQLite's data_version changes on this connection when
+   * any other connection (another `portrait serve`, `portrait import`) has committed,
+   * and never for this connection's own commits. Reading it is one pragma on memory
+   * already mapped, so it is polled; a file watch would miss writes through the WAL.
+   */
+  #watch(notice: () => void): () => void {
+    const version = this.#db.prepare('PRAGMA data_version').pluck();
+    let seen = version.get() as number;
+    const timer = setInterval(() => {
+      if (!this.#db.open) return;
+      const now = version.get() as number;
+      if (now === seen) return;
+      seen = now;
+      notice();
+    }, CHANGE_NOTICE_MS);
+    // A watcher must not keep a process alive that has nothing else to do.
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   #currentEtag(owner: PhotoOwner): string | undefined {

@@ -1,6 +1,7 @@
 // The store interface: everything Portrait keeps, behind one contract that every
 // implementation (SQLite now, PostgreSQL next) passes — see test/store-contract.ts.
 // Methods are async so that a networked store fits the same shape.
+import type { ChangeFeed } from './change-feed.js';
 
 export interface User {
   readonly tenantId: string;
@@ -145,6 +146,12 @@ export class ConflictError extends Error {
 }
 
 export interface Store {
+  /**
+   * Changes to what this store holds, for the caches kept in front of it: the domain
+   * objects publish their own changes here, and the store publishes `elsewhere` within
+   * CHANGE_NOTICE_MS of another process committing (while anyone listens).
+   */
+  readonly changes: ChangeFeed;
   /** Records a tenant; idempotent. */
   ensureTenant(tenantId: string): Promise<void>;
   /** Whether the tenant was recorded (ids are lower-case GUIDs). */
@@ -196,6 +203,12 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * How soon a store notices another process's commit. Caches are dropped then, so no
+ * process serves what another replaced or deleted more than this (plus a request) ago.
+ */
+export const CHANGE_NOTICE_MS = 100;
 
 /** Whether a precondition holds for the current ETag (undefined: no photo). */
 export function preconditionHolds(precondition: Precondition, currentEtag: string | undefined): boolean {

@@ -45,6 +45,8 @@ export interface Harness {
   readonly issuerKey: IssuerKey;
   /** The read fast path, as `portrait serve` has it: only on SQLite (one process on the store). */
   readonly hotReads: HotReads | undefined;
+  /** The photo service's cache of hot sizes. */
+  readonly photoCache: PhotoCache;
   /** Creates a user in the harness tenant (or another). */
   user(upn: string, options?: { admin?: boolean; tenantId?: string }): Promise<User>;
   /** A delegated token for a user. */
@@ -66,10 +68,11 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   await store.ensureTenant(tenantId);
   const directory = new Directory(store, { autoProvisionUsers: options.autoProvisionUsers ?? true });
   // The cache is on, as in production, so every suite also checks it is never stale.
+  const photoCache = new PhotoCache(16 * 1024 * 1024);
   const photos = new PhotoService(
     store,
     { renderUpload, renderResize },
-    { pixelLimit: options.pixelLimit ?? 50_000_000, cache: new PhotoCache(16 * 1024 * 1024), revalidateCache: database === 'postgres' },
+    { pixelLimit: options.pixelLimit ?? 50_000_000, cache: photoCache, revalidateCache: database === 'postgres' },
   );
   const hotReads = photos.hasTrustedCache ? new HotReads(photos, { ...(options.hotReadsClock && { now: options.hotReadsClock }) }) : undefined;
   const app = buildApp({
@@ -97,6 +100,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     dataDir,
     issuerKey,
     hotReads,
+    photoCache,
     user: (upn, { admin = false, tenantId: tenant = tenantId } = {}) =>
       directory.createUser(tenant, { userPrincipalName: upn, displayName: upn.split('@')[0] ?? upn, isAdmin: admin }),
     userToken: (user, scopes, { admin = false } = {}) =>
