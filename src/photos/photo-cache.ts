@@ -1,10 +1,11 @@
 // An in-memory cache of hot photo sizes, bounded by a byte budget (least recently
 // used first out), each entry with its response headers computed once per version.
 //
-// Correct under updates: writes through this process invalidate the owner's
-// entries; a read that raced with an invalidation does not store what it read (the
-// generation check below), so a stale version can never be put back after a write.
-// With a store shared by several processes (PostgreSQL), the photo service also
+// Correct under updates: every change the store's feed announces (this process's
+// writes, the directory's removals, other processes' commits: storage/change-feed.ts)
+// invalidates the owner's entries or all of them; a read that raced with an
+// invalidation does not store what it read (the generation check below), so a stale
+// version can never be put back after a write. On PostgreSQL the photo service also
 // revalidates every hit against the stored ETag — see PhotoService.
 import type { PhotoContent, PhotoOwner } from '../storage/store.js';
 
