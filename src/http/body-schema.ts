@@ -45,16 +45,25 @@ export function validateBody(schema: JsonSchema, value: unknown, typeName: strin
 
 function checkObject(schema: JsonSchema, value: Record<string, unknown>, path: string, typeName: string): void {
   for (const name of schema.required ?? []) {
-    if (value[name] === undefined || value[name] === null) throw errors.missingProperty(path + name, typeName);
+    const member = ownMember(value, name);
+    if (member === undefined || member === null) throw errors.missingProperty(path + name, typeName);
   }
   for (const [name, member] of Object.entries(value)) {
-    const memberSchema = schema.properties?.[name] ?? patternSchema(schema, name);
+    const memberSchema = ownMember(schema.properties ?? {}, name) ?? patternSchema(schema, name);
     if (memberSchema === undefined) {
       if (schema.additionalProperties === false) throw errors.unknownProperty(path + name, typeName);
       continue;
     }
     checkValue(memberSchema, member, path + name, typeName);
   }
+}
+
+/**
+ * A member by a name the client chose: its own, never one every object inherits. Otherwise
+ * 'toString', 'constructor' or '__proto__' would find Object.prototype's and pass as known.
+ */
+function ownMember<T>(object: Readonly<Record<string, T>>, name: string): T | undefined {
+  return Object.hasOwn(object, name) ? object[name] : undefined;
 }
 
 function patternSchema(schema: JsonSchema, name: string): JsonSchema | undefined {
