@@ -80,6 +80,8 @@ function checkValue(schema: JsonSchema, value: unknown, path: string, typeName: 
   const types = schema.type === undefined ? undefined : ([] as JsonType[]).concat(schema.type);
   if (types !== undefined && !types.some((type) => hasType(value, type))) throw fail();
   if (typeof value === 'string') {
+    // PostgreSQL text cannot hold U+0000, so no store may be given one; refused on every store alike.
+    if (value.includes('\u0000')) throw errors.invalidProperty(path, 'text without U+0000 (NUL) characters', value);
     if (schema.minLength !== undefined && value.length < schema.minLength) throw fail();
     if (schema.maxLength !== undefined && value.length > schema.maxLength) throw fail();
     if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) throw fail();
