@@ -46,6 +46,8 @@ export const errors = {
   unsupportedSegment: (path: string) =>
     new GraphError(400, 'BadRequest', `Unsupported segment type. ODataQuery: ${path}`),
   badJson: () => new GraphError(400, 'BadRequest', 'Unable to read JSON request payload.'),
+  jsonTooDeep: (limit: number) =>
+    new GraphError(400, 'BadRequest', `Unable to read JSON request payload: it nests deeper than ${limit} levels.`),
   unknownProperty: (name: string, type: string) =>
     new GraphError(400, 'RequestBodyRead', `The property '${name}' does not exist on type '${type}'.`),
   readOnlyProperty: (name: string, allowed: string) =>
@@ -115,8 +117,42 @@ export const errors = {
   internal: () => new GraphError(500, 'generalException', 'An unexpected error occurred.'),
 } as const;
 
+const DESCRIBED_LENGTH = 40;
+
+/** A value as the client wrote it, cut to 40 characters; no more of the value is read than that. */
 function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value);
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+  const text = preview(value, DESCRIBED_LENGTH + 1);
+  return text.length > DESCRIBED_LENGTH ? `${text.slice(0, DESCRIBED_LENGTH)}…` : text;
+}
+
+/**
+ * JSON text of `value`, stopped once it is `room` characters long. Each level writes a bracket
+ * before it descends, so the recursion is at most `room` deep however deep the value
+ * (JSON.stringify would walk all of it, and overflow the stack on deep enough input).
+ */
+function preview(value: unknown, room: number): string {
+  if (room <= 0) return '';
+  if (typeof value === 'string') return JSON.stringify(value.length > room ? value.slice(0, room) : value);
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (const item of value) {
+      if (text.length >= room) return text;
+      const separator = text.length > 1 ? ',' : '';
+      text += separator + preview(item, room - text.length - separator.length);
+    }
+    return `${text}]`;
+  }
+  if (typeof value === 'object' && value !== null) {
+    let text = '{';
+    for (const name in value) {
+      if (!Object.hasOwn(value, name)) continue;
+      if (text.length >= room) return text;
+      const separator = text.length > 1 ? ',' : '';
+      text += `${separator}${preview(name, room - text.length - separator.length)}:`;
+      text += preview((value as Record<string, unknown>)[name], room - text.length);
+    }
+    return `${text}}`;
+  }
+  return String(JSON.stringify(value));
 }

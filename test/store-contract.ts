@@ -601,6 +601,34 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
         assert.deepEqual((await store.getPhotoContent(me, { width: 48, height: 48 }))?.bytes, bytesOf(etag, '48x48'));
       });
 
+      it('a put that fails partway rejects and changes nothing: the previous version stays whole', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const me = owner(tenantId, 'user', randomUUID());
+        // The largest size twice: the old version is deleted, the new row and every other
+        // size written, then photo_sizes' key refuses the last one. Only a transaction
+        // around all of it undoes the rest.
+        const failing = (etag: string): NewPhoto => {
+          const photo = newPhoto(etag);
+          return { ...photo, sizes: [...photo.sizes, { width: 120, height: 90, bytes: bytesOf(etag, 'again') }] };
+        };
+
+        await assert.rejects(store.putPhoto(me, failing(etagOf('x')), {}));
+        assert.equal(await store.getPhoto(me), undefined, 'a failed first put leaves no photo');
+        assert.equal(await store.getPhotoContent(me, 'primary'), undefined);
+        for (const size of SIZES) assert.equal(await store.getPhotoContent(me, size), undefined);
+        assert.equal(await store.getMaster(me), undefined);
+
+        await store.putPhoto(me, newPhoto(etagOf('a')), {});
+        await assert.rejects(store.putPhoto(me, failing(etagOf('b')), {}));
+        await assert.rejects(store.putPhoto(me, failing(etagOf('c')), { ifMatch: [etagOf('a')] }));
+        assert.deepEqual(await store.getPhoto(me), { etag: etagOf('a'), primary: PRIMARY, sizes: SIZES_ORDERED, master: MASTER });
+        // Every size's bytes, the primary and the master are version a's, as before.
+        await assertPhotoWhole(store, me, etagOf('a'));
+
+        assert.equal((await store.putPhoto(me, newPhoto(etagOf('d')), { ifMatch: [etagOf('a')] })).ok, true, 'the next put is taken');
+        await assertPhotoWhole(store, me, etagOf('d'));
+      });
+
       describe('preconditions on put', () => {
         it('without a photo: If-Match fails (a list or *), If-None-Match: * succeeds', async (t) => {
           const { store, tenantId } = await setupTenant(t);

@@ -112,6 +112,9 @@ export class Directory {
 
   async findUser(principal: Principal, ref: UserRef, lookup: Lookup = {}): Promise<User> {
     const tenantId = principal.tenantId;
+    // Keys from the path ('me' is the token's; findInvitation checks an invitation's).
+    if (ref.by === 'key') refuseUnstorable(ref.key);
+    if (ref.by === 'drive') refuseUnstorable(ref.driveId);
     switch (ref.by) {
       case 'me':
         return this.#found(await this.#user(tenantId, principal.objectId, lookup), principal.objectId);
@@ -129,11 +132,13 @@ export class Directory {
   }
 
   async findGroup(tenantId: string, id: string, lookup: Lookup = {}): Promise<Group> {
+    refuseUnstorable(id);
     return this.#found(await this.#group(tenantId, id, lookup), id);
   }
 
   /** A team is a group that has one; its id is the group's. */
   async findTeam(tenantId: string, groupId: string, lookup: Lookup = {}): Promise<Group> {
+    refuseUnstorable(groupId);
     const group = await this.#group(tenantId, groupId, lookup);
     return this.#found(group?.hasTeam ? group : undefined, groupId);
   }
@@ -142,6 +147,7 @@ export class Directory {
   async findFolderChain(user: User, folderIds: readonly string[]): Promise<ContactFolder | undefined> {
     let parent: ContactFolder | undefined;
     for (const id of folderIds) {
+      refuseUnstorable(id);
       const folder = await this.#store.getContactFolder(user.tenantId, user.id, id);
       if (!folder || folder.parentFolderId !== (parent?.id ?? null)) throw errors.resourceNotFound(id);
       parent = folder;
@@ -152,6 +158,7 @@ export class Directory {
   /** A contact reached through a folder chain (empty: the default Contacts folder, or any folder). */
   async findContact(user: User, folderIds: readonly string[], contactId: string): Promise<Contact> {
     const folder = await this.findFolderChain(user, folderIds);
+    refuseUnstorable(contactId);
     const contact = await this.#store.getContact(user.tenantId, user.id, contactId);
     // /contacts/{id} reaches a contact in any folder, as in Outlook; a folder path must hold it.
     if (!contact || (folder !== undefined && contact.folderId !== folder.id)) throw errors.resourceNotFound(contactId);
@@ -159,6 +166,7 @@ export class Directory {
   }
 
   async findInvitation(tenantId: string, id: string): Promise<Invitation> {
+    refuseUnstorable(id);
     return this.#found(await this.#store.getInvitation(tenantId, id), id);
   }
 
@@ -311,4 +319,13 @@ export class Directory {
     if (value === undefined) throw errors.resourceNotFound(id);
     return value;
   }
+}
+
+/**
+ * A key from a path holding U+0000 names nothing: no object has one (request bodies and
+ * imports refuse it), and PostgreSQL text cannot even be asked for it. The same 404 as any
+ * unknown id, on every store, and no store sees the key.
+ */
+function refuseUnstorable(key: string): void {
+  if (key.includes('\u0000')) throw errors.resourceNotFound(key);
 }

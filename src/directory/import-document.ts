@@ -164,6 +164,8 @@ function array(value: unknown, path: string): unknown[] {
 
 function string(value: unknown, path: string): string {
   if (typeof value !== 'string' || value.trim() === '') throw new ImportError(`${path} must be a non-empty string`);
+  // PostgreSQL text cannot hold U+0000: refused here on every store, as request bodies refuse it.
+  if (value.includes('\u0000')) throw new ImportError(`${path} must not contain U+0000 (NUL) characters`);
   return value;
 }
 

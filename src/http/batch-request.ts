@@ -4,6 +4,7 @@
 // Content-Type, and dependsOn naming other requests of the batch without a cycle.
 // https://learn.microsoft.com/graph/json-batching
 import { errors } from '../errors.js';
+import { JSON_DEPTH_LIMIT, parseJson } from './parse-json.js';
 
 export const BATCH_LIMIT = 20;
 
@@ -29,12 +30,11 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 const URL_TEXT = /^[\x21-\x7e]+$/;
 
 export function parseBatch(bytes: Buffer, version: string): BatchStep[] {
-  let payload: unknown;
-  try {
-    payload = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw errors.invalidBatch('the body is not JSON');
-  }
+  // The limit holds for the batch as a whole, so a request's body nests a few levels less
+  // than one sent alone; it is serialised again (parseBody) and read by that request's route.
+  const parsed = parseJson(bytes);
+  if (!parsed.ok) throw errors.invalidBatch(parsed.tooDeep ? `the body nests deeper than ${JSON_DEPTH_LIMIT} levels` : 'the body is not JSON');
+  const payload = parsed.value;
   const requests = isObject(payload) ? payload.requests : undefined;
   if (!Array.isArray(requests)) throw errors.invalidBatch("the body must be a JSON object with a 'requests' array");
   if (requests.length === 0) throw errors.invalidBatch("'requests' is empty");
@@ -99,7 +99,8 @@ function parseUrl(url: unknown, id: string, version: string): string {
 function parseHeaders(headers: unknown, id: string): Record<string, string> {
   if (headers === undefined || headers === null) return {};
   if (!isObject(headers)) throw errors.invalidBatch(`the 'headers' of request '${id}' must be an object of strings`);
-  const result: Record<string, string> = {};
+  // Names are the client's: on a plain object '__proto__' would set the prototype, not a header.
+  const result: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of Object.entries(headers)) {
     if (typeof value !== 'string') throw errors.invalidBatch(`the header '${name}' of request '${id}' must be a string`);
     const key = name.toLowerCase();

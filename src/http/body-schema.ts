@@ -45,16 +45,25 @@ export function validateBody(schema: JsonSchema, value: unknown, typeName: strin
 
 function checkObject(schema: JsonSchema, value: Record<string, unknown>, path: string, typeName: string): void {
   for (const name of schema.required ?? []) {
-    if (value[name] === undefined || value[name] === null) throw errors.missingProperty(path + name, typeName);
+    const member = ownMember(value, name);
+    if (member === undefined || member === null) throw errors.missingProperty(path + name, typeName);
   }
   for (const [name, member] of Object.entries(value)) {
-    const memberSchema = schema.properties?.[name] ?? patternSchema(schema, name);
+    const memberSchema = ownMember(schema.properties ?? {}, name) ?? patternSchema(schema, name);
     if (memberSchema === undefined) {
       if (schema.additionalProperties === false) throw errors.unknownProperty(path + name, typeName);
       continue;
     }
     checkValue(memberSchema, member, path + name, typeName);
   }
+}
+
+/**
+ * A member by a name the client chose: its own, never one every object inherits. Otherwise
+ * 'toString', 'constructor' or '__proto__' would find Object.prototype's and pass as known.
+ */
+function ownMember<T>(object: Readonly<Record<string, T>>, name: string): T | undefined {
+  return Object.hasOwn(object, name) ? object[name] : undefined;
 }
 
 function patternSchema(schema: JsonSchema, name: string): JsonSchema | undefined {
@@ -71,6 +80,8 @@ function checkValue(schema: JsonSchema, value: unknown, path: string, typeName: 
   const types = schema.type === undefined ? undefined : ([] as JsonType[]).concat(schema.type);
   if (types !== undefined && !types.some((type) => hasType(value, type))) throw fail();
   if (typeof value === 'string') {
+    // PostgreSQL text cannot hold U+0000, so no store may be given one; refused on every store alike.
+    if (value.includes('\u0000')) throw errors.invalidProperty(path, 'text without U+0000 (NUL) characters', value);
     if (schema.minLength !== undefined && value.length < schema.minLength) throw fail();
     if (schema.maxLength !== undefined && value.length > schema.maxLength) throw fail();
     if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) throw fail();

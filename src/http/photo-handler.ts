@@ -7,6 +7,7 @@ import { preconditionHolds, type Dimensions, type PhotoInfo, type PhotoOwner, ty
 import { notModified, writePrecondition } from './conditional.js';
 import type { GraphContext, GraphServices } from './graph-context.js';
 import type { PhotoOwnerRef, PhotoTarget } from './graph-path.js';
+import { parseJsonBody } from './json-body.js';
 import { BODY_LIMIT } from './limits.js';
 import type { Lookup } from '../directory/directory.js';
 import { ownerKey, PHOTO_CACHE_CONTROL, withHeaders, type CachedSize } from '../photos/photo-cache.js';
@@ -107,7 +108,7 @@ async function write(
       // PATCH /photo with JSON: re-render the kept master at W×H.
       const current = await services.photos.info(resolved.owner);
       checkEarly(precondition, current.etag);
-      const body = parseJson(await readBody(request.raw, request.body, BODY_LIMIT));
+      const body = parseJsonBody(await readBody(request.raw, request.body, BODY_LIMIT));
       const info = await services.photos.resize(resolved.owner, body, precondition);
       const json = metadata(context, `${resolved.context}/photo/$entity`, info.etag, info.primary);
       return sendJson(context, json, info.etag, 'no-store');
@@ -167,14 +168,6 @@ function withServiceRoot(template: CachedSize, serviceRoot: string): CachedSize 
 /** Fails fast, before the body is read; the store checks again inside the write. */
 function checkEarly(precondition: Precondition, etag: string | undefined): void {
   if (!preconditionHolds(precondition, etag)) throw errors.preconditionFailed(etag);
-}
-
-function parseJson(bytes: Buffer): unknown {
-  try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw errors.badJson();
-  }
 }
 
 /** "48x48" or "48X48"; anything else names no size there is (404, as Graph answers). */
