@@ -1,20 +1,20 @@
-// The images the bench uploads and seeds. Real photos come from the shared
-// fixtures; the 12-megapixel JPEG and the PNG are made from a real photo so that
-// they compress like photos do: upscaled, with sensor-like noise from a seeded
-// generator (the same bytes on every run and machine with the same libvips), at
-// the best JPEG quality that stays under Graph's 4 MB.
+// The images the bench uploads and seeds. Real photos come from the test
+// fixtures (test/fixtures/photos/); the 12-megapixel JPEG and the PNG are made
+// from a real photo so that they compress like photos do: upscaled, with
+// sensor-like noise from a seeded generator (the same bytes on every run and
+// machine with the same libvips), at the best JPEG quality that stays under
+// Graph's 4 MB.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import sharp from 'sharp';
+import { PHOTOS_DIR } from '../test/helpers/images.js';
 
-/** shared/fixtures/photos beside the checkout, seen from dist/bench/ (where this runs). */
-const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/photos', import.meta.url));
 /** The 2.1 MB 4608×1976 phone photo. */
-export const PHONE_PHOTO = `${FIXTURES}/mobile-HMD_Nokia_8.3_5G.jpg`;
+export const PHONE_PHOTO = join(PHOTOS_DIR, 'mobile-HMD_Nokia_8.3_5G.jpg');
 /** A real 640×480 camera photo (128 kB): the read path's photo and the leak check's upload. */
-export const CAMERA_PHOTO = `${FIXTURES}/exif-org-canon-ixus.jpg`;
+export const CAMERA_PHOTO = join(PHOTOS_DIR, 'exif-org-canon-ixus.jpg');
 /** A real 1600×1200 camera photo: the content of the generated images. */
-const LARGE_CAMERA_PHOTO = `${FIXTURES}/tests-22-canon_tags.jpg`;
+const LARGE_CAMERA_PHOTO = join(PHOTOS_DIR, 'tests-22-canon_tags.jpg');
 
 /** "4 MB" read as 4,000,000 bytes, which is also under the 4 MiB body limit. */
 const UNDER_4_MB = 4_000_000;

@@ -16,10 +16,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { createSelfSignedCertificate } from '../src/tls/self-signed-certificate.js';
+import { photo } from './helpers/images.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/portrait.js', import.meta.url));
-const PHOTOS = new URL('../../../shared/fixtures/photos/', import.meta.url);
-const photo = (name: string): Buffer => readFileSync(new URL(name, PHOTOS));
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const JWT_LINE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\n$/;

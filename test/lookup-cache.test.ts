@@ -1,10 +1,10 @@
 // Directory lookups cached for photo reads: bounded, short-lived, and forgotten
 // when this node deletes what they point to.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { LookupCache } from '../src/directory/lookup-cache.js';
 import { createHarness, type Harness } from './helpers/harness.js';
+import { photo } from './helpers/images.js';
 
 describe('LookupCache', () => {
   it('forgets an entry after its time to live', () => {
@@ -35,8 +35,7 @@ describe('photo reads after a delete on this node', () => {
   it('a deleted user is unknown at once, though their photo was just read', async () => {
     const auth = { authorization: `Bearer ${await h.appToken(['User.ReadWrite.All', 'Group.ReadWrite.All'])}` };
     const bob = await h.user('bob@contoso.com');
-    const photo = readFileSync(new URL('../../../shared/fixtures/photos/Canon_40D.jpg', import.meta.url));
-    const put = await h.app.inject({ method: 'PUT', url: `/v1.0/users/${bob.id}/photo/$value`, headers: auth, payload: photo });
+    const put = await h.app.inject({ method: 'PUT', url: `/v1.0/users/${bob.id}/photo/$value`, headers: auth, payload: photo('Canon_40D.jpg') });
     assert.equal(put.statusCode, 200);
     for (const path of [bob.id, 'bob@contoso.com']) {
       const read = await h.app.inject({ method: 'GET', url: `/v1.0/users/${path}/photo/$value`, headers: auth });
@@ -56,8 +55,7 @@ describe('photo reads after a delete on this node', () => {
     const created = await h.app.inject({ method: 'POST', url: '/v1.0/groups', headers: auth, payload: { displayName: 'Design' } });
     const id = created.json().id as string;
     assert.equal((await h.app.inject({ method: 'PUT', url: `/v1.0/groups/${id}/team`, headers: auth, payload: {} })).statusCode, 201);
-    const photo = readFileSync(new URL('../../../shared/fixtures/photos/Nikon_D70.jpg', import.meta.url));
-    assert.equal((await h.app.inject({ method: 'PUT', url: `/v1.0/groups/${id}/photo/$value`, headers: auth, payload: photo })).statusCode, 200);
+    assert.equal((await h.app.inject({ method: 'PUT', url: `/v1.0/groups/${id}/photo/$value`, headers: auth, payload: photo('Nikon_D70.jpg') })).statusCode, 200);
     assert.equal((await h.app.inject({ method: 'GET', url: `/v1.0/teams/${id}/photo/$value`, headers: auth })).statusCode, 200);
     assert.equal((await h.app.inject({ method: 'DELETE', url: `/v1.0/groups/${id}`, headers: auth })).statusCode, 204);
     for (const url of [`/v1.0/groups/${id}/photo/$value`, `/v1.0/teams/${id}/photo/$value`]) {

@@ -1,13 +1,10 @@
 // The core round trip a client makes: put a photo, read its metadata, bytes and
 // sizes, revalidate, delete — over Fastify's inject, with real images.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { createHarness, type Harness } from './helpers/harness.js';
-
-const PHOTOS = new URL('../../../shared/fixtures/photos/', import.meta.url);
-const photo = (name: string) => readFileSync(new URL(name, PHOTOS));
+import { photo } from './helpers/images.js';
 
 describe('a user photo round trip', () => {
   let h: Harness;

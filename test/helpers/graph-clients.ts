@@ -23,8 +23,8 @@ import { PORTRAIT_CLI } from './server-process.js';
 
 /** The repository's node_modules, seen from dist/test/helpers/. */
 const NODE_MODULES = fileURLToPath(new URL('../../../node_modules', import.meta.url));
-/** The shared fixture photos, seen from dist/test/helpers/. */
-export const PHOTOS_DIR = fileURLToPath(new URL('../../../../shared/fixtures/photos/', import.meta.url));
+/** The real photos, for the client scripts (which read them by path). */
+export { PHOTOS_DIR } from './images.js';
 /** README.md, seen from dist/test/helpers/. */
 export const README = fileURLToPath(new URL('../../../README.md', import.meta.url));
 

@@ -1,15 +1,22 @@
-// Test images: the shared real photos, small generated ones, and pixel comparisons.
+// Test images: the real photos in test/fixtures/photos/, small generated ones, and pixel comparisons.
 
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import type { Sharp, SharpOptions } from 'sharp';
 
-// From dist/test/helpers/ (where this runs) up to /work, then shared/fixtures/photos.
-const PHOTOS = new URL('../../../../shared/fixtures/photos/', import.meta.url);
+/**
+ * The real photos (test/fixtures/photos/ in the repository, with its README), with a
+ * trailing slash. Seen from dist/test/helpers/, where this runs: '../../../' is the
+ * repository root. Every test and the bench find the photos through this.
+ */
+export const PHOTOS_DIR = fileURLToPath(new URL('../../../test/fixtures/photos/', import.meta.url));
 
+/** The bytes of one of the real photos, by file name. */
 export function photo(name: string): Buffer {
-  return readFileSync(new URL(name, PHOTOS));
+  return readFileSync(join(PHOTOS_DIR, name));
 }
 
 /** Mean absolute difference per channel value (0–255) of two images of the same size. */
