@@ -195,6 +195,17 @@ describe('a token’s name claims never reach another user', () => {
     assert.equal(await photoColour(`/v1.0/users/${carol.id}/photo/$value`, admin), 'red');
   });
 
+  it('a caller’s first requests at once make one user, under the name the token gives', async () => {
+    for (let round = 0; round < 3; round++) {
+      const oid = randomUUID();
+      const upn = `burst.${oid.slice(0, 8)}@contoso.com`;
+      const token = await tokenFor(oid, upn);
+      const answers = await Promise.all(Array.from({ length: 8 }, () => me(token)));
+      assert.deepEqual(new Set(answers.map((a) => `${a.id} ${a.userPrincipalName}`)), new Set([`${oid} ${upn}`]));
+      assert.equal((await me(token)).userPrincipalName, upn);
+    }
+  });
+
   it('a valid upn nobody holds is the new user’s name, found by it in any case', async () => {
     const oid = randomUUID();
     const upn = `O'Neil.${oid.slice(0, 8)}@Contoso.com`;

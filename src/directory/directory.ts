@@ -81,13 +81,16 @@ export class Directory {
       const ownName = provisionedUserPrincipalName(tenantId, objectId);
       const claimed = principal.userPrincipalName;
       const name = claimed !== undefined && userPrincipalNameProblem(claimed) === undefined ? claimed : ownName;
-      const create = (userPrincipalName: string) =>
-        this.#saveNewUser(tenantId, { id: objectId, userPrincipalName, displayName: principal.displayName ?? userPrincipalName });
-      try {
-        await create(name);
-      } catch (error) {
-        if (!(error instanceof ConflictError) || name === ownName) throw error;
-        await create(ownName);
+      for (const userPrincipalName of new Set([name, ownName])) {
+        try {
+          await this.#saveNewUser(tenantId, { id: objectId, userPrincipalName, displayName: principal.displayName ?? userPrincipalName });
+          break;
+        } catch (error) {
+          if (!(error instanceof ConflictError)) throw error;
+          // Another request of this caller made them meanwhile (on PostgreSQL the id's clash reads as a conflict too).
+          if (await this.#store.getUserById(tenantId, objectId)) break;
+          if (userPrincipalName === ownName) throw error;
+        }
       }
     }
     this.#seenCallers.add(key);
