@@ -60,6 +60,9 @@ export const errors = {
     ),
   missingProperty: (name: string, type: string) =>
     new GraphError(400, 'InvalidPropertyValue', `The property '${name}' is required on type '${type}'.`),
+  // Entra's rules for the name (directory/user-principal-name.ts); `portrait import` reports the same text.
+  invalidUserPrincipalName: (why: string) =>
+    new GraphError(400, 'InvalidPropertyValue', `The property 'userPrincipalName' is invalid: ${why}.`),
   conflict: (message: string) => new GraphError(400, 'Request_BadRequest', message),
   unknownSelect: (name: string) =>
     new GraphError(400, 'BadRequest', `Could not find a property named '${name}' on type 'microsoft.graph.profilePhoto'.`),

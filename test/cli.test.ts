@@ -690,6 +690,32 @@ describe('the portrait command', { concurrency: 2 }, () => {
     assert.deepEqual(exit, { code: 0, signal: null });
   });
 
+  it('import: a userPrincipalName that is no UPN stops it with POST /users’s message, exit 1, like any bad document', { timeout: 30_000 }, async (t) => {
+    const root = await scratch(t);
+    const data = ['--data', join(root, 'data')];
+    const run = async (document: unknown): Promise<CliResult> => {
+      const file = join(root, `${randomUUID()}.json`);
+      await writeFile(file, JSON.stringify(document));
+      return cli(root, ['import', file, ...data]);
+    };
+    const cases: { document: unknown; says: string }[] = [
+      { document: { users: 'alice' }, says: 'users must be an array' },
+      // An object id as a name: it would have answered for that user (issue 9).
+      {
+        document: { users: [{ userPrincipalName: randomUUID(), displayName: 'Squatter' }] },
+        says: "users[0].userPrincipalName: The property 'userPrincipalName' is invalid: it must be alias@domain, with one '@'.",
+      },
+      {
+        document: { users: [{ userPrincipalName: 'alice@contoso.com' }, { userPrincipalName: 'bob+tag@contoso.com' }] },
+        says: "users[1].userPrincipalName: The property 'userPrincipalName' is invalid: the part before '@' may hold only A–Z, a–z, 0–9 and ' . - _ ! # ^ ~, not '+'.",
+      },
+    ];
+    for (const { document, says } of cases) {
+      const result = await run(document);
+      assert.deepEqual(result, { code: 1, stdout: '', stderr: `portrait import: ${says}\n` }, JSON.stringify(document));
+    }
+  });
+
   it('serve that cannot listen says why in one line and exits 1', { timeout: 30_000 }, async (t) => {
     const root = await scratch(t);
     const taken = createNetServer();
@@ -722,6 +748,8 @@ describe('the portrait command', { concurrency: 2 }, () => {
       // Without --user/--app, naming either problem is fine.
       { args: ['token', '--data', dataDir, '--ttl', '5y'], names: /--ttl|--user|--app/ },
       { args: ['token', '--data', dataDir, '--user', 'x@y', '--tenant', 'contoso'], names: /--tenant/ },
+      { args: ['token', '--data', dataDir, '--user', 'x+tag@contoso.com'], names: /--user must be a userPrincipalName[^\n]*'\+'/ },
+      { args: ['token', '--data', dataDir, '--user', 'x@portrait.localhost'], names: /--user names no user, and cannot make one/ },
       { args: ['import', '--data', dataDir], names: /file/i },
       { args: ['import', 'a.json', '--data', dataDir, '--bogus'], names: /--bogus/ },
     ];

@@ -215,7 +215,8 @@ async function snapshot(store: Store): Promise<unknown> {
         owners.push(...inFolder.map((contact) => ({ tenantId, type: 'contact' as const, id: contact.id })));
       }
       // The by-id and by-UPN lookups must keep working too (upn_key, drive_id).
-      assert.deepEqual(await store.getUser(tenantId, user.userPrincipalName.toUpperCase()), user);
+      assert.deepEqual(await store.getUserById(tenantId, user.id.toUpperCase()), user);
+      assert.deepEqual(await store.getUserByUpn(tenantId, user.userPrincipalName.toUpperCase()), user);
       assert.deepEqual(await store.getUserByDrive(tenantId, user.driveId), user);
       mailboxes[user.id] = { folders, contacts };
     }

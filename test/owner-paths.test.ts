@@ -218,7 +218,7 @@ async function buildWorld(h: Harness): Promise<{ world: World; tokens: Record<Ca
 
   const meUser = await created('/users', { userPrincipalName: 'megan.bowen@contoso.com', displayName: 'Megan Bowen' });
   const adele = await created('/users', { userPrincipalName: 'Adele.Vance@contoso.com', displayName: 'Adele Vance' });
-  const me = await h.store.getUser(h.tenantId, id(meUser));
+  const me = await h.store.getUserById(h.tenantId, id(meUser));
   assert.ok(me);
   const meToken = await h.userToken(me, ME_SCOPES, { admin: true });
 

@@ -116,7 +116,7 @@ describe('SqliteStore on a file', () => {
       driveId: `b!${randomUUID()}`,
     };
     assert.equal(await a.saveUser(alice), 'created');
-    assert.deepEqual(await b.getUser(tenantId, 'ALICE@contoso.com'), alice);
+    assert.deepEqual(await b.getUserByUpn(tenantId, 'ALICE@contoso.com'), alice);
     assert.equal(await b.saveUser(alice), 'unchanged', 'b compares with what a wrote');
 
     const me: PhotoOwner = { tenantId, type: 'user', id: alice.id };
@@ -140,7 +140,7 @@ describe('SqliteStore on a file', () => {
     assert.equal(outcomes.filter((o) => o.ok).length, 1);
 
     assert.equal(await b.deleteUser(tenantId, alice.id), true);
-    assert.equal(await a.getUser(tenantId, alice.id), undefined);
+    assert.equal(await a.getUserById(tenantId, alice.id), undefined);
     assert.equal(await a.getPhoto(me), undefined);
   });
 });

@@ -86,7 +86,7 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
         const alice = user(tenantId, 'alice@contoso.com');
         assert.equal(await store.saveUser(alice), 'created');
         await store.ensureTenant(tenantId);
-        assert.deepEqual(await store.getUser(tenantId, alice.id), alice, 'a repeated ensureTenant keeps the tenant’s data');
+        assert.deepEqual(await store.getUserById(tenantId, alice.id), alice, 'a repeated ensureTenant keeps the tenant’s data');
       });
 
       it('knows which tenants were recorded', async (t) => {
@@ -109,12 +109,12 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
         const { store, tenantId } = await setupTenant(t);
         const alice = user(tenantId, 'alice@contoso.com', { mail: null, isAdmin: true, userType: 'Guest' });
         assert.equal(await store.saveUser(alice), 'created');
-        assert.deepEqual(await store.getUser(tenantId, alice.id), alice);
+        assert.deepEqual(await store.getUserById(tenantId, alice.id), alice);
         assert.equal(await store.saveUser({ ...alice }), 'unchanged');
 
         const renamed = { ...alice, displayName: 'Alice Renamed' };
         assert.equal(await store.saveUser(renamed), 'updated');
-        assert.deepEqual(await store.getUser(tenantId, alice.id), renamed);
+        assert.deepEqual(await store.getUserById(tenantId, alice.id), renamed);
         assert.equal(await store.saveUser(renamed), 'unchanged');
 
         for (const change of [
@@ -124,25 +124,53 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
           { driveId: `b!${randomUUID()}` },
           { userPrincipalName: 'Alice@Contoso.com' },
         ]) {
-          const next: User = { ...(await store.getUser(tenantId, alice.id))!, ...change };
+          const next: User = { ...(await store.getUserById(tenantId, alice.id))!, ...change };
           assert.equal(await store.saveUser(next), 'updated', `changing ${Object.keys(change).join()}`);
-          assert.deepEqual(await store.getUser(tenantId, alice.id), next);
+          assert.deepEqual(await store.getUserById(tenantId, alice.id), next);
         }
       });
 
-      it('finds a user by id or userPrincipalName, case-insensitively', async (t) => {
+      it('finds a user by id, case-insensitively, and never by userPrincipalName', async (t) => {
         const { store, tenantId } = await setupTenant(t);
         const alice = user(tenantId, 'Alice.Smith@Contoso.com');
         await store.saveUser(alice);
-        assert.deepEqual(await store.getUser(tenantId, alice.id), alice);
-        assert.deepEqual(await store.getUser(tenantId, alice.id.toUpperCase()), alice, 'by id in upper case');
-        assert.deepEqual(await store.getUser(tenantId, 'Alice.Smith@Contoso.com'), alice);
-        assert.deepEqual(await store.getUser(tenantId, 'alice.smith@contoso.com'), alice);
-        assert.deepEqual(await store.getUser(tenantId, 'ALICE.SMITH@CONTOSO.COM'), alice);
-        const found = await store.getUser(tenantId, 'alice.smith@contoso.com');
+        assert.deepEqual(await store.getUserById(tenantId, alice.id), alice);
+        assert.deepEqual(await store.getUserById(tenantId, alice.id.toUpperCase()), alice, 'by id in upper case');
+        assert.equal(await store.getUserById(tenantId, 'Alice.Smith@Contoso.com'), undefined, 'a UPN is no id');
+        assert.equal(await store.getUserById(tenantId, 'alice.smith@contoso.com'), undefined);
+        assert.equal(await store.getUserById(tenantId, randomUUID()), undefined);
+      });
+
+      it('finds a user by userPrincipalName, case-insensitively, and never by id', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const alice = user(tenantId, 'Alice.Smith@Contoso.com');
+        await store.saveUser(alice);
+        assert.deepEqual(await store.getUserByUpn(tenantId, 'Alice.Smith@Contoso.com'), alice);
+        assert.deepEqual(await store.getUserByUpn(tenantId, 'alice.smith@contoso.com'), alice);
+        assert.deepEqual(await store.getUserByUpn(tenantId, 'ALICE.SMITH@CONTOSO.COM'), alice);
+        const found = await store.getUserByUpn(tenantId, 'alice.smith@contoso.com');
         assert.equal(found?.userPrincipalName, 'Alice.Smith@Contoso.com', 'the UPN keeps the case it was saved with');
-        assert.equal(await store.getUser(tenantId, 'bob@contoso.com'), undefined);
-        assert.equal(await store.getUser(tenantId, randomUUID()), undefined);
+        assert.equal(await store.getUserByUpn(tenantId, alice.id), undefined, 'an id is no UPN');
+        assert.equal(await store.getUserByUpn(tenantId, alice.id.toUpperCase()), undefined);
+        assert.equal(await store.getUserByUpn(tenantId, 'bob@contoso.com'), undefined);
+      });
+
+      it('a name equal to another user’s id never stands in for that user (issue 9)', async (t) => {
+        // The directory refuses such a name (directory/user-principal-name.ts); the store
+        // takes what it is given, so each lookup must keep to its own column whatever is kept.
+        const { store, tenantId } = await setupTenant(t);
+        const alice = user(tenantId, 'alice@contoso.com');
+        await store.saveUser(alice);
+        const squatter = user(tenantId, alice.id.toUpperCase());
+        await store.saveUser(squatter);
+        // Two rows now match "id = alice.id OR upn_key = alice.id"; each lookup must find exactly its own.
+        for (let i = 0; i < 5; i++) {
+          assert.deepEqual(await store.getUserById(tenantId, alice.id), alice, 'by id: alice, every time');
+          assert.deepEqual(await store.getUserByUpn(tenantId, alice.id), squatter, 'by name: the holder of the name');
+        }
+        await assert.rejects(store.saveUser(user(tenantId, alice.id)), ConflictError, 'the name is still unique, in any case');
+        assert.deepEqual(await store.getUserById(tenantId, squatter.id), squatter);
+        assert.deepEqual(await store.getUserByUpn(tenantId, 'alice@contoso.com'), alice);
       });
 
       it('throws ConflictError when another user has the UPN, in any case, and changes nothing', async (t) => {
@@ -151,13 +179,13 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
         await store.saveUser(alice);
         const impostor = user(tenantId, 'ALICE@contoso.com');
         await assert.rejects(store.saveUser(impostor), ConflictError);
-        assert.equal(await store.getUser(tenantId, impostor.id), undefined, 'the conflicting user is not created');
-        assert.deepEqual(await store.getUser(tenantId, 'alice@contoso.com'), alice, 'the owner of the UPN is untouched');
+        assert.equal(await store.getUserById(tenantId, impostor.id), undefined, 'the conflicting user is not created');
+        assert.deepEqual(await store.getUserByUpn(tenantId, 'alice@contoso.com'), alice, 'the owner of the UPN is untouched');
 
         const bob = user(tenantId, 'bob@contoso.com');
         assert.equal(await store.saveUser(bob), 'created');
         await assert.rejects(store.saveUser({ ...bob, userPrincipalName: 'Alice@Contoso.com' }), ConflictError);
-        assert.deepEqual(await store.getUser(tenantId, bob.id), bob, 'a rejected update leaves the user as it was');
+        assert.deepEqual(await store.getUserById(tenantId, bob.id), bob, 'a rejected update leaves the user as it was');
         assert.deepEqual(sortById(await store.listUsers(tenantId)), sortById([alice, bob]));
       });
 
@@ -208,8 +236,8 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
 
         assert.equal(await store.deleteUser(tenantId, alice.id), true);
 
-        assert.equal(await store.getUser(tenantId, alice.id), undefined);
-        assert.equal(await store.getUser(tenantId, 'alice@contoso.com'), undefined);
+        assert.equal(await store.getUserById(tenantId, alice.id), undefined);
+        assert.equal(await store.getUserByUpn(tenantId, 'alice@contoso.com'), undefined);
         assert.equal(await store.getUserByDrive(tenantId, alice.driveId), undefined);
         assert.deepEqual(await store.listUsers(tenantId), [bob]);
         assert.equal(await store.getContactFolder(tenantId, alice.id, top.id), undefined);
@@ -252,16 +280,16 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
         const inB = user(b, 'alice@contoso.com', { id, driveId, displayName: 'Alice in B' });
         assert.equal(await store.saveUser(inA), 'created');
         assert.equal(await store.saveUser(inB), 'created', 'the same id and UPN in another tenant is no conflict');
-        assert.deepEqual(await store.getUser(a, id), inA);
-        assert.deepEqual(await store.getUser(b, id), inB);
-        assert.deepEqual(await store.getUser(b, 'ALICE@contoso.com'), inB);
+        assert.deepEqual(await store.getUserById(a, id), inA);
+        assert.deepEqual(await store.getUserById(b, id), inB);
+        assert.deepEqual(await store.getUserByUpn(b, 'ALICE@contoso.com'), inB);
         assert.deepEqual(await store.getUserByDrive(a, driveId), inA);
         assert.deepEqual(await store.listUsers(a), [inA]);
         assert.deepEqual(await store.listUsers(b), [inB]);
         const other = randomUUID();
         await store.ensureTenant(other);
         assert.deepEqual(await store.listUsers(other), []);
-        assert.equal(await store.getUser(other, id), undefined);
+        assert.equal(await store.getUserById(other, id), undefined);
         assert.equal(await store.getUserByDrive(other, driveId), undefined);
 
         const groupId = randomUUID();
@@ -307,8 +335,8 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
 
         // Deleting in one tenant leaves the other whole.
         assert.equal(await store.deleteUser(a, id), true);
-        assert.equal(await store.getUser(a, id), undefined);
-        assert.deepEqual(await store.getUser(b, id), inB);
+        assert.equal(await store.getUserById(a, id), undefined);
+        assert.deepEqual(await store.getUserById(b, id), inB);
         assert.deepEqual(await store.getContactFolder(b, id, folderId), fB);
         assert.deepEqual(await store.getContact(b, id, contactId), cB);
         await assertPhotoWhole(store, owner(b, 'user', id), etagOf('user-b'));
@@ -829,7 +857,7 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
 
         const again = await reopen();
         assert.equal(await again.getSetting('key'), 'value');
-        assert.deepEqual(await again.getUser(tenantId, 'alice@CONTOSO.com'), alice);
+        assert.deepEqual(await again.getUserByUpn(tenantId, 'alice@CONTOSO.com'), alice);
         assert.deepEqual(await again.getUserByDrive(tenantId, alice.driveId), alice);
         assert.deepEqual(await again.listUsers(tenantId), [alice]);
         assert.deepEqual(await again.getGroup(tenantId, group.id), group);

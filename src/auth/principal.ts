@@ -17,8 +17,9 @@ export interface Principal {
   readonly permissions: ReadonlySet<string>;
   /** The token's wids name an administrator role. */
   readonly adminInToken: boolean;
-  /** upn or preferred_username, for a user created on first sight. */
+  /** upn or preferred_username as signed, for a user created on first sight: not checked to be a UPN. */
   readonly userPrincipalName: string | undefined;
+  /** name, without control characters. */
   readonly displayName: string | undefined;
   /** Seconds since the epoch: a cached principal is good until then. */
   readonly expiresAt: number;

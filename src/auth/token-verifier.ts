@@ -111,6 +111,20 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   };
 }
 
+/**
+ * The name claim as text a store can keep: without control characters (PostgreSQL text
+ * cannot hold U+0000) or lone surrogates, trimmed, at most 256 characters (POST /users's
+ * limit); undefined when nothing is left.
+ */
+function displayNameClaim(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const text = value
+    .replace(/\p{Cc}/gu, '')
+    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+    .trim();
+  return text === '' ? undefined : Array.from(text).slice(0, 256).join('');
+}
+
 /** Fetches the issuer's OpenID configuration on first use when no JWKS URL was configured. */
 function lazyRemoteKeys(jwksUri: string | undefined, issuer: string): JWTVerifyGetKey {
   let keys: JWTVerifyGetKey | undefined;
@@ -150,8 +164,9 @@ function toPrincipal(payload: JWTPayload): Principal {
     delegated,
     permissions: new Set(names.filter((n) => n !== '').map((n) => n.toLowerCase())),
     adminInToken: Array.isArray(wids) && wids.some((w) => typeof w === 'string' && ADMIN_ROLE_TEMPLATE_IDS.has(w.toLowerCase())),
+    // As signed: whether it is a usable name is the directory's call (directory/user-principal-name.ts).
     userPrincipalName: upn,
-    displayName: typeof payload.name === 'string' ? payload.name : undefined,
+    displayName: displayNameClaim(payload.name),
     expiresAt: payload.exp ?? 0,
     notBefore: payload.nbf ?? 0,
   };

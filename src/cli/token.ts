@@ -5,6 +5,7 @@ import { issueToken, loadOrCreateIssuerKey, type TokenSubject } from '../auth/bu
 import { parseFlags, UsageError } from '../config.js';
 import { Directory } from '../directory/directory.js';
 import { GUID_PATTERN, idFromName } from '../directory/ids.js';
+import { userPrincipalNameProblem } from '../directory/user-principal-name.js';
 import { openStore, storeLocation } from '../storage/open-store.js';
 import { defaultTenant, ensureDataFolder } from './data-folder.js';
 
@@ -31,7 +32,9 @@ export async function token(argv: readonly string[]): Promise<string> {
   if (values.user && values.roles) throw new UsageError('--roles is for --app tokens; users have --scopes');
   if (values.app && !values.roles) throw new UsageError('--app needs --roles "User.ReadWrite.All …"');
   if (values.tenant !== undefined && !GUID_PATTERN.test(values.tenant)) throw new UsageError(`--tenant must be a GUID, got '${values.tenant}'`);
-  if (values.user !== undefined && !/^[^@\s]+@[^@\s]+$/.test(values.user)) throw new UsageError(`--user must be a userPrincipalName like alice@contoso.com, got '${values.user}'`);
+  // 'portrait': an existing guest (…#EXT#@….portrait.localhost) may be named; only creating one is refused below.
+  const userProblem = values.user === undefined ? undefined : userPrincipalNameProblem(values.user, 'portrait');
+  if (userProblem !== undefined) throw new UsageError(`--user must be a userPrincipalName like alice@contoso.com: ${userProblem}`);
   const ttlSeconds = parseTtl(values.ttl ?? '1h');
 
   const dataDir = resolve(values.data ?? 'data');
@@ -43,9 +46,10 @@ export async function token(argv: readonly string[]): Promise<string> {
     if (values.user) {
       const directory = new Directory(store, { autoProvisionUsers: true });
       const upn = values.user;
-      const user =
-        (await store.getUser(tenantId, upn)) ??
-        (await directory.createUser(tenantId, { userPrincipalName: upn, displayName: upn.split('@')[0] ?? upn }));
+      const existing = await store.getUserByUpn(tenantId, upn);
+      const newUserProblem = existing ? undefined : userPrincipalNameProblem(upn);
+      if (newUserProblem !== undefined) throw new UsageError(`--user names no user, and cannot make one: ${newUserProblem}`);
+      const user = existing ?? (await directory.createUser(tenantId, { userPrincipalName: upn, displayName: upn.split('@')[0] ?? upn }));
       subject = {
         kind: 'user',
         userId: user.id,

@@ -6,8 +6,10 @@ import type { Principal } from '../auth/principal.js';
 import { errors } from '../errors.js';
 import type { Contact, ContactFolder, EmailAddress, Group, Invitation, Store, User } from '../storage/store.js';
 import { ConflictError } from '../storage/store.js';
-import { driveIdFor, newId } from './ids.js';
+import { guestUserPrincipalName } from './guest-user-principal-name.js';
+import { driveIdFor, GUID_PATTERN, newId } from './ids.js';
 import { LookupCache } from './lookup-cache.js';
+import { checkUserPrincipalName, provisionedUserPrincipalName, userPrincipalNameProblem } from './user-principal-name.js';
 
 /** How a path reaches a user. */
 export type UserRef =
@@ -82,22 +84,31 @@ export class Directory {
     });
   }
 
-  /** Creates the signed-in user from the token's claims the first time it is seen. */
+  /**
+   * Creates the signed-in user from the token's claims the first time it is seen. The user
+   * is the token's (tid, oid) — its id is the oid — and never another object found by name:
+   * when the upn claim is no valid UPN, or another object holds it, the caller gets Portrait's
+   * own name for them (provisionedUserPrincipalName), which no client can take.
+   */
   async provisionCaller(principal: Principal): Promise<void> {
     if (!principal.delegated || !this.#options.autoProvisionUsers) return;
-    const key = `${principal.tenantId}/${principal.objectId}`;
+    const { tenantId, objectId } = principal;
+    const key = `${tenantId}/${objectId}`;
     if (this.#seenCallers.has(key)) return;
-    const existing = await this.#store.getUser(principal.tenantId, principal.objectId);
-    if (!existing) {
-      try {
-        await this.createUser(principal.tenantId, {
-          id: principal.objectId,
-          userPrincipalName: principal.userPrincipalName ?? `${principal.objectId}@${principal.tenantId}`,
-          displayName: principal.displayName ?? principal.userPrincipalName ?? principal.objectId,
-        });
-      } catch (error) {
-        // Another user already has this UPN: the caller stays unknown (its /me is a 404).
-        if (!(error instanceof ConflictError)) throw error;
+    if (!(await this.#store.getUserById(tenantId, objectId))) {
+      const ownName = provisionedUserPrincipalName(tenantId, objectId);
+      const claimed = principal.userPrincipalName;
+      const name = claimed !== undefined && userPrincipalNameProblem(claimed) === undefined ? claimed : ownName;
+      for (const userPrincipalName of new Set([name, ownName])) {
+        try {
+          await this.#saveNewUser(tenantId, { id: objectId, userPrincipalName, displayName: principal.displayName ?? userPrincipalName });
+          break;
+        } catch (error) {
+          if (!(error instanceof ConflictError)) throw error;
+          // Another request of this caller made them meanwhile (on PostgreSQL the id's clash reads as a conflict too).
+          if (await this.#store.getUserById(tenantId, objectId)) break;
+          if (userPrincipalName === ownName) throw error;
+        }
       }
     }
     this.#seenCallers.add(key);
@@ -106,7 +117,7 @@ export class Directory {
   /** Whether the caller may act as an administrator: by token, or by directory role. */
   async callerIsAdmin(principal: Principal): Promise<boolean> {
     if (principal.adminInToken) return true;
-    const caller = await this.#store.getUser(principal.tenantId, principal.objectId);
+    const caller = await this.#store.getUserById(principal.tenantId, principal.objectId);
     return caller?.isAdmin ?? false;
   }
 
@@ -117,6 +128,7 @@ export class Directory {
     if (ref.by === 'drive') refuseUnstorable(ref.driveId);
     switch (ref.by) {
       case 'me':
+        // The token's oid, a GUID (auth/token-verifier.ts): looked up by id, never by name.
         return this.#found(await this.#user(tenantId, principal.objectId, lookup), principal.objectId);
       case 'key':
         return this.#found(await this.#user(tenantId, ref.key, lookup), ref.key);
@@ -126,7 +138,7 @@ export class Directory {
       case 'invitation': {
         reusableUntil(lookup, 0);
         const invitation = await this.findInvitation(tenantId, ref.invitationId);
-        return this.#found(await this.#store.getUser(tenantId, invitation.invitedUserId), invitation.invitedUserId);
+        return this.#found(await this.#store.getUserById(tenantId, invitation.invitedUserId), invitation.invitedUserId);
       }
     }
   }
@@ -186,7 +198,19 @@ export class Directory {
     return this.#store.listContacts(user.tenantId, user.id, folder?.id ?? null);
   }
 
+  /** A user named by a client (POST /users, `portrait token --user`): the name must be a valid UPN. */
   async createUser(tenantId: string, input: NewUser): Promise<User> {
+    checkUserPrincipalName(input.userPrincipalName);
+    try {
+      return await this.#saveNewUser(tenantId, input);
+    } catch (error) {
+      if (error instanceof ConflictError) throw errors.conflict(error.message);
+      throw error;
+    }
+  }
+
+  /** Saves a new user whose name was checked; throws the store's ConflictError when the name is taken. */
+  async #saveNewUser(tenantId: string, input: NewUser): Promise<User> {
     await this.#store.ensureTenant(tenantId);
     const id = (input.id ?? newId()).toLowerCase();
     const user: User = {
@@ -199,12 +223,7 @@ export class Directory {
       isAdmin: input.isAdmin ?? false,
       driveId: driveIdFor(id),
     };
-    try {
-      await this.#store.saveUser(user);
-    } catch (error) {
-      if (error instanceof ConflictError) throw errors.conflict(error.message);
-      throw error;
-    }
+    await this.#store.saveUser(user);
     return user;
   }
 
@@ -268,10 +287,18 @@ export class Directory {
 
   /** POST /invitations: a guest user for the address (reused if it exists), and the invitation. */
   async createInvitation(tenantId: string, email: string, redirectUrl: string): Promise<{ invitation: Invitation; user: User }> {
-    const upn = `${email.replace('@', '_')}#EXT#@${tenantId}.portrait.localhost`;
-    const user =
-      (await this.#store.getUser(tenantId, upn)) ??
-      (await this.createUser(tenantId, { userPrincipalName: upn, displayName: email, mail: email, userType: 'Guest' }));
+    const upn = guestUserPrincipalName(tenantId, email);
+    checkUserPrincipalName(upn, 'portrait');
+    let user = await this.#store.getUserByUpn(tenantId, upn);
+    if (!user) {
+      try {
+        user = await this.#saveNewUser(tenantId, { userPrincipalName: upn, displayName: email, mail: email, userType: 'Guest' });
+      } catch (error) {
+        // An invitation for the same address made the guest meanwhile: it is this one's too.
+        user = error instanceof ConflictError ? await this.#store.getUserByUpn(tenantId, upn) : undefined;
+        if (!user) throw error;
+      }
+    }
     const invitation: Invitation = {
       tenantId,
       id: newId(),
@@ -286,7 +313,7 @@ export class Directory {
   async #user(tenantId: string, key: string, lookup: Lookup): Promise<User | undefined> {
     if (!lookup.cached || !this.#users) {
       reusableUntil(lookup, 0);
-      return this.#store.getUser(tenantId, key);
+      return this.#lookUpUser(tenantId, key);
     }
     const cacheKey = `${tenantId}|${key.toLowerCase()}`;
     const hit = this.#users.entry(cacheKey);
@@ -294,9 +321,17 @@ export class Directory {
       reusableUntil(lookup, hit.expires);
       return hit.value;
     }
-    const user = await this.#store.getUser(tenantId, key);
+    const user = await this.#lookUpUser(tenantId, key);
     reusableUntil(lookup, user ? this.#users.set(cacheKey, user) : 0);
     return user;
+  }
+
+  /**
+   * A path's {user-id}: an object id or a userPrincipalName, told apart by shape — ids are
+   * GUIDs and a UPN holds '@' — so an id is only ever found by id, a name only by name.
+   */
+  #lookUpUser(tenantId: string, key: string): Promise<User | undefined> {
+    return GUID_PATTERN.test(key) ? this.#store.getUserById(tenantId, key) : this.#store.getUserByUpn(tenantId, key);
   }
 
   async #group(tenantId: string, id: string, lookup: Lookup): Promise<Group | undefined> {

@@ -1,8 +1,11 @@
 // `portrait import`: loads a directory from one JSON document (format in the
 // README). Ids not given are derived from names, so running the same document
 // twice changes nothing the second time.
+import { errors } from '../errors.js';
 import type { Contact, ContactFolder, SaveResult, Store, User } from '../storage/store.js';
+import { guestUserPrincipalName } from './guest-user-principal-name.js';
 import { driveIdFor, GUID_PATTERN, idFromName } from './ids.js';
+import { userPrincipalNameProblem } from './user-principal-name.js';
 
 export class ImportError extends Error {
   constructor(message: string) {
@@ -24,7 +27,7 @@ export async function importDocument(store: Store, tenantId: string, document: u
   for (const [i, item] of array(root.users, 'users').entries()) {
     const at = `users[${i}]`;
     const json = object(item, at);
-    const upn = string(json.userPrincipalName, `${at}.userPrincipalName`);
+    const upn = userPrincipalName(json.userPrincipalName, `${at}.userPrincipalName`);
     const user = await saveUser(store, count, {
       tenantId,
       id: id(json.id, `${at}.id`) ?? idFromName(tenantId, 'user', upn.toLowerCase()),
@@ -60,7 +63,7 @@ export async function importDocument(store: Store, tenantId: string, document: u
     const json = object(item, at);
     const email = string(json.invitedUserEmailAddress, `${at}.invitedUserEmailAddress`);
     const invited = json.invitedUser === undefined ? {} : object(json.invitedUser, `${at}.invitedUser`);
-    const upn = `${email.replace('@', '_')}#EXT#@${tenantId}.portrait.localhost`;
+    const upn = guestUserPrincipalName(tenantId, email);
     const guest = await saveUser(store, count, {
       tenantId,
       id: id(invited.id, `${at}.invitedUser.id`) ?? idFromName(tenantId, 'user', upn.toLowerCase()),
@@ -167,6 +170,14 @@ function string(value: unknown, path: string): string {
   // PostgreSQL text cannot hold U+0000: refused here on every store, as request bodies refuse it.
   if (value.includes('\u0000')) throw new ImportError(`${path} must not contain U+0000 (NUL) characters`);
   return value;
+}
+
+/** The same check, and the same words, as POST /users. */
+function userPrincipalName(value: unknown, path: string): string {
+  const upn = string(value, path);
+  const problem = userPrincipalNameProblem(upn);
+  if (problem !== undefined) throw new ImportError(`${path}: ${errors.invalidUserPrincipalName(problem).message}`);
+  return upn;
 }
 
 function optional(value: unknown, path: string): string | undefined {

@@ -124,13 +124,19 @@ export class PostgresStore implements Store {
     }
   }
 
-  async getUser(tenantId: string, idOrUpn: string): Promise<User | undefined> {
-    const key = idOrUpn.toLowerCase();
-    const row = await this.#row(
-      'get-user',
-      `SELECT ${USER_COLUMNS} FROM users WHERE tenant_id = $1 AND (id = $2 OR upn_key = $2)`,
-      [tenantId, key],
-    );
+  async getUserById(tenantId: string, id: string): Promise<User | undefined> {
+    const row = await this.#row('get-user-by-id', `SELECT ${USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2`, [
+      tenantId,
+      id.toLowerCase(),
+    ]);
+    return row && toUser(row);
+  }
+
+  async getUserByUpn(tenantId: string, userPrincipalName: string): Promise<User | undefined> {
+    const row = await this.#row('get-user-by-upn', `SELECT ${USER_COLUMNS} FROM users WHERE tenant_id = $1 AND upn_key = $2`, [
+      tenantId,
+      userPrincipalName.toLowerCase(),
+    ]);
     return row && toUser(row);
   }
 

@@ -101,9 +101,13 @@ export class SqliteStore implements Store {
     }
   }
 
-  async getUser(tenantId: string, idOrUpn: string): Promise<User | undefined> {
-    const key = idOrUpn.toLowerCase();
-    const row = this.#sql.getUserByKey.get(tenantId, key, key) as Row | undefined;
+  async getUserById(tenantId: string, id: string): Promise<User | undefined> {
+    const row = this.#sql.getUserById.get(tenantId, id.toLowerCase()) as Row | undefined;
+    return row && toUser(row);
+  }
+
+  async getUserByUpn(tenantId: string, userPrincipalName: string): Promise<User | undefined> {
+    const row = this.#sql.getUserByUpn.get(tenantId, userPrincipalName.toLowerCase()) as Row | undefined;
     return row && toUser(row);
   }
 
@@ -376,7 +380,7 @@ function prepareStatements(db: Database.Database) {
     ),
 
     getUserById: db.prepare(`SELECT ${userColumns}, upn_key FROM users WHERE tenant_id = ? AND id = ?`),
-    getUserByKey: db.prepare(`SELECT ${userColumns} FROM users WHERE tenant_id = ? AND (id = ? OR upn_key = ?)`),
+    getUserByUpn: db.prepare(`SELECT ${userColumns} FROM users WHERE tenant_id = ? AND upn_key = ?`),
     getUserByDrive: db.prepare(`SELECT ${userColumns} FROM users WHERE tenant_id = ? AND drive_id = ?`),
     listUsers: db.prepare(`SELECT ${userColumns} FROM users WHERE tenant_id = ? ORDER BY upn_key`),
     insertUser: db.prepare(

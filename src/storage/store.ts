@@ -163,8 +163,14 @@ export interface Store {
 
   /** Insert or update by id. Throws ConflictError when another user has the UPN. */
   saveUser(user: User): Promise<SaveResult>;
-  /** By id or userPrincipalName, case-insensitively. */
-  getUser(tenantId: string, idOrUpn: string): Promise<User | undefined>;
+  /**
+   * By object id alone, case-insensitively; never by userPrincipalName. A user is found by id
+   * or by name, never by "either": with both in one lookup, a name equal to another user's id
+   * made that name's holder answer for the id (issue 9).
+   */
+  getUserById(tenantId: string, id: string): Promise<User | undefined>;
+  /** By userPrincipalName alone, case-insensitively; never by id. */
+  getUserByUpn(tenantId: string, userPrincipalName: string): Promise<User | undefined>;
   getUserByDrive(tenantId: string, driveId: string): Promise<User | undefined>;
   listUsers(tenantId: string): Promise<User[]>;
   /** Removes the user with their folders, contacts and every photo among them. */
