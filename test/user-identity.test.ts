@@ -231,7 +231,8 @@ describe('POST /users checks the userPrincipalName by Entra’s rules', () => {
       ['@contoso.com', "the part before '@' is empty"],
       ['alice+tag@contoso.com', "the part before '@' may hold only A–Z, a–z, 0–9 and ' . - _ ! # ^ ~, not '+'"],
       ['al ice@contoso.com', "the part before '@' may hold only A–Z, a–z, 0–9 and ' . - _ ! # ^ ~, not U+0020"],
-      ['al\u0000ice@contoso.com', "the part before '@' may hold only A–Z, a–z, 0–9 and ' . - _ ! # ^ ~, not U+0000"],
+      // A NUL is refused before the name is read, as in any JSON string (nul-characters.test.ts).
+      ['al\u0007ice@contoso.com', "the part before '@' may hold only A–Z, a–z, 0–9 and ' . - _ ! # ^ ~, not U+0007"],
       ['élise@contoso.com', "the part before '@' may hold only A–Z, a–z, 0–9 and ' . - _ ! # ^ ~, not U+00E9"],
       ['.alice@contoso.com', "the part before '@' may not begin or end with '.' or hold '..'"],
       ['alice.@contoso.com', "the part before '@' may not begin or end with '.' or hold '..'"],
