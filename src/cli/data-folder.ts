@@ -1,15 +1,17 @@
 // The data folder: the SQLite file, the issuer's signing key, the self-signed TLS
 // certificate and the default tenant — everything created on first use, so that
-// `npm start` needs nothing but a fresh clone.
+// `npm start` needs nothing but a fresh clone. Everything in it is private (private-files.ts).
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { newId } from '../directory/ids.js';
+import { makePrivate, makePrivateFolder, writePrivateFile } from '../private-files.js';
 import type { Store } from '../storage/store.js';
 import { createSelfSignedCertificate } from '../tls/self-signed-certificate.js';
 
 export function ensureDataFolder(dataDir: string): void {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // An existing folder keeps its mode (it may be a mount, or `--data .`); its files are private.
+  makePrivateFolder(dataDir);
 }
 
 /** The tenant tokens are issued for when no --tenant is given, created once per data folder. */
@@ -37,8 +39,10 @@ export function ensureSelfSignedCertificate(dataDir: string): TlsFiles {
       ipAddresses: ['127.0.0.1', '::1'],
       days: 365,
     });
-    writeFileSync(keyPath, keyPem, { mode: 0o600 });
-    writeFileSync(certPath, certPem);
+    writePrivateFile(keyPath, keyPem);
+    writePrivateFile(certPath, certPem);
+  } else {
+    for (const path of [certPath, keyPath]) makePrivate(path);
   }
   return { certPath, cert: readFileSync(certPath), key: readFileSync(keyPath) };
 }
