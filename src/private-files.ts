@@ -4,19 +4,21 @@
 // left to the umask, so that library use (tests, embedders) gets them too; the CLI also
 // sets a umask of 077 (cli/portrait.ts) for anything SQLite creates on its own.
 import { chmodSync, closeSync, constants, fchmodSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 
 export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_FOLDER_MODE = 0o700;
 
 /** Creates the folder and any missing parents 0700; a folder that already exists keeps its mode. */
 export function makePrivateFolder(path: string): void {
-  const first = mkdirSync(path, { recursive: true, mode: PRIVATE_FOLDER_MODE });
+  // Absolute and without a trailing slash, so that walking up meets the first folder made.
+  const target = resolve(path);
+  const first = mkdirSync(target, { recursive: true, mode: PRIVATE_FOLDER_MODE });
   if (first === undefined) return;
   // mkdir's mode is masked by the umask: set it exactly on every folder this call made.
-  for (let folder = path; ; folder = dirname(folder)) {
+  for (let folder = target; ; folder = dirname(folder)) {
     chmodSync(folder, PRIVATE_FOLDER_MODE);
-    if (folder === first || dirname(folder) === folder) break;
+    if (folder === resolve(first) || dirname(folder) === folder) break;
   }
 }
 
