@@ -70,8 +70,9 @@ export async function benchRead(context: BenchContext): Promise<Row[]> {
       mkdirSync(dirname(join(root, path)), { recursive: true });
       writeFileSync(join(root, path), bytes);
     }
-    const certFile = join(dataDir, 'tls-cert.pem');
-    const keyFile = join(dataDir, 'tls-key.pem');
+    // The certificate and key Portrait itself serves with (data-folder.ts), so the references do the same TLS work.
+    const certFile = join(dataDir, 'tls-server-cert.pem');
+    const keyFile = join(dataDir, 'tls-server-key.pem');
     bare = await startBare(
       {
         root,

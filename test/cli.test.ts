@@ -11,6 +11,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -194,6 +195,17 @@ function send(server: Server, method: string, path: string, options: SendOptions
   return reply;
 }
 
+/** The certificate a TLS client trusting only `ca` is shown on 127.0.0.1:port for localhost. */
+function presentedCertificate(port: number, ca: Buffer | undefined): Promise<X509Certificate> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ...(ca && { ca }) }, () => {
+      resolve(new X509Certificate(socket.getPeerCertificate().raw));
+      socket.end();
+    });
+    socket.once('error', reject);
+  });
+}
+
 /** Polls until a new TCP connection to the port is refused: the server stopped accepting. */
 async function waitUntilRefused(port: number, withinMs = 5_000): Promise<void> {
   const deadline = Date.now() + withinMs;
@@ -274,17 +286,20 @@ describe('the portrait command', { concurrency: 2 }, () => {
     let alice = '';
     let defaultTenant = '';
 
-    await t.test('prints its https URL, the certificate it made in the data folder, the database there and how to get a token', () => {
+    await t.test('prints its https URL, the certificate it made in the data folder, the database there and how to get a token', async () => {
       assert.equal(first.protocol, 'https', first.banner);
       assert.match(first.banner, new RegExp(`https://127\\.0\\.0\\.1:${first.port}`));
       assert.ok(first.certPath, `a certificate path is printed: ${first.banner}`);
       assert.equal(dirname(first.certPath), dataDir, 'the certificate is in the data folder');
       assert.ok(existsSync(first.certPath));
-      const x509 = new X509Certificate(readFileSync(first.certPath));
-      const san = (x509.subjectAltName ?? '').split(', ');
-      assert.ok(san.includes('DNS:localhost'), String(x509.subjectAltName));
-      assert.ok(san.includes('IP Address:127.0.0.1'), String(x509.subjectAltName));
-      assert.equal(x509.issuer, x509.subject, 'self-signed');
+      // What to trust is a self-signed CA; what the server presents is a leaf it signed for these names.
+      const trusted = new X509Certificate(readFileSync(first.certPath));
+      assert.equal(trusted.issuer, trusted.subject, 'self-signed');
+      const presented = await presentedCertificate(first.port, first.ca);
+      const san = (presented.subjectAltName ?? '').split(', ');
+      assert.ok(san.includes('DNS:localhost'), String(presented.subjectAltName));
+      assert.ok(san.includes('IP Address:127.0.0.1'), String(presented.subjectAltName));
+      assert.ok(presented.checkIssued(trusted) && presented.verify(trusted.publicKey), 'signed by the printed certificate');
       // SQLite in the data folder: some file there is an SQLite database.
       const dbLine = first.banner.split('\n').find((line) => line.includes(dataDir) && !/cert|token/i.test(line));
       const dbPath = /(\/[^\s"']+)/.exec(dbLine ?? '')?.[1];
@@ -458,13 +473,14 @@ describe('the portrait command', { concurrency: 2 }, () => {
     await mkdir(join(root, 'certs'));
     const certFile = join(root, 'certs', 'cert.pem');
     const keyFile = join(root, 'certs', 'key.pem');
-    const { certPem, keyPem } = createSelfSignedCertificate({ commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], days: 2 });
-    await writeFile(certFile, certPem);
+    const { caPem, certPem, keyPem } = createSelfSignedCertificate({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], days: 2 });
+    // The chain, leaf first: the file printed is then also one a client can trust.
+    await writeFile(certFile, certPem + caPem);
     await writeFile(keyFile, keyPem);
     const server = await startServe(t, root, ['--data', dataDir, '--port', '0', '--host', '127.0.0.1', '--tls-cert', certFile, '--tls-key', keyFile]);
     assert.equal(server.protocol, 'https');
     assert.equal(server.certPath, certFile, server.banner);
-    assert.equal(server.ca?.toString(), certPem);
+    assert.equal(server.ca?.toString(), certPem + caPem);
     const alice = await token(root, ['--data', dataDir, '--user', 'alice@contoso.com']);
     const reply = await send(server, 'GET', '/v1.0/me/photo', { token: alice });
     assert.equal(reply.status, 404, reply.body.toString());

@@ -3,9 +3,10 @@
 // wids, iat, nbf, exp), so that Portrait is usable before any real identity
 // provider is wired in. https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
+import { makePrivate, writeNewPrivateFile } from '../private-files.js';
 import { ADMIN_ROLE_TEMPLATE_IDS } from './principal.js';
 
 /** Tokens Portrait issues name this issuer, followed by the tenant id and "/v2.0". */
@@ -30,12 +31,10 @@ export function loadOrCreateIssuerKey(dataDir: string): IssuerKey {
   const path = join(dataDir, 'issuer-key.pem');
   if (!existsSync(path)) {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    // 'wx' fails if another process created it meanwhile; then we read theirs.
-    try {
-      writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
-    } catch (error) {
-      if (!(error instanceof Error && 'code' in error && error.code === 'EEXIST')) throw error;
-    }
+    // Not written if another process created it meanwhile; then we read theirs.
+    writeNewPrivateFile(path, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  } else {
+    makePrivate(path); // an older version, or a looser umask, may have left it readable
   }
   const privateKey = createPrivateKey(readFileSync(path));
   const publicKey = createPublicKey(privateKey);

@@ -10,6 +10,7 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { parseFlags, UsageError } from '../config.js';
+import { createPrivateFile } from '../private-files.js';
 import { storeLocation } from '../storage/open-store.js';
 
 /** A backup that cannot or must not go ahead; the CLI prints the message and exits 1. */
@@ -49,6 +50,8 @@ export async function backup(argv: readonly string[]): Promise<string> {
   // never a half-written backup, and a failure leaves an existing one as it was.
   const partial = `${file}.partial-${process.pid}`;
   try {
+    // Made 0600 before SQLite writes a page into it; the rename keeps the mode, so FILE is private.
+    createPrivateFile(partial);
     const pages = await copyPages(source.file, partial, values.progress === true || process.stderr.isTTY === true);
     const contents = finish(partial);
     // A leftover -wal beside FILE would be replayed onto the new backup when it is opened.

@@ -1,15 +1,18 @@
 // The data folder: the SQLite file, the issuer's signing key, the self-signed TLS
 // certificate and the default tenant — everything created on first use, so that
-// `npm start` needs nothing but a fresh clone.
-import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// `npm start` needs nothing but a fresh clone. Everything in it is private (private-files.ts).
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { newId } from '../directory/ids.js';
+import { makePrivate, makePrivateFolder, writePrivateFile } from '../private-files.js';
 import type { Store } from '../storage/store.js';
 import { createSelfSignedCertificate } from '../tls/self-signed-certificate.js';
+import type { ServedNames } from '../tls/served-names.js';
 
 export function ensureDataFolder(dataDir: string): void {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // An existing folder keeps its mode (it may be a mount, or `--data .`); its files are private.
+  makePrivateFolder(dataDir);
 }
 
 /** The tenant tokens are issued for when no --tenant is given, created once per data folder. */
@@ -21,33 +24,75 @@ export async function defaultTenant(store: Store): Promise<string> {
 }
 
 export interface TlsFiles {
+  /** The certificate clients trust (curl --cacert, NODE_EXTRA_CA_CERTS), as serve prints it. */
   readonly certPath: string;
+  /** What the server presents: its certificate and key. */
   readonly cert: Buffer;
   readonly key: Buffer;
 }
 
-/** A certificate for localhost and 127.0.0.1 in the data folder, made anew when missing or near expiry. */
-export function ensureSelfSignedCertificate(dataDir: string): TlsFiles {
-  const certPath = join(dataDir, 'tls-cert.pem');
-  const keyPath = join(dataDir, 'tls-key.pem');
-  if (!existsSync(certPath) || !existsSync(keyPath) || expiresSoon(readFileSync(certPath))) {
-    const { certPem, keyPem } = createSelfSignedCertificate({
-      commonName: 'localhost',
-      dnsNames: ['localhost'],
-      ipAddresses: ['127.0.0.1', '::1'],
-      days: 365,
-    });
-    writeFileSync(keyPath, keyPem, { mode: 0o600 });
-    writeFileSync(certPath, certPem);
+/** The file clients are told to trust keeps the name it always had, so a trusted path keeps working. */
+const TRUSTED_FILE = 'tls-cert.pem';
+const SERVER_CERT_FILE = 'tls-server-cert.pem';
+const SERVER_KEY_FILE = 'tls-server-key.pem';
+/** Earlier versions' key, of a CA:TRUE tls-cert.pem valid for any host. */
+const FORMER_KEY_FILE = 'tls-key.pem';
+const RENEW_BEFORE_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * The CA clients trust and the server certificate it signed, in the data folder; made anew
+ * when missing, when they do not cover every served name, or when near expiry.
+ */
+export function ensureSelfSignedCertificate(dataDir: string, names: ServedNames): TlsFiles {
+  const certPath = join(dataDir, TRUSTED_FILE);
+  const serverCertPath = join(dataDir, SERVER_CERT_FILE);
+  const serverKeyPath = join(dataDir, SERVER_KEY_FILE);
+  const existing = readUsable(certPath, serverCertPath, serverKeyPath, names);
+  if (existing !== undefined) {
+    for (const path of [certPath, serverCertPath, serverKeyPath]) makePrivate(path);
+    return { certPath, ...existing };
   }
-  return { certPath, cert: readFileSync(certPath), key: readFileSync(keyPath) };
+  const made = createSelfSignedCertificate({ ...names, days: 365 });
+  const formerKeyPath = join(dataDir, FORMER_KEY_FILE);
+  const formerKeySignsTrusted = signsCertificate(formerKeyPath, certPath);
+  // Each file whole; the trusted one last. A crash in between leaves files that do not
+  // agree, which the next start replaces (readUsable).
+  writePrivateFile(serverKeyPath, made.keyPem);
+  writePrivateFile(serverCertPath, made.certPem);
+  writePrivateFile(certPath, made.caPem);
+  // Whoever reads that key can sign for any host in every process that still trusts the
+  // CA:TRUE certificate this replaced (a copy, or one loaded before): it must not stay.
+  if (formerKeySignsTrusted) rmSync(formerKeyPath, { force: true });
+  return { certPath, cert: Buffer.from(made.certPem), key: Buffer.from(made.keyPem) };
 }
 
-function expiresSoon(pem: Buffer): boolean {
+/** The server's certificate and key when all three files agree, cover `names` and are not near expiry. */
+function readUsable(caPath: string, certPath: string, keyPath: string, names: ServedNames): { cert: Buffer; key: Buffer } | undefined {
+  if (![caPath, certPath, keyPath].every((path) => existsSync(path))) return undefined;
   try {
-    const validTo = Date.parse(new X509Certificate(pem).validTo);
-    return validTo - Date.now() < 7 * 24 * 3600 * 1000;
+    const cert = readFileSync(certPath);
+    const key = readFileSync(keyPath);
+    const ca = new X509Certificate(readFileSync(caPath));
+    const server = new X509Certificate(cert);
+    const usable =
+      ca.ca &&
+      !server.ca &&
+      server.checkIssued(ca) &&
+      server.verify(ca.publicKey) &&
+      server.checkPrivateKey(createPrivateKey(key)) &&
+      names.dnsNames.every((name) => server.checkHost(name, { subject: 'never', wildcards: false }) !== undefined) &&
+      names.ipAddresses.every((ip) => server.checkIP(ip) !== undefined) &&
+      [ca, server].every((x509) => Date.parse(x509.validTo) - Date.now() >= RENEW_BEFORE_MS);
+    return usable ? { cert, key } : undefined;
   } catch {
-    return true;
+    return undefined; // unreadable or not a certificate: make new ones
+  }
+}
+
+function signsCertificate(keyPath: string, certPath: string): boolean {
+  try {
+    return new X509Certificate(readFileSync(certPath)).checkPrivateKey(createPrivateKey(readFileSync(keyPath)));
+  } catch {
+    return false;
   }
 }

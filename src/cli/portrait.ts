@@ -19,6 +19,9 @@ const USAGE = `usage: portrait serve [--data DIR] [--host H] [--port P] [--tls-c
        portrait backup --to FILE [--data DIR | --database FILE] [--force] [--progress]`;
 
 async function main(argv: readonly string[]): Promise<number> {
+  // Whatever the shell's umask, files made here are the user's alone: this also covers what
+  // SQLite creates on its own. Portrait's own files set 0600 explicitly too (private-files.ts).
+  process.umask(0o077);
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve':

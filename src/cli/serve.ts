@@ -15,6 +15,7 @@ import { PhotoCache } from '../photos/photo-cache.js';
 import { PhotoService } from '../photos/photo-service.js';
 import { UploadGate } from '../photos/upload-gate.js';
 import { describeLocation, openStore } from '../storage/open-store.js';
+import { servedNames } from '../tls/served-names.js';
 import { defaultTenant, ensureDataFolder, ensureSelfSignedCertificate } from './data-folder.js';
 
 export async function serve(argv: readonly string[]): Promise<void> {
@@ -106,6 +107,6 @@ function tlsFiles(config: Config): { certPath: string; cert: Buffer; key: Buffer
     case 'files':
       return { certPath: config.tls.certFile, cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
     case 'self-signed':
-      return ensureSelfSignedCertificate(config.dataDir);
+      return ensureSelfSignedCertificate(config.dataDir, servedNames(config.host, config.publicUrl));
   }
 }

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { emailAddressesJson, rolesText, toApplication, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
 import { ChangeFeed } from './change-feed.js';
+import { preparePrivateSqliteFile } from './private-sqlite-file.js';
 import { applyMigrations } from './sqlite-migrations.js';
 import {
   CHANGE_NOTICE_MS,
@@ -40,6 +41,8 @@ export class SqliteStore implements Store {
   readonly changes = new ChangeFeed((notice) => this.#watch(notice));
 
   constructor(options: SqliteStoreOptions) {
+    // 0600 before SQLite opens it, whoever builds the store: -wal and -shm follow its mode.
+    preparePrivateSqliteFile(options.filename, { create: true });
     this.#db = new Database(options.filename);
     this.#db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode survives a process crash; only power loss can drop the last commits.

@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { describeLocation, type StoreLocation } from './open-store.js';
 import { applyPostgresMigrations } from './postgres-migrations.js';
+import { preparePrivateSqliteFile } from './private-sqlite-file.js';
 import { applyMigrations } from './sqlite-migrations.js';
 
 /** A copy that cannot or must not go ahead; the CLI prints the message and exits 1. */
@@ -360,6 +361,7 @@ class SqliteTables implements TableAccess {
   }
 
   static open(file: string, create: boolean): SqliteTables {
+    preparePrivateSqliteFile(file, { create });
     const db = new Database(file, { fileMustExist: !create });
     try {
       // As SqliteStore opens it: WAL, foreign keys enforced (so the copy is checked too).

@@ -1,26 +1,41 @@
-// A self-signed certificate for local HTTPS, made with node:crypto alone so that
-// `portrait` needs neither openssl nor an npm dependency to serve TLS in development.
-// The X.509 v3 structure (RFC 5280) is small enough to DER-encode by hand below.
+// The certificates for local HTTPS, made with node:crypto alone so that `portrait`
+// needs neither openssl nor an npm dependency to serve TLS in development. The X.509 v3
+// structure (RFC 5280) is small enough to DER-encode by hand below.
 //
-// The certificate is its own trust anchor: hand certPem to NODE_EXTRA_CA_CERTS,
-// `curl --cacert` or https `ca:` and it verifies. For that it says CA:TRUE and
-// keyCertSign; OpenSSL (Node, curl) accepts such a certificate as the server's own
-// leaf when it is also the trusted root. (Firefox/NSS refuses a CA certificate as an
-// end entity; for browsers, use a proper local CA such as mkcert instead.)
+// Clients are told to trust one certificate (NODE_EXTRA_CA_CERTS, `curl --cacert`,
+// https `ca:`). Whoever holds the key of a trusted certificate can vouch for what that
+// certificate allows, so the trusted one must allow no more than Portrait's own names:
+//
+// - It is a CA limited by critical name constraints (RFC 5280 4.2.1.10) to exactly the
+//   served DNS names and IP addresses, with pathLenConstraint 0. Its key signs the
+//   server's certificate and is then dropped: it is never exported or written, so
+//   nothing else can ever be signed by it.
+// - The server's certificate is a leaf (CA:FALSE, digitalSignature only). Its key must
+//   stay on disk to serve TLS; a certificate signed with it is refused, being signed by
+//   a non-CA, and also by the name constraints above.
+//
+// A self-signed non-CA leaf as its own trust anchor was the simpler alternative, and
+// OpenSSL 3 (Node, curl) accepts it, but Go's crypto/x509 does not check basicConstraints
+// on a root: there, its key could sign for any host. Go does enforce name constraints on
+// roots. (Browsers are not tested: NSS refused what earlier versions made, a CA
+// certificate as the server's own; a CA imported as an authority with a leaf beneath it
+// is the ordinary shape it expects.)
 
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 
 export interface SelfSignedOptions {
-  readonly commonName: string; // e.g. 'localhost'
-  readonly dnsNames: readonly string[]; // e.g. ['localhost']
+  readonly dnsNames: readonly string[]; // e.g. ['localhost']; the first is the server's common name
   readonly ipAddresses: readonly string[]; // e.g. ['127.0.0.1', '::1']
-  readonly days: number; // validity, e.g. 825
+  readonly days: number; // validity, e.g. 365
   readonly now?: Date; // for tests; default new Date()
 }
 
 export interface SelfSignedCertificate {
+  /** The certificate clients trust: a CA for exactly the served names, whose key no longer exists. */
+  readonly caPem: string;
+  /** The server's certificate (a leaf, signed by that CA) and its key. */
   readonly certPem: string;
   readonly keyPem: string;
 }
@@ -114,8 +129,10 @@ function ipBytes(ip: string): Buffer {
 }
 
 // dNSName is an IA5String: ASCII only, so internationalised names must be punycode.
+// No wildcards: a served name is one host, and "*.x" is no name constraint.
 function dnsBytes(dns: string): Buffer {
   if (!/^[\x21-\x7e]+$/.test(dns)) throw new TypeError(`Not an ASCII DNS name: ${dns}`);
+  if (dns.includes('*')) throw new TypeError(`A served name cannot be a wildcard: ${dns}`);
   return Buffer.from(dns, 'ascii');
 }
 
@@ -129,12 +146,19 @@ const OID = {
   keyUsage: '2.5.29.15',
   subjectAltName: '2.5.29.17',
   basicConstraints: '2.5.29.19',
+  nameConstraints: '2.5.29.30',
+  authorityKeyIdentifier: '2.5.29.35',
   extKeyUsage: '2.5.29.37',
   serverAuth: '1.3.6.1.5.5.7.3.1',
 } as const;
 
 const extension = (id: string, critical: boolean, value: Buffer): Buffer =>
   sequence(oid(id), ...(critical ? [booleanTrue()] : []), octetString(value));
+
+// keyUsage bits count from the most significant: digitalSignature is bit 0 (0x80),
+// keyCertSign bit 5 (0x04). DER drops trailing zero bits and counts them as unused.
+const digitalSignatureOnly = (): Buffer => bitString(Buffer.from([0x80]), 7);
+const keyCertSignOnly = (): Buffer => bitString(Buffer.from([0x04]), 2);
 
 // The raw EC point (0x04 || X || Y), i.e. the contents of SPKI's subjectPublicKey
 // BIT STRING, which is what RFC 5280 4.2.1.2 hashes for the key identifier.
@@ -144,63 +168,117 @@ function publicKeyPoint(publicKey: KeyObject): Buffer {
   return Buffer.concat([Buffer.from([0x04]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
 }
 
+const keyIdentifier = (publicKey: KeyObject): Buffer => createHash('sha1').update(publicKeyPoint(publicKey)).digest();
+
+const distinguishedName = (commonName: string): Buffer =>
+  sequence(
+    set(sequence(oid(OID.organization), utf8String('Portrait (development)'))),
+    set(sequence(oid(OID.commonName), utf8String(commonName))),
+  );
+
 function pem(label: string, der: Buffer): string {
   const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 
-export function createSelfSignedCertificate(options: SelfSignedOptions): SelfSignedCertificate {
-  const now = options.now ?? new Date();
-  if (!(options.days > 0)) throw new RangeError('days must be positive');
-  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+interface CertificateFields {
+  readonly issuer: Buffer;
+  readonly subject: Buffer;
+  readonly validity: Buffer;
+  readonly publicKey: KeyObject;
+  readonly signingKey: KeyObject;
+  readonly extensions: readonly Buffer[];
+}
 
+function signedCertificate(fields: CertificateFields): Buffer {
   // Random positive serial: 16 bytes with the top bit clear (RFC 5280 4.1.2.2).
   const serial = randomBytes(16);
   serial[0] = (serial[0] ?? 0) & 0x7f;
-
-  const name = sequence(
-    set(sequence(oid(OID.organization), utf8String('Portrait (development)'))),
-    set(sequence(oid(OID.commonName), utf8String(options.commonName))),
-  );
-  // Start an hour back so a client whose clock runs a little slow still accepts it.
-  const notBefore = new Date(now.getTime() - 60 * 60 * 1000);
-  const notAfter = new Date(now.getTime() + options.days * 24 * 60 * 60 * 1000);
-  const keyId = createHash('sha1').update(publicKeyPoint(publicKey)).digest();
   const signatureAlgorithm = sequence(oid(OID.ecdsaWithSha256)); // ECDSA: parameters absent
-
-  const altNames = [
-    ...options.dnsNames.map((dns) => implicit(2, dnsBytes(dns))), // [2] dNSName
-    ...options.ipAddresses.map((ip) => implicit(7, ipBytes(ip))), // [7] iPAddress
-  ];
-  const extensions = [
-    extension(OID.basicConstraints, true, sequence(booleanTrue())), // cA TRUE, no pathLen
-    // keyUsage bits: digitalSignature (bit 0, 0x80) | keyCertSign (bit 5, 0x04);
-    // DER drops trailing zero bits, so 2 of the 8 are unused.
-    extension(OID.keyUsage, true, bitString(Buffer.from([0x84]), 2)),
-    extension(OID.extKeyUsage, false, sequence(oid(OID.serverAuth))),
-    // GeneralNames must hold at least one name (SIZE 1..MAX), so omit an empty SAN.
-    ...(altNames.length > 0 ? [extension(OID.subjectAltName, false, sequence(...altNames))] : []),
-    // No authorityKeyIdentifier: RFC 5280 4.2.1.1 lets a self-signed certificate
-    // omit it, and `openssl verify -x509_strict` accepts this certificate without it.
-    extension(OID.subjectKeyIdentifier, false, octetString(keyId)),
-  ];
-
   const tbs = sequence(
     explicit(0, integer(Buffer.from([2]))), // version: v3
     integer(serial),
     signatureAlgorithm,
-    name, // issuer
-    sequence(time(notBefore), time(notAfter)),
-    name, // subject
-    publicKey.export({ type: 'spki', format: 'der' }),
-    explicit(3, sequence(...extensions)),
+    fields.issuer,
+    fields.validity,
+    fields.subject,
+    fields.publicKey.export({ type: 'spki', format: 'der' }),
+    explicit(3, sequence(...fields.extensions)),
   );
   // For EC keys crypto.sign yields the DER Ecdsa-Sig-Value X.509 expects.
-  const signature = sign('sha256', tbs, privateKey);
-  const certificate = sequence(tbs, signatureAlgorithm, bitString(signature));
+  return sequence(tbs, signatureAlgorithm, bitString(sign('sha256', tbs, fields.signingKey)));
+}
+
+export function createSelfSignedCertificate(options: SelfSignedOptions): SelfSignedCertificate {
+  const now = options.now ?? new Date();
+  if (!(options.days > 0)) throw new RangeError('days must be positive');
+  const [commonName] = options.dnsNames;
+  // A name type without a permitted subtree is not constrained at all (RFC 5280 4.2.1.10):
+  // both lists must be non-empty for the CA to be limited in both.
+  if (commonName === undefined || options.ipAddresses.length === 0) {
+    throw new RangeError('at least one DNS name and one IP address are needed');
+  }
+  const dnsNames = options.dnsNames.map(dnsBytes);
+  const ipAddresses = options.ipAddresses.map(ipBytes);
+
+  // Start an hour back so a client whose clock runs a little slow still accepts it.
+  const notBefore = new Date(now.getTime() - 60 * 60 * 1000);
+  const notAfter = new Date(now.getTime() + options.days * 24 * 60 * 60 * 1000);
+  const validity = sequence(time(notBefore), time(notAfter));
+
+  const ca = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const caKeyId = keyIdentifier(ca.publicKey);
+  // A name of its own per CA, so that two of them trusted side by side are never confused.
+  const caName = distinguishedName(`Portrait local CA ${caKeyId.subarray(0, 4).toString('hex')}`);
+  // GeneralSubtree ::= SEQUENCE { base GeneralName } (minimum 0 and no maximum are the
+  // defaults, left out in DER). A dNSName base also admits its subdomains; an iPAddress
+  // base is address then mask, here all ones: that address only.
+  const subtrees = [
+    ...dnsNames.map((dns) => sequence(implicit(2, dns))),
+    ...ipAddresses.map((ip) => sequence(implicit(7, Buffer.concat([ip, Buffer.alloc(ip.length, 0xff)])))),
+  ];
+  const caCertificate = signedCertificate({
+    issuer: caName,
+    subject: caName,
+    validity,
+    publicKey: ca.publicKey,
+    signingKey: ca.privateKey,
+    extensions: [
+      // cA TRUE, pathLenConstraint 0: it may sign leaves only, never another CA.
+      extension(OID.basicConstraints, true, sequence(booleanTrue(), integer(Buffer.from([0])))),
+      extension(OID.keyUsage, true, keyCertSignOnly()),
+      // NameConstraints ::= SEQUENCE { permittedSubtrees [0] GeneralSubtrees }, implicitly tagged.
+      extension(OID.nameConstraints, true, sequence(tlv(0xa0, Buffer.concat(subtrees)))),
+      extension(OID.subjectKeyIdentifier, false, octetString(caKeyId)),
+      // No authorityKeyIdentifier: RFC 5280 4.2.1.1 lets a self-signed certificate omit it.
+    ],
+  });
+
+  const server = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const serverCertificate = signedCertificate({
+    issuer: caName,
+    subject: distinguishedName(commonName),
+    validity,
+    publicKey: server.publicKey,
+    signingKey: ca.privateKey,
+    extensions: [
+      extension(OID.basicConstraints, true, sequence()), // cA FALSE (the default, so empty)
+      extension(OID.keyUsage, true, digitalSignatureOnly()),
+      extension(OID.extKeyUsage, false, sequence(oid(OID.serverAuth))),
+      extension(
+        OID.subjectAltName,
+        false,
+        sequence(...dnsNames.map((dns) => implicit(2, dns)), ...ipAddresses.map((ip) => implicit(7, ip))), // [2] dNSName, [7] iPAddress
+      ),
+      extension(OID.subjectKeyIdentifier, false, octetString(keyIdentifier(server.publicKey))),
+      extension(OID.authorityKeyIdentifier, false, sequence(implicit(0, caKeyId))), // [0] keyIdentifier
+    ],
+  });
+  // ca.privateKey goes out of scope here, never exported: the CA can sign nothing more.
 
   return {
-    certPem: pem('CERTIFICATE', certificate),
-    keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    caPem: pem('CERTIFICATE', caCertificate),
+    certPem: pem('CERTIFICATE', serverCertificate),
+    keyPem: server.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
   };
 }
