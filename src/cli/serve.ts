@@ -66,18 +66,8 @@ export async function serve(argv: readonly string[]): Promise<void> {
   const url = `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   const databaseFlag = config.database.kind === 'postgres' ? ` --database ${describeLocation(config.database)}` : '';
   const dataFlag = `--data ${JSON.stringify(config.dataDir)}${databaseFlag}`;
-  process.stdout.write(
-    [
-      `Portrait is serving Microsoft Graph photos at ${url}/v1.0 (and /beta)`,
-      `  data:        ${describeLocation(config.database)}`,
-      tls ? `  certificate: ${tls.certPath}  (curl --cacert, or NODE_EXTRA_CA_CERTS)` : '  TLS: off',
-      `  tenant:      ${tenantId}`,
-      `  get a token: npx portrait token ${dataFlag} --user alice@contoso.com`,
-      '',
-    ].join('\n'),
-  );
-
-  await new Promise<void>((resolve) => {
+  // The signal handlers before the banner: whoever waits for the banner may signal at once.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.stdout.write(`${signal}: finishing in-flight requests\n`);
       const force = setTimeout(() => {
@@ -97,6 +87,18 @@ export async function serve(argv: readonly string[]): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  process.stdout.write(
+    [
+      `Portrait is serving Microsoft Graph photos at ${url}/v1.0 (and /beta)`,
+      `  data:        ${describeLocation(config.database)}`,
+      tls ? `  certificate: ${tls.certPath}  (curl --cacert, or NODE_EXTRA_CA_CERTS)` : '  TLS: off',
+      `  tenant:      ${tenantId}`,
+      `  get a token: npx portrait token ${dataFlag} --user alice@contoso.com`,
+      '',
+    ].join('\n'),
+  );
+
+  await stopped;
   await store.close();
 }
 
