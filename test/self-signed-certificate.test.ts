@@ -4,7 +4,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, get } from 'node:https';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -139,13 +139,21 @@ async function startServer(t: TestContext, cert: { certPem: string; keyPem: stri
   const server = createServer({ cert: cert.certPem, key: cert.keyPem }, (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' }).end(BODY);
   });
+  // Every socket, also those whose handshake a client refused: closeAllConnections() knows
+  // only HTTP connections, and close() would wait for the others.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, host, resolve);
   });
   t.after(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of sockets) socket.destroy();
+    await closed;
   });
   return (server.address() as AddressInfo).port;
 }
@@ -157,13 +165,16 @@ function fetchWithCa(url: string, ca: string, as?: string): Promise<{ status: nu
     // family 4 because the server listens on 127.0.0.1 and localhost may resolve to ::1.
     const family = new URL(url).hostname.startsWith('[') ? 6 : 4;
     const identity = as === undefined ? {} : { servername: as, checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(as, cert) };
-    get(url, { ca, family, agent: false, ...identity }, (res) => {
+    const request = get(url, { ca, family, agent: false, timeout: 20_000, ...identity }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
       res.on('end', () => resolve({ status: res.statusCode, body }));
       res.on('error', reject);
-    }).on('error', reject);
+    });
+    // A hung handshake is a failure with a name, not a test run that never ends.
+    request.on('timeout', () => request.destroy(new Error(`no answer from ${url} in 20 s`)));
+    request.on('error', reject);
   });
 }
 
