@@ -4,6 +4,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { errors, GraphError } from '../errors.js';
 import { BODY_LIMIT } from './limits.js';
+import { lingeringClose } from './lingering-close.js';
 
 /** Graph's innerError date: UTC, to the second, no zone. */
 export function graphDate(date: Date = new Date()): string {
@@ -56,6 +57,9 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   const clientRequestId = reply.getHeader('client-request-id') ?? requestId;
   // A 413 stops reading the body: close the connection rather than drain it.
   if (graphError.status === 413) reply.header('connection', 'close');
+  // Answered before the body has arrived (refused, or never read): close after the answer,
+  // reading and dropping the rest of the body within bounds, so the client reads the answer.
+  if (!request.raw.complete) lingeringClose(request.raw, reply.raw);
   return reply
     .code(graphError.status)
     .headers(graphError.headers)

@@ -6,13 +6,12 @@ import { validateBody } from './body-schema.js';
 import type { GraphContext } from './graph-context.js';
 import { SCHEMAS } from './graph-api.js';
 import { BODY_LIMIT } from './limits.js';
-import { readBody } from './read-body.js';
 
 export type JsonObject = Record<string, unknown>;
 
 /** The body as a JSON object that satisfies the operation's request schema; an empty body is {}. */
 export async function readJsonBody(context: GraphContext): Promise<JsonObject> {
-  const bytes = await readBody(context.request.raw, context.request.body, BODY_LIMIT);
+  const bytes = await context.bodies.read(context.request, context.reply, BODY_LIMIT);
   let value: unknown;
   try {
     value = bytes.length === 0 ? {} : JSON.parse(bytes.toString('utf8'));
