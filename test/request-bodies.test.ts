@@ -387,6 +387,26 @@ describe('a body over 4 MiB: 413 in Graph’s envelope while the client is still
     for (let round = 0; round < 3; round++) assertTooLarge(await put(s, chunked(FIVE_MIB)));
   });
 
+  it('a client that reads the answer only once it has sent its whole body, with Content-Length', async () => {
+    for (let round = 0; round < 3; round++) {
+      const client = await RawClient.open(s.port);
+      try {
+        // Nothing is read until the body is out: an answer the server sent and then reset
+        // the connection under would be lost in the client's kernel.
+        client.socket.pause();
+        client.write(head('PUT', '/v1.0/me/photo/$value', { authorization: `Bearer ${s.me}`, 'content-length': FIVE_MIB.length }));
+        await new Promise<void>((resolve, reject) => client.socket.write(FIVE_MIB, (error) => (error ? reject(error) : resolve())));
+        client.socket.resume();
+        const res = await client.response;
+        assertTooLarge(res);
+        assert.equal(res.headers.connection, 'close');
+        await client.ended;
+      } finally {
+        client.close();
+      }
+    }
+  });
+
   it('fetch, a $batch chunked', async () => {
     const res = await fetch(`${s.origin}/v1.0/$batch`, {
       method: 'POST',
