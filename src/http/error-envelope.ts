@@ -55,10 +55,10 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   }
   const requestId = request.id;
   const clientRequestId = reply.getHeader('client-request-id') ?? requestId;
-  // A 413 stops reading the body: close the connection rather than drain it.
+  // A 413 closes its connection (under app.inject too). Any answer sent before the body has
+  // all arrived (refused, or never read) closes it after reading and dropping the rest within
+  // bounds, so that a client still sending reads the answer rather than a reset.
   if (graphError.status === 413) reply.header('connection', 'close');
-  // Answered before the body has arrived (refused, or never read): close after the answer,
-  // reading and dropping the rest of the body within bounds, so the client reads the answer.
   if (!request.raw.complete) lingeringClose(request.raw, reply.raw);
   return reply
     .code(graphError.status)

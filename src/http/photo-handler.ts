@@ -1,6 +1,7 @@
 // The photo operations of contract §3 on any owner: metadata, bytes, sizes,
 // upload, resize, delete — checked in the order Graph checks (contract §6):
-// (405, in graph-routes) → 403 (kind) → 404 owner → 403 (own/admin) → 429 → 404 photo → 304/412 → 413 → 400.
+// (405, in graph-routes) → 403 (kind) → 404 owner → 403 (own/admin) → 429 → 404 photo → 304/412 → 413 → 400;
+// while the body is read, 413, 503 or 408 (http/request-bodies.ts), and a 429 if no slot is left once it has.
 import { authorizeKind, authorizeOwner } from '../auth/permissions.js';
 import { errors } from '../errors.js';
 import { preconditionHolds, type Dimensions, type PhotoInfo, type PhotoOwner, type Precondition } from '../storage/store.js';
