@@ -13,6 +13,8 @@ import { GRAPH_VERSIONS, registerGraphRoutes } from './http/graph-routes.js';
 import { recordRoutes, registerOpenApiRoutes } from './http/openapi.js';
 import { registerOAuthRoutes, type OAuthOptions } from './http/oauth-routes.js';
 import { HotReads } from './http/hot-reads.js';
+import { defaultBodyMemoryBytes } from './http/limits.js';
+import { DEFAULT_BODY_TIMING, RequestBodies } from './http/request-bodies.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -42,10 +44,17 @@ export interface AppOptions {
    * cache can be trusted (one process on the store); false turns it off.
    */
   readonly hotReads?: HotReads | false | undefined;
+  /**
+   * Reads every request body within size, time and memory bounds (one memory budget for
+   * all of them); by default `portrait serve`'s defaults, the budget sized to the upload queue.
+   */
+  readonly bodies?: RequestBodies | undefined;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const { photos } = options.services;
+  const bodies =
+    options.bodies ?? new RequestBodies({ ...DEFAULT_BODY_TIMING, memoryBytes: defaultBodyMemoryBytes(options.services.uploads.places) });
   const hotReads =
     options.hotReads === false ? undefined : (options.hotReads ?? (photos.hasTrustedCache ? new HotReads(photos) : undefined));
   let route: (request: IncomingMessage, response: ServerResponse) => void = () => {
@@ -59,7 +68,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     genReqId: () => randomUUID(),
     // Graph segment names are case-insensitive; ids and $value keep their text.
     routerOptions: { caseSensitive: false, ignoreDuplicateSlashes: false },
-    // Bodies are read by the handlers, after authentication, with their own limit.
+    // Bodies are read by the handlers, after authentication, within their own bounds (http/request-bodies.ts).
     bodyLimit: Number.MAX_SAFE_INTEGER,
     return503OnClosing: true,
     // A path with a malformed percent-escape never reaches a route: answer it in Graph's envelope too.
@@ -125,8 +134,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     }
   });
 
-  registerGraphRoutes(app, { verifier: options.verifier, services: options.services, publicUrl: options.publicUrl, hotReads });
-  if (options.oauth) registerOAuthRoutes(app, { ...options.oauth, publicUrl: options.publicUrl });
+  registerGraphRoutes(app, { verifier: options.verifier, services: options.services, publicUrl: options.publicUrl, hotReads, bodies });
+  if (options.oauth) registerOAuthRoutes(app, { ...options.oauth, publicUrl: options.publicUrl }, bodies);
   registerOpenApiRoutes(app, routes, GRAPH_VERSIONS);
   return app;
 }

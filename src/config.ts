@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TrustedIssuer } from './auth/token-verifier.js';
+import { BODY_MIN_BYTES_PER_SECOND, BODY_TIMEOUT_MS } from './http/limits.js';
 import { storeLocation, type StoreLocation } from './storage/open-store.js';
 
 /** A bad flag or argument: the CLI prints its one-line message and exits 2. */
@@ -30,6 +31,12 @@ export interface Config {
   readonly pixelLimit: number;
   readonly uploadConcurrency: number;
   readonly uploadQueueLimit: number;
+  /** The longest one request body may take to arrive. */
+  readonly bodyTimeoutMs: number;
+  /** The least average rate of a body after its first seconds; 0 judges no rate. */
+  readonly bodyMinBytesPerSecond: number;
+  /** Bytes all request bodies in flight may hold together; by default sized to the upload queue (http/limits.ts). */
+  readonly bodyMemoryBytes: number | undefined;
   /** Bytes of hot photo sizes kept in memory; 0 turns the cache off. */
   readonly cacheBytes: number;
   readonly autoProvisionUsers: boolean;
@@ -53,6 +60,9 @@ export const SERVE_OPTIONS = {
   'pixel-limit': { type: 'string' },
   'upload-concurrency': { type: 'string' },
   'upload-queue': { type: 'string' },
+  'body-timeout': { type: 'string' },
+  'body-min-rate': { type: 'string' },
+  'body-memory-mb': { type: 'string' },
   'cache-mb': { type: 'string' },
   'no-auto-provision': { type: 'boolean' },
   issuer: { type: 'string', multiple: true },
@@ -94,6 +104,11 @@ export function loadServeConfig(argv: readonly string[]): Config {
     // a core keep every core busy while one waits on its body or the database.
     uploadConcurrency: integerFlag('--upload-concurrency', values['upload-concurrency'], 2 * Math.max(1, cpus().length), 1, 256),
     uploadQueueLimit: integerFlag('--upload-queue', values['upload-queue'], 64, 0, 100_000),
+    // Defaults and their reasons: http/limits.ts. The budget holds at least one whole 4 MiB body.
+    bodyTimeoutMs: integerFlag('--body-timeout', values['body-timeout'], BODY_TIMEOUT_MS / 1000, 1, 3600) * 1000,
+    bodyMinBytesPerSecond: integerFlag('--body-min-rate', values['body-min-rate'], BODY_MIN_BYTES_PER_SECOND, 0, 1024 * 1024 * 1024),
+    bodyMemoryBytes:
+      values['body-memory-mb'] === undefined ? undefined : integerFlag('--body-memory-mb', values['body-memory-mb'], 0, 4, 1_048_576) * 1024 * 1024,
     cacheBytes: integerFlag('--cache-mb', values['cache-mb'], 64, 0, 65_536) * 1024 * 1024,
     autoProvisionUsers: !values['no-auto-provision'],
     trustedIssuers: (values.issuer ?? []).map(issuerFlag),

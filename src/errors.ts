@@ -48,6 +48,7 @@ export const errors = {
   badJson: () => new GraphError(400, 'BadRequest', 'Unable to read JSON request payload.'),
   jsonTooDeep: (limit: number) =>
     new GraphError(400, 'BadRequest', `Unable to read JSON request payload: it nests deeper than ${limit} levels.`),
+  bodyAborted: () => new GraphError(400, 'BadRequest', 'The connection closed before the request body arrived whole.'),
   unknownProperty: (name: string, type: string) =>
     new GraphError(400, 'RequestBodyRead', `The property '${name}' does not exist on type '${type}'.`),
   readOnlyProperty: (name: string, allowed: string) =>
@@ -98,7 +99,7 @@ export const errors = {
   failedDependency: (dependency: string) =>
     new GraphError(424, 'FailedDependency', `The request depends on request '${dependency}', which failed.`),
 
-  // 405, 412, 413, 429, 500
+  // 405, 408, 412, 413, 429, 500, 503
   methodNotAllowed: (allow: readonly string[]) =>
     new GraphError(405, 'Request_BadRequest', 'Specified HTTP method is not allowed for the request target.', {
       allow: allow.join(', '),
@@ -111,6 +112,7 @@ export const errors = {
         ? 'The photo has changed; there is no photo now.'
         : `The photo has changed; its current ETag is ${currentEtag}.`,
     ),
+  bodyTimeout: (detail: string) => new GraphError(408, 'RequestTimeout', `The request body arrived too slowly: ${detail}.`),
   bodyTooLarge: (limit: number) =>
     new GraphError(413, 'RequestEntityTooLarge', `The request body exceeds the ${limit}-byte limit.`),
   tooManyRequests: (retryAfterSeconds: number) =>
@@ -118,6 +120,10 @@ export const errors = {
       'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
     }),
   internal: () => new GraphError(500, 'generalException', 'An unexpected error occurred.'),
+  bodyMemoryFull: (retryAfterSeconds: number) =>
+    new GraphError(503, 'serviceNotAvailable', 'The server holds as many request bodies as its memory budget allows; retry after Retry-After seconds.', {
+      'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
+    }),
 } as const;
 
 const DESCRIBED_LENGTH = 40;

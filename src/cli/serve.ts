@@ -4,6 +4,8 @@
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { buildApp } from '../app.js';
+import { BODY_GRACE_MS, defaultBodyMemoryBytes } from '../http/limits.js';
+import { RequestBodies } from '../http/request-bodies.js';
 import { closeOthers, listenOnAll } from './listen.js';
 import { Applications } from '../auth/applications.js';
 import { loadOrCreateIssuerKey } from '../auth/built-in-issuer.js';
@@ -55,6 +57,12 @@ export async function serve(argv: readonly string[]): Promise<void> {
       uploads: new UploadGate({ concurrency: config.uploadConcurrency, queueLimit: config.uploadQueueLimit }),
     },
     publicUrl: config.publicUrl,
+    bodies: new RequestBodies({
+      timeoutMs: config.bodyTimeoutMs,
+      minBytesPerSecond: config.bodyMinBytesPerSecond,
+      graceMs: BODY_GRACE_MS,
+      memoryBytes: config.bodyMemoryBytes ?? defaultBodyMemoryBytes(config.uploadConcurrency + config.uploadQueueLimit),
+    }),
     oauth: { issuerKey, applications: new Applications(store), audiences: config.audiences },
     ready: () => store.ping(),
     logger: { level: config.logLevel },

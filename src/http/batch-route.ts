@@ -12,7 +12,7 @@ import { errors } from '../errors.js';
 import { parseBatch, type BatchStep } from './batch-request.js';
 import { clientRequestIdOf, errorBody } from './error-envelope.js';
 import { BODY_LIMIT } from './limits.js';
-import { readBody } from './read-body.js';
+import type { RequestBodies } from './request-bodies.js';
 
 /** A request's answer inside the batch's `responses`. */
 export interface BatchResponse {
@@ -65,6 +65,7 @@ export interface BatchRouteOptions {
   readonly origins: BatchOrigins;
   readonly versions: readonly string[];
   readonly publicUrl: string | undefined;
+  readonly bodies: RequestBodies;
 }
 
 export function registerBatchRoute(app: FastifyInstance, options: BatchRouteOptions): void {
@@ -80,7 +81,7 @@ export function registerBatchRoute(app: FastifyInstance, options: BatchRouteOpti
         await options.verifier.verify(request.headers.authorization);
         if (request.method !== 'POST') throw errors.methodNotAllowed(['POST']);
         // Graph caps a whole batch at the same 4 MB as one upload.
-        const steps = parseBatch(await readBody(request.raw, request.body, BODY_LIMIT), version);
+        const steps = parseBatch(await options.bodies.read(request, reply, BODY_LIMIT), version);
         const lease = options.origins.lend(options.publicUrl ?? `${request.protocol}://${request.host}`);
         try {
           const run = (step: BatchStep) => runStep(app, version, step, request.headers.authorization as string, lease.key);

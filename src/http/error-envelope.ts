@@ -4,6 +4,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { errors, GraphError } from '../errors.js';
 import { BODY_LIMIT } from './limits.js';
+import { lingeringClose } from './lingering-close.js';
 
 /** Graph's innerError date: UTC, to the second, no zone. */
 export function graphDate(date: Date = new Date()): string {
@@ -54,8 +55,11 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   }
   const requestId = request.id;
   const clientRequestId = reply.getHeader('client-request-id') ?? requestId;
-  // A 413 stops reading the body: close the connection rather than drain it.
+  // A 413 closes its connection (under app.inject too). Any answer sent before the body has
+  // all arrived (refused, or never read) closes it after reading and dropping the rest within
+  // bounds, so that a client still sending reads the answer rather than a reset.
   if (graphError.status === 413) reply.header('connection', 'close');
+  if (!request.raw.complete) lingeringClose(request.raw, reply.raw);
   return reply
     .code(graphError.status)
     .headers(graphError.headers)

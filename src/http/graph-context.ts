@@ -7,6 +7,7 @@ import type { PhotoService } from '../photos/photo-service.js';
 import type { UploadGate } from '../photos/upload-gate.js';
 import type { Operation } from './graph-api.js';
 import type { HotReads } from './hot-reads.js';
+import type { RequestBodies } from './request-bodies.js';
 
 export interface GraphServices {
   readonly directory: Directory;
@@ -24,4 +25,6 @@ export interface GraphContext {
   readonly operation: Operation;
   /** The read fast path, told which photo reads it may answer next time; absent under inject. */
   readonly hotReads?: HotReads | undefined;
+  /** Reads the request's body within the app's size, time and memory bounds. */
+  readonly bodies: RequestBodies;
 }

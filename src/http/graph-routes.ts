@@ -13,6 +13,7 @@ import type { GraphServices } from './graph-context.js';
 import { parseGraphPath, splitPath } from './graph-path.js';
 import type { HotReads } from './hot-reads.js';
 import { handlePhoto } from './photo-handler.js';
+import type { RequestBodies } from './request-bodies.js';
 
 export const GRAPH_VERSIONS = ['v1.0', 'beta'] as const;
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -24,12 +25,14 @@ export interface GraphRoutesOptions {
   readonly publicUrl: string | undefined;
   /** The read fast path, when the server has one (buildApp). */
   readonly hotReads?: HotReads | undefined;
+  /** The app's one body reader: its memory budget is shared by every body. */
+  readonly bodies: RequestBodies;
 }
 
 export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOptions): void {
-  const { verifier, services } = options;
+  const { verifier, services, bodies } = options;
   const origins = new BatchOrigins();
-  registerBatchRoute(app, { verifier, origins, versions: GRAPH_VERSIONS, publicUrl: options.publicUrl });
+  registerBatchRoute(app, { verifier, origins, versions: GRAPH_VERSIONS, publicUrl: options.publicUrl, bodies });
   for (const version of GRAPH_VERSIONS) {
     app.route({
       method: [...METHODS],
@@ -53,7 +56,7 @@ export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOp
         const origin = options.publicUrl ?? batchOrigin ?? `${request.protocol}://${request.host}`;
         // A batch's step never came through the server, so the fast path could not answer it again.
         const hotReads = batchOrigin === undefined ? options.hotReads : undefined;
-        const context = { principal, request, reply, serviceRoot: `${origin}/${version}`, operation, hotReads };
+        const context = { principal, request, reply, serviceRoot: `${origin}/${version}`, operation, hotReads, bodies };
         const { resource } = parsed;
         if (resource.type === 'photo') await handlePhoto(services, context, resource.owner, resource.target);
         else await handleDirectory(services, context, resource);

@@ -7,13 +7,12 @@ import type { GraphContext } from './graph-context.js';
 import { SCHEMAS } from './graph-api.js';
 import { BODY_LIMIT } from './limits.js';
 import { JSON_DEPTH_LIMIT, parseJson } from './parse-json.js';
-import { readBody } from './read-body.js';
 
 export type JsonObject = Record<string, unknown>;
 
 /** The body as a JSON object that satisfies the operation's request schema; an empty body is {}. */
 export async function readJsonBody(context: GraphContext): Promise<JsonObject> {
-  const bytes = await readBody(context.request.raw, context.request.body, BODY_LIMIT);
+  const bytes = await context.bodies.read(context.request, context.reply, BODY_LIMIT);
   const value = bytes.length === 0 ? {} : parseJsonBody(bytes);
   const request = context.operation.request;
   if (request?.kind !== 'json') throw new Error(`${context.request.method} ${context.request.url} takes no JSON body`);

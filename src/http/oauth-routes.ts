@@ -14,7 +14,7 @@ import type { Applications } from '../auth/applications.js';
 import { GRAPH_AUDIENCE, issueToken, type IssuerKey } from '../auth/built-in-issuer.js';
 import { GUID_PATTERN } from '../directory/ids.js';
 import { GraphError } from '../errors.js';
-import { readBody } from './read-body.js';
+import type { RequestBodies } from './request-bodies.js';
 
 export interface OAuthOptions {
   readonly issuerKey: IssuerKey;
@@ -121,7 +121,7 @@ const oauthErrors = {
     ),
 };
 
-export function registerOAuthRoutes(app: FastifyInstance, options: OAuthOptions): void {
+export function registerOAuthRoutes(app: FastifyInstance, options: OAuthOptions, bodies: RequestBodies): void {
   const { issuerKey, applications } = options;
   const ttlSeconds = options.tokenTtlSeconds ?? DEFAULT_TTL_SECONDS;
   const audiences = options.audiences ?? [];
@@ -188,7 +188,7 @@ export function registerOAuthRoutes(app: FastifyInstance, options: OAuthOptions)
   app.post('/:tenant/oauth2/v2.0/token', { errorHandler }, async function token(request, reply) {
     const tenantId = tenantOf(request, 'invalid_request');
     if (!(await applications.tenantExists(tenantId))) throw oauthErrors.tenantNotFound(tenantId, 'invalid_request');
-    const form = await readForm(request);
+    const form = await readForm(request, reply, bodies);
     const grantType = form.get('grant_type');
     if (grantType === undefined) throw oauthErrors.missingParameter('grant_type');
     if (grantType !== 'client_credentials') throw oauthErrors.unsupportedGrant(grantType);
@@ -223,12 +223,17 @@ export function registerOAuthRoutes(app: FastifyInstance, options: OAuthOptions)
 }
 
 /** The body's parameters; each may appear once. Any other Content-Type reads as no parameters, as at Entra. */
-async function readForm(request: FastifyRequest): Promise<Map<string, string>> {
+async function readForm(request: FastifyRequest, reply: FastifyReply, bodies: RequestBodies): Promise<Map<string, string>> {
   let body: Buffer;
   try {
-    body = await readBody(request.raw, request.body, FORM_LIMIT);
+    body = await bodies.read(request, reply, FORM_LIMIT);
   } catch (error) {
     if (error instanceof GraphError && error.status === 413) throw oauthErrors.bodyTooLarge();
+    // Too slow (408), the server's body budget full (503 with Retry-After): the same status, in OAuth's JSON.
+    if (error instanceof GraphError) {
+      const code = error.status === 503 ? 'temporarily_unavailable' : 'invalid_request';
+      throw new OAuthError(error.status, code, undefined, error.message, { ...error.headers });
+    }
     throw error;
   }
   const type = (request.headers['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase();

@@ -1,6 +1,7 @@
 // The photo operations of contract §3 on any owner: metadata, bytes, sizes,
 // upload, resize, delete — checked in the order Graph checks (contract §6):
-// (405, in graph-routes) → 403 (kind) → 404 owner → 403 (own/admin) → 429 → 404 photo → 304/412 → 413 → 400.
+// (405, in graph-routes) → 403 (kind) → 404 owner → 403 (own/admin) → 429 → 404 photo → 304/412 → 413 → 400;
+// while the body is read, 413, 503 or 408 (http/request-bodies.ts), and a 429 if no slot is left once it has.
 import { authorizeKind, authorizeOwner } from '../auth/permissions.js';
 import { errors } from '../errors.js';
 import { preconditionHolds, type Dimensions, type PhotoInfo, type PhotoOwner, type Precondition } from '../storage/store.js';
@@ -13,7 +14,6 @@ import type { Lookup } from '../directory/directory.js';
 import { ownerKey, PHOTO_CACHE_CONTROL, withHeaders, type CachedSize } from '../photos/photo-cache.js';
 import { sizeKeyOf } from '../photos/photo-service.js';
 import { resolvePhotoOwner, type ResolvedOwner } from './photo-owner.js';
-import { readBody } from './read-body.js';
 
 const JPEG = 'image/jpeg';
 const SELECTABLE = new Set(['id', 'width', 'height']);
@@ -100,26 +100,34 @@ async function write(
   kind: PhotoOwnerRef['kind'],
   target: PhotoTarget,
 ): Promise<void> {
-  const { request, reply } = context;
+  const { request, reply, bodies } = context;
   const precondition = writePrecondition(request.headers['if-match'], request.headers['if-none-match']);
+  // 429 before the body is read when the queue is full now (contract §6 order); the slot
+  // itself is taken only once the body has arrived, so a slow client never holds one.
+  services.uploads.checkRoom();
+  if (target.op === 'metadata') {
+    // PATCH /photo with JSON: re-render the kept master at W×H.
+    const current = await services.photos.info(resolved.owner);
+    checkEarly(precondition, current.etag);
+    const body = parseJsonBody(await bodies.read(request, reply, BODY_LIMIT));
+    const info = await withSlot(services, () => services.photos.resize(resolved.owner, body, precondition));
+    const json = metadata(context, `${resolved.context}/photo/$entity`, info.etag, info.primary);
+    return sendJson(context, json, info.etag, 'no-store');
+  }
+  // PUT or PATCH /photo/$value: the body is the image, whatever its Content-Type says.
+  checkEarly(precondition, (await services.photos.find(resolved.owner))?.etag);
+  const bytes = await bodies.read(request, reply, BODY_LIMIT);
+  const info = await withSlot(services, () => services.photos.upload(resolved.owner, bytes, precondition));
+  // Teams answer 204, everything else 200 with an empty body (Graph's documented responses).
+  reply.code(kind === 'team' ? 204 : 200).header('etag', info.etag);
+  return void reply.send();
+}
+
+/** Runs an image render in an upload slot (photos/upload-gate.ts), waiting in its queue if need be. */
+async function withSlot<T>(services: GraphServices, render: () => Promise<T>): Promise<T> {
   const release = await services.uploads.enter();
   try {
-    if (target.op === 'metadata') {
-      // PATCH /photo with JSON: re-render the kept master at W×H.
-      const current = await services.photos.info(resolved.owner);
-      checkEarly(precondition, current.etag);
-      const body = parseJsonBody(await readBody(request.raw, request.body, BODY_LIMIT));
-      const info = await services.photos.resize(resolved.owner, body, precondition);
-      const json = metadata(context, `${resolved.context}/photo/$entity`, info.etag, info.primary);
-      return sendJson(context, json, info.etag, 'no-store');
-    }
-    // PUT or PATCH /photo/$value: the body is the image, whatever its Content-Type says.
-    checkEarly(precondition, (await services.photos.find(resolved.owner))?.etag);
-    const bytes = await readBody(request.raw, request.body, BODY_LIMIT);
-    const info = await services.photos.upload(resolved.owner, bytes, precondition);
-    // Teams answer 204, everything else 200 with an empty body (Graph's documented responses).
-    reply.code(kind === 'team' ? 204 : 200).header('etag', info.etag);
-    return void reply.send();
+    return await render();
   } finally {
     release();
   }

@@ -1,7 +1,9 @@
 // Bounds the uploads decoded at once. Image decoding is the expensive part of the
 // service; past `concurrency` uploads wait in a queue of `queueLimit`, and past
 // that a client gets 429 with Retry-After instead of the process running out of
-// memory. Bodies are not read before admission, so waiting uploads cost a socket.
+// memory. An upload's body is read before it asks for a slot (http/request-bodies.ts
+// bounds how long that may take and the bytes all bodies hold), so a slow client
+// costs a socket, never a slot.
 import { errors } from '../errors.js';
 
 export interface UploadGateOptions {
@@ -16,6 +18,16 @@ export class UploadGate {
 
   constructor(options: UploadGateOptions) {
     this.#options = options;
+  }
+
+  /** Slots and queue places: the most uploads admitted at once. */
+  get places(): number {
+    return this.#options.concurrency + this.#options.queueLimit;
+  }
+
+  /** Throws 429 when an upload asking now would be refused: checked before its body is read. */
+  checkRoom(): void {
+    if (this.#active >= this.#options.concurrency && this.#waiting.length >= this.#options.queueLimit) throw errors.tooManyRequests(1);
   }
 
   /** Resolves with a release function once the upload may run; throws 429 when the queue is full. */

@@ -14,6 +14,8 @@ import { renderResize, renderUpload } from '../../src/imaging/render-photo.js';
 import { PhotoCache } from '../../src/photos/photo-cache.js';
 import { PhotoService } from '../../src/photos/photo-service.js';
 import { HotReads } from '../../src/http/hot-reads.js';
+import { defaultBodyMemoryBytes } from '../../src/http/limits.js';
+import { DEFAULT_BODY_TIMING, RequestBodies } from '../../src/http/request-bodies.js';
 import { UploadGate } from '../../src/photos/upload-gate.js';
 import { SqliteStore } from '../../src/storage/sqlite-store.js';
 import { PostgresStore } from '../../src/storage/postgres-store.js';
@@ -34,6 +36,11 @@ export interface HarnessOptions {
   readonly database?: 'sqlite' | 'postgres';
   /** The clock the read fast path's memos expire by (ms since the epoch). */
   readonly hotReadsClock?: () => number;
+  /** Request bodies' bounds (http/request-bodies.ts); production's defaults when not given. */
+  readonly bodyTimeoutMs?: number;
+  readonly bodyMinBytesPerSecond?: number;
+  readonly bodyGraceMs?: number;
+  readonly bodyMemoryBytes?: number;
 }
 
 export interface Harness {
@@ -47,6 +54,8 @@ export interface Harness {
   readonly hotReads: HotReads | undefined;
   /** The photo service's cache of hot sizes. */
   readonly photoCache: PhotoCache;
+  /** The app's body reader, whose reservedBytes tells what its memory budget holds. */
+  readonly bodies: RequestBodies;
   /** Creates a user in the harness tenant (or another). */
   user(upn: string, options?: { admin?: boolean; tenantId?: string }): Promise<User>;
   /** A delegated token for a user. */
@@ -75,6 +84,13 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     { pixelLimit: options.pixelLimit ?? 50_000_000, cache: photoCache, revalidateCache: database === 'postgres' },
   );
   const hotReads = photos.hasTrustedCache ? new HotReads(photos, { ...(options.hotReadsClock && { now: options.hotReadsClock }) }) : undefined;
+  const uploads = new UploadGate({ concurrency: options.uploadConcurrency ?? 2, queueLimit: options.uploadQueueLimit ?? 64 });
+  const bodies = new RequestBodies({
+    timeoutMs: options.bodyTimeoutMs ?? DEFAULT_BODY_TIMING.timeoutMs,
+    minBytesPerSecond: options.bodyMinBytesPerSecond ?? DEFAULT_BODY_TIMING.minBytesPerSecond,
+    graceMs: options.bodyGraceMs ?? DEFAULT_BODY_TIMING.graceMs,
+    memoryBytes: options.bodyMemoryBytes ?? defaultBodyMemoryBytes(uploads.places),
+  });
   const app = buildApp({
     verifier: createTokenVerifier({
       builtInKey: issuerKey.publicKey,
@@ -85,8 +101,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     services: {
       directory,
       photos,
-      uploads: new UploadGate({ concurrency: options.uploadConcurrency ?? 2, queueLimit: options.uploadQueueLimit ?? 64 }),
+      uploads,
     },
+    bodies,
     ready: () => store.ping(),
     hotReads: hotReads ?? false,
     ...(options.oauth && { oauth: { issuerKey, applications: new Applications(store), audiences: ['https://graph.microsoft.com'] } }),
@@ -101,6 +118,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     issuerKey,
     hotReads,
     photoCache,
+    bodies,
     user: (upn, { admin = false, tenantId: tenant = tenantId } = {}) =>
       directory.createUser(tenant, { userPrincipalName: upn, displayName: upn.split('@')[0] ?? upn, isAdmin: admin }),
     userToken: (user, scopes, { admin = false } = {}) =>
