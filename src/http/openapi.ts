@@ -34,9 +34,14 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: 'The token holds no permission for this (Authorization_RequestDenied, naming the permissions that would do).',
   404: 'The owner (Request_ResourceNotFound) or its photo (ImageNotFound) does not exist.',
   412: 'If-Match does not match the photo’s current ETag (resourceModified).',
+  408: 'The body did not arrive in time, or too slowly (RequestTimeout); the connection is closed.',
   413: 'The body is over 4 MiB (RequestEntityTooLarge).',
   429: 'Too many uploads at once (TooManyRequests), with Retry-After.',
+  503: 'The bodies in flight fill the server’s memory budget (serviceNotAvailable), with Retry-After.',
 };
+
+/** What any request with a body can also answer (docs/operations.md, "Limits"). */
+const BODY_ERRORS = [408, 413, 503] as const;
 
 const SERVICE_SCHEMAS: Record<string, JsonSchema> = {
   batchRequest: {
@@ -152,7 +157,7 @@ function servicePaths(version: string): Record<string, Json> {
         requestBody: { required: true, content: jsonContent('batchRequest') },
         responses: {
           200: { description: 'Every request’s answer, in the order sent.', content: jsonContent('batchResponse') },
-          ...errorResponses([413]),
+          ...errorResponses(BODY_ERRORS),
         },
       },
     },
@@ -242,7 +247,7 @@ function graphOperation(template: string, method: Method, operation: Operation):
   }
   const responses: Json = { [operation.status]: ok };
   if (operation.conditional === 'read') responses[304] = { description: 'Not modified: the If-None-Match ETag is current.' };
-  Object.assign(responses, errorResponses(operation.errors));
+  Object.assign(responses, errorResponses(operation.request ? [...new Set([...operation.errors, ...BODY_ERRORS])].sort((a, b) => a - b) : operation.errors));
   return {
     operationId: `${template.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, '')}_${method.toLowerCase()}`,
     tags: [template.includes('/photo') ? 'photos' : 'directory'],
