@@ -35,6 +35,9 @@ export class RememberedSecrets {
   constructor(options: RememberedSecretsOptions = {}) {
     this.#ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
     this.#maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    for (const [name, value] of Object.entries({ ttlMs: this.#ttlMs, maxEntries: this.#maxEntries })) {
+      if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+    }
     this.#now = options.now ?? Date.now;
   }
 

@@ -108,7 +108,15 @@ export class ScryptThread {
       this.#worker?.unref();
       return;
     }
-    const worker = this.#worker ?? this.#start();
+    let worker: Worker;
+    try {
+      worker = this.#worker ?? this.#start();
+    } catch (error) {
+      // Not expected (a missing script is reported later, as 'error'), but never lose the hash waiting.
+      pending.reject(error instanceof Error ? error : new Error(String(error)));
+      this.#next();
+      return;
+    }
     worker.ref();
     this.#running = { ...pending, startedAt: performance.now() };
     worker.postMessage(pending.job);
