@@ -1,14 +1,11 @@
 // Applications registered for the client credentials grant: `portrait app add`
-// registers one and shows its secret once; the token endpoint authenticates it.
+// registers one and shows its secret once; the token endpoint finds it and checks its
+// secret (auth/client-secret-verifier.ts).
 import { newId } from '../directory/ids.js';
 import type { Application, Store } from '../storage/store.js';
-import { hashClientSecret, newClientSecret, verifyClientSecret } from './client-secrets.js';
+import { hashClientSecret, newClientSecret } from './client-secrets.js';
 
 export type ApplicationStore = Pick<Store, 'ensureTenant' | 'hasTenant' | 'saveApplication' | 'getApplication'>;
-
-export type Authentication =
-  | { readonly ok: true; readonly application: Application }
-  | { readonly ok: false; readonly reason: 'unknown-client' | 'wrong-secret' };
 
 export class Applications {
   readonly #store: ApplicationStore;
@@ -37,11 +34,8 @@ export class Applications {
     return this.#store.hasTenant(tenantId);
   }
 
-  /** Checks a client id and secret; the slow hash is computed only for a client that exists. */
-  async authenticate(tenantId: string, clientId: string, secret: string): Promise<Authentication> {
-    const application = await this.#store.getApplication(tenantId, clientId);
-    if (application === undefined) return { ok: false, reason: 'unknown-client' };
-    if (!(await verifyClientSecret(secret, application.secretHash))) return { ok: false, reason: 'wrong-secret' };
-    return { ok: true, application };
+  /** The application with this client id in the tenant; its secret is still to be checked. */
+  find(tenantId: string, clientId: string): Promise<Application | undefined> {
+    return this.#store.getApplication(tenantId, clientId);
   }
 }

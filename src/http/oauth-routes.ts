@@ -12,6 +12,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Applications } from '../auth/applications.js';
 import { GRAPH_AUDIENCE, issueToken, type IssuerKey } from '../auth/built-in-issuer.js';
+import { ClientSecretVerifier } from '../auth/client-secret-verifier.js';
+import type { Over } from '../auth/failure-throttle.js';
 import { GUID_PATTERN } from '../directory/ids.js';
 import { GraphError } from '../errors.js';
 import type { RequestBodies } from './request-bodies.js';
@@ -25,6 +27,11 @@ export interface OAuthOptions {
   readonly tokenTtlSeconds?: number;
   /** The public URL written into the discovery document instead of the request's own origin. */
   readonly publicUrl?: string | undefined;
+  /**
+   * Checks client secrets: throttled, on a hashing thread of its own (auth/client-secret-verifier.ts).
+   * One with the defaults is made when not given; either way it is closed with the app.
+   */
+  readonly secretVerifier?: ClientSecretVerifier;
 }
 
 /** Microsoft Graph's application id: `00000003-…/.default` asks for a Graph token too. */
@@ -103,6 +110,28 @@ const oauthErrors = {
       `Invalid client secret provided for application '${clientId}'. Ensure the secret being sent in the request is the one \`portrait app add\` printed.`,
       basic ? { 'www-authenticate': 'Basic realm="portrait"' } : {},
     ),
+  // Entra answers a client_credentials client it throttles with 429 and Retry-After (MSAL
+  // honours it: no request for that long); its body has no documented code, and AADSTS50196
+  // is for sign-in loops. `temporarily_unavailable` is Entra's error for "retry later".
+  // https://learn.microsoft.com/entra/msal/dotnet/advanced/client-and-server-throttling
+  tooManyWrongSecrets: (clientId: string, over: Over, retryAfterSeconds: number) =>
+    new OAuthError(
+      429,
+      'temporarily_unavailable',
+      undefined,
+      `${
+        over === 'client'
+          ? `Too many wrong client secrets have been sent for application '${clientId}' lately`
+          : over === 'address'
+            ? 'Too many wrong client secrets have been sent from this address lately'
+            : `Too many wrong client secrets have been sent for application '${clientId}' from this address lately`
+      }: the secret was not checked. Retry after ${retryAfterSeconds} seconds, with the secret \`portrait app add\` printed.`,
+      { 'retry-after': String(retryAfterSeconds) },
+    ),
+  secretCheckBusy: (retryAfterSeconds: number) =>
+    new OAuthError(503, 'temporarily_unavailable', undefined, `Too many client secrets are waiting to be checked. Retry after ${retryAfterSeconds} seconds.`, {
+      'retry-after': String(retryAfterSeconds),
+    }),
   notDefaultScope: (scope: string) =>
     new OAuthError(
       400,
@@ -123,6 +152,11 @@ const oauthErrors = {
 
 export function registerOAuthRoutes(app: FastifyInstance, options: OAuthOptions, bodies: RequestBodies): void {
   const { issuerKey, applications } = options;
+  const secretVerifier = options.secretVerifier ?? new ClientSecretVerifier();
+  // After in-flight requests have finished: the hashing thread must not outlive the app.
+  app.addHook('onClose', async () => {
+    await secretVerifier.close();
+  });
   const ttlSeconds = options.tokenTtlSeconds ?? DEFAULT_TTL_SECONDS;
   const audiences = options.audiences ?? [];
   const origin = (request: FastifyRequest) => options.publicUrl ?? `${request.protocol}://${request.host}`;
@@ -200,15 +234,22 @@ export function registerOAuthRoutes(app: FastifyInstance, options: OAuthOptions,
     if (scope === undefined) throw oauthErrors.missingParameter('scope');
     const audience = audienceOf(scope, audiences);
 
-    const authentication = GUID_PATTERN.test(client.id)
-      ? await applications.authenticate(tenantId, client.id.toLowerCase(), client.secret)
-      : ({ ok: false, reason: 'unknown-client' } as const);
-    if (!authentication.ok) {
-      throw authentication.reason === 'unknown-client'
-        ? oauthErrors.unknownClient(client.id, tenantId, client.basic)
-        : oauthErrors.wrongSecret(client.id, client.basic);
+    const application = GUID_PATTERN.test(client.id) ? await applications.find(tenantId, client.id.toLowerCase()) : undefined;
+    if (application === undefined) throw oauthErrors.unknownClient(client.id, tenantId, client.basic);
+    // request.ip is the socket's address (Portrait trusts no proxy header); a socket closed already has none.
+    const check = await secretVerifier.verify(application, client.secret, request.ip || 'unknown');
+    switch (check.result) {
+      case 'right':
+        break;
+      case 'wrong':
+        throw oauthErrors.wrongSecret(client.id, client.basic);
+      case 'throttled':
+        // info, not warn (serve's default level): a flood would otherwise write a line per request.
+        request.log.info({ requestId: request.id, tenantId, clientId: application.clientId, ip: request.ip, over: check.over }, 'wrong client secrets throttled');
+        throw oauthErrors.tooManyWrongSecrets(client.id, check.over, check.retryAfterSeconds);
+      case 'busy':
+        throw oauthErrors.secretCheckBusy(check.retryAfterSeconds);
     }
-    const { application } = authentication;
     const accessToken = await issueToken(issuerKey, {
       tenantId,
       subject: { kind: 'app', appId: application.clientId, name: application.displayName, roles: application.roles },

@@ -199,7 +199,13 @@ function servicePaths(version: string): Record<string, Json> {
         security: NO_AUTH,
         parameters: [tenant],
         requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: ref('tokenRequest') } } },
-        responses: { 200: { description: 'The token.', content: jsonContent('tokenResponse') }, 400: oauthError, 401: oauthError },
+        responses: {
+          200: { description: 'The token.', content: jsonContent('tokenResponse') },
+          400: oauthError,
+          401: oauthError,
+          429: { ...oauthError, description: 'Too many wrong client secrets from this address or for this client id (temporarily_unavailable), with Retry-After.' },
+          503: { ...oauthError, description: 'Too many client secrets waiting to be checked (temporarily_unavailable), with Retry-After.' },
+        },
       },
     },
   };

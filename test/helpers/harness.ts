@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { Applications } from '../../src/auth/applications.js';
+import type { ClientSecretVerifier } from '../../src/auth/client-secret-verifier.js';
 import { issueToken, loadOrCreateIssuerKey, type IssuerKey } from '../../src/auth/built-in-issuer.js';
 import { createTokenVerifier } from '../../src/auth/token-verifier.js';
 import { Directory } from '../../src/directory/directory.js';
@@ -41,6 +42,8 @@ export interface HarnessOptions {
   readonly bodyMinBytesPerSecond?: number;
   readonly bodyGraceMs?: number;
   readonly bodyMemoryBytes?: number;
+  /** How the token endpoint checks client secrets (its limits, clock, hashing thread); closed with the app. */
+  readonly secretVerifier?: ClientSecretVerifier;
 }
 
 export interface Harness {
@@ -106,7 +109,14 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     bodies,
     ready: () => store.ping(),
     hotReads: hotReads ?? false,
-    ...(options.oauth && { oauth: { issuerKey, applications: new Applications(store), audiences: ['https://graph.microsoft.com'] } }),
+    ...(options.oauth && {
+      oauth: {
+        issuerKey,
+        applications: new Applications(store),
+        audiences: ['https://graph.microsoft.com'],
+        ...(options.secretVerifier && { secretVerifier: options.secretVerifier }),
+      },
+    }),
   });
   await app.ready();
   return {
