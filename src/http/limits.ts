@@ -21,11 +21,14 @@ export const BODY_GRACE_MS = 10_000;
 /**
  * The default budget for the bytes of all request bodies in flight (`serve --body-memory-mb`):
  * a whole 4 MiB body for every upload slot and queue place (uploads are read before they
- * wait for a slot, so a waiting upload holds its body), plus 64 MiB for JSON, $batch and
- * token bodies beside them. With 2 cores (4 slots, 64 queue places) that is 336 MiB.
+ * wait for a slot, so a waiting upload holds its body) up to 16 of them, plus 64 MiB for
+ * JSON, $batch and token bodies beside them: 128 MiB with the default slots and queue. Not
+ * more: 16 uploads of 4 MB at once are what the 400 MiB peak RSS target is measured with
+ * (docs/performance.md, "memory"), and the render memory (imaging/) comes on top of this.
+ * Past it, a body gets 503 with Retry-After and the client comes back.
  */
 export function defaultBodyMemoryBytes(uploadPlaces: number): number {
-  return uploadPlaces * BODY_LIMIT + 64 * 1024 * 1024;
+  return Math.min(uploadPlaces, 16) * BODY_LIMIT + 64 * 1024 * 1024;
 }
 
 /**
