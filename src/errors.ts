@@ -78,6 +78,12 @@ export const errors = {
       'ImagePixelLimitExceeded',
       `The image is ${width}×${height} (${width * height} pixels); the limit is ${limit}.`,
     ),
+  imageTooLargeToDecode: (image: string, needBytes: number, limitBytes: number) =>
+    new GraphError(
+      400,
+      'ImageTooLargeToDecode',
+      `Decoding this ${image} would take ${mebibytes(needBytes)} of memory; the limit is ${mebibytes(limitBytes)}.`,
+    ),
 
   // 404
   resourceNotFound: (id: string) =>
@@ -112,8 +118,18 @@ export const errors = {
     new GraphError(429, 'TooManyRequests', 'Please retry again later.', {
       'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
     }),
+  // 503: decoding memory stays taken by other uploads for longer than an upload may wait.
+  decodeMemoryBusy: (retryAfterSeconds: number) =>
+    new GraphError(503, 'serviceNotAvailable', 'The server is busy decoding other images; please retry later.', {
+      'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
+    }),
   internal: () => new GraphError(500, 'generalException', 'An unexpected error occurred.'),
 } as const;
+
+/** 306 MiB: whole mebibytes, rounded up so a need is never shown below the limit it exceeds. */
+function mebibytes(bytes: number): string {
+  return `${Math.ceil(bytes / 1048576)} MiB`;
+}
 
 function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';

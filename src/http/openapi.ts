@@ -36,6 +36,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   412: 'If-Match does not match the photo’s current ETag (resourceModified).',
   413: 'The body is over 4 MiB (RequestEntityTooLarge).',
   429: 'Too many uploads at once (TooManyRequests), with Retry-After.',
+  503: 'Decoding memory stayed taken by other uploads too long (serviceNotAvailable), with Retry-After.',
 };
 
 const SERVICE_SCHEMAS: Record<string, JsonSchema> = {
