@@ -30,6 +30,8 @@ export interface Config {
   readonly pixelLimit: number;
   readonly uploadConcurrency: number;
   readonly uploadQueueLimit: number;
+  /** Bytes the renders of all uploads may hold at once (src/photos/decode-budget.ts). */
+  readonly decodeMemoryBytes: number;
   /** Bytes of hot photo sizes kept in memory; 0 turns the cache off. */
   readonly cacheBytes: number;
   readonly autoProvisionUsers: boolean;
@@ -53,6 +55,7 @@ export const SERVE_OPTIONS = {
   'pixel-limit': { type: 'string' },
   'upload-concurrency': { type: 'string' },
   'upload-queue': { type: 'string' },
+  'decode-memory-mb': { type: 'string' },
   'cache-mb': { type: 'string' },
   'no-auto-provision': { type: 'boolean' },
   issuer: { type: 'string', multiple: true },
@@ -82,7 +85,7 @@ export function loadServeConfig(argv: readonly string[]): Config {
       : { mode: 'self-signed' };
   const logLevel = values['log-level'] ?? 'warn';
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
-  return Object.freeze({
+  const config = {
     dataDir,
     host: values.host ?? 'localhost',
     port: integerFlag('--port', values.port, 8443, 0, 65535),
@@ -101,7 +104,20 @@ export function loadServeConfig(argv: readonly string[]): Config {
     clockSkewSeconds: integerFlag('--clock-skew', values['clock-skew'], 60, 0, 3600),
     logLevel,
     shutdownTimeoutMs: integerFlag('--shutdown-timeout', values['shutdown-timeout'], 10, 0, 3600) * 1000,
-  });
+  };
+  const decodeMemoryMb = integerFlag('--decode-memory-mb', values['decode-memory-mb'], defaultDecodeMemoryMb(config.uploadConcurrency), 64, 1_048_576);
+  return Object.freeze({ ...config, decodeMemoryBytes: decodeMemoryMb * 1024 * 1024 });
+}
+
+/**
+ * 256 MiB, or 64 MiB per upload slot when that is more. 256 MiB keeps four decode bombs
+ * at once, plus the idle server (~110 MB), under 400 MB of peak RSS; 64 MiB is above the
+ * largest estimate of an ordinary photo (12 and 48 MP JPEGs: 43–53 MiB), so the budget
+ * never holds ordinary uploads back below what --upload-concurrency admits.
+ * Measurements: docs/performance.md, "Adversarial memory".
+ */
+export function defaultDecodeMemoryMb(uploadConcurrency: number): number {
+  return Math.max(256, 64 * uploadConcurrency);
 }
 
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;

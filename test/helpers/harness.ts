@@ -5,12 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
+import { defaultDecodeMemoryMb } from '../../src/config.js';
 import { Applications } from '../../src/auth/applications.js';
 import { issueToken, loadOrCreateIssuerKey, type IssuerKey } from '../../src/auth/built-in-issuer.js';
 import { createTokenVerifier } from '../../src/auth/token-verifier.js';
 import { Directory } from '../../src/directory/directory.js';
 import { idFromName, newId } from '../../src/directory/ids.js';
 import { renderResize, renderUpload } from '../../src/imaging/render-photo.js';
+import { DecodeBudget } from '../../src/photos/decode-budget.js';
 import { PhotoCache } from '../../src/photos/photo-cache.js';
 import { PhotoService } from '../../src/photos/photo-service.js';
 import { HotReads } from '../../src/http/hot-reads.js';
@@ -27,6 +29,8 @@ export interface HarnessOptions {
   readonly pixelLimit?: number;
   readonly uploadConcurrency?: number;
   readonly uploadQueueLimit?: number;
+  /** The memory uploads decode in; the default as `portrait serve` makes it for the upload concurrency. */
+  readonly decodeBudget?: DecodeBudget;
   readonly autoProvisionUsers?: boolean;
   /** Serve the built-in issuer's OAuth endpoints too, as `portrait serve` does. */
   readonly oauth?: boolean;
@@ -45,6 +49,7 @@ export interface Harness {
   readonly issuerKey: IssuerKey;
   /** The read fast path, as `portrait serve` has it: only on SQLite (one process on the store). */
   readonly hotReads: HotReads | undefined;
+  readonly decodeBudget: DecodeBudget;
   /** Creates a user in the harness tenant (or another). */
   user(upn: string, options?: { admin?: boolean; tenantId?: string }): Promise<User>;
   /** A delegated token for a user. */
@@ -65,11 +70,12 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const tenantId = newId();
   await store.ensureTenant(tenantId);
   const directory = new Directory(store, { autoProvisionUsers: options.autoProvisionUsers ?? true });
+  const decodeBudget = options.decodeBudget ?? new DecodeBudget({ bytes: defaultDecodeMemoryMb(options.uploadConcurrency ?? 2) * 1024 * 1024 });
   // The cache is on, as in production, so every suite also checks it is never stale.
   const photos = new PhotoService(
     store,
     { renderUpload, renderResize },
-    { pixelLimit: options.pixelLimit ?? 50_000_000, cache: new PhotoCache(16 * 1024 * 1024), revalidateCache: database === 'postgres' },
+    { pixelLimit: options.pixelLimit ?? 50_000_000, decodeMemory: decodeBudget, cache: new PhotoCache(16 * 1024 * 1024), revalidateCache: database === 'postgres' },
   );
   const hotReads = photos.hasTrustedCache ? new HotReads(photos, { ...(options.hotReadsClock && { now: options.hotReadsClock }) }) : undefined;
   const app = buildApp({
@@ -97,6 +103,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     dataDir,
     issuerKey,
     hotReads,
+    decodeBudget,
     user: (upn, { admin = false, tenantId: tenant = tenantId } = {}) =>
       directory.createUser(tenant, { userPrincipalName: upn, displayName: upn.split('@')[0] ?? upn, isAdmin: admin }),
     userToken: (user, scopes, { admin = false } = {}) =>
