@@ -79,9 +79,17 @@ async function assertFlatColour(s: Setup, what: string): Promise<void> {
   }
 }
 
-/** Turns of the event loop until `done` holds: the uploads in flight reach the budget. */
-async function until(done: () => boolean): Promise<void> {
-  while (!done()) await new Promise((resolve) => setImmediate(resolve));
+/** Turns of the event loop until `done` holds (the uploads in flight reach the budget), unless `work` settles first. */
+async function until(done: () => boolean, work: Promise<unknown>): Promise<void> {
+  let settled = false;
+  work.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  while (!done()) {
+    if (settled) throw new Error('finished before it ever waited');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 describe('decode bombs at the default settings (256 MiB on this machine)', () => {
@@ -154,7 +162,7 @@ describe('a small budget', () => {
     const release = await budget.reserve(limit);
     const waitedBefore = budget.waited;
     const answers = Promise.all(bombs.map((bytes) => upload(s, bytes)));
-    await until(() => budget.waiting === 3);
+    await until(() => budget.waiting === 3, answers);
     assert.equal(budget.inUse, limit, 'nothing decodes while the memory is taken');
     release();
     (await answers).forEach((res, i) => assertOk(res, `upload ${i}`));
@@ -215,7 +223,7 @@ describe('DecodeBudget', () => {
     const releaseA = await budget.reserve(60);
     const b = budget.reserve(60).then((release) => (order.push('b'), release));
     const c = budget.reserve(10).then((release) => (order.push('c'), release));
-    await until(() => budget.waiting === 2);
+    await until(() => budget.waiting === 2, Promise.all([b, c]));
     assert.deepEqual([budget.inUse, order], [60, []], 'c fits, but b came first');
     releaseA();
     releaseA(); // a second release gives nothing back twice
