@@ -110,14 +110,16 @@ export function loadServeConfig(argv: readonly string[]): Config {
 }
 
 /**
- * 256 MiB, or 64 MiB per upload slot when that is more. 256 MiB keeps four decode bombs
- * at once, plus the idle server (~110 MB), under 400 MB of peak RSS; 64 MiB is above the
- * largest estimate of an ordinary photo (12 and 48 MP JPEGs: 43–53 MiB), so the budget
- * never holds ordinary uploads back below what --upload-concurrency admits.
- * Measurements: docs/performance.md, "Adversarial memory".
+ * 192 MiB, or 48 MiB per upload slot when that is more. Measured from a fresh server at
+ * the default concurrency of 4 (docs/performance.md, "Adversarial memory"): four decode
+ * bombs of a kind at the largest size 192 MiB admits peaked at 266–402 MB, where four
+ * 7000×7000 GIFs admitted one at a time by 256 MiB reached 446–453 MB (freed decoder
+ * memory stays in glibc's per-thread arenas). 48 MiB is above the estimate of an ordinary
+ * photo (the 4608×1976 phone JPEG 39 MiB, 12 and 48 MP JPEGs 43 MiB), so four of them
+ * never wait for each other.
  */
 export function defaultDecodeMemoryMb(uploadConcurrency: number): number {
-  return Math.max(256, 64 * uploadConcurrency);
+  return Math.max(192, 48 * uploadConcurrency);
 }
 
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
