@@ -39,7 +39,10 @@ const CASES: readonly Case[] = [
   { name: '8000×6000 baseline JPEG 4:2:0, EXIF orientation 6', make: () => flat(8000, 6000).jpeg().withMetadata({ orientation: 6 }).toBuffer() },
   { name: '7000×7000 progressive JPEG 4:2:0', make: () => flat(7000, 7000).jpeg({ progressive: true }).toBuffer() },
   { name: '7000×7000 progressive JPEG 4:4:4', make: () => flat(7000, 7000).jpeg({ progressive: true, chromaSubsampling: '4:4:4' }).toBuffer() },
-  { name: '7000×7000 progressive JPEG 4:4:4, EXIF orientation 6', make: () => flat(7000, 7000).jpeg({ progressive: true, chromaSubsampling: '4:4:4' }).withMetadata({ orientation: 6 }).toBuffer() },
+  {
+    name: '7000×7000 progressive JPEG 4:4:4, EXIF orientation 6',
+    make: () => flat(7000, 7000).jpeg({ progressive: true, chromaSubsampling: '4:4:4' }).withMetadata({ orientation: 6 }).toBuffer(),
+  },
   { name: '7000×7000 PNG 8-bit RGB', make: () => flat(7000, 7000).png().toBuffer() },
   { name: '7000×7000 PNG 16-bit RGBA', make: () => flat(7000, 7000, 4).toColourspace('rgb16').png().toBuffer() },
   { name: '50000×1000 PNG 8-bit RGB', make: () => flat(50000, 1000).png().toBuffer() },
@@ -81,9 +84,11 @@ async function main(): Promise<void> {
       const bytes = await make();
       const file = join(folder, 'image');
       writeFileSync(file, bytes);
-      const { growth, reserved } = JSON.parse(execFileSync(process.execPath, [self, '--one', file], { encoding: 'utf8' })) as { growth: number; reserved: number };
+      const output = execFileSync(process.execPath, [self, '--one', file], { encoding: 'utf8' });
+      const { growth, reserved } = JSON.parse(output) as { growth: number; reserved: number };
       const mib = (n: number) => `${(n / MiB).toFixed(0)} MiB`;
-      const row = `| ${name} | ${bytes.length >= 1e6 ? `${(bytes.length / 1e6).toFixed(1)} MB` : `${Math.round(bytes.length / 1000)} kB`} | ${mib(growth)} | ${mib(reserved)} | ${(reserved / growth).toFixed(2)}× |`;
+      const size = bytes.length >= 1e6 ? `${(bytes.length / 1e6).toFixed(1)} MB` : `${Math.round(bytes.length / 1000)} kB`;
+      const row = `| ${name} | ${size} | ${mib(growth)} | ${mib(reserved)} | ${(reserved / growth).toFixed(2)}× |`;
       process.stderr.write(`${row}\n`);
       rows.push(row);
     }

@@ -92,7 +92,9 @@ async function bombPeak(context: BenchContext, name: string, sent: readonly Deco
     const started = performance.now();
     const answers = await Promise.all(
       sent.map(({ bytes }) =>
-        request(url, { method: 'PUT', headers, body: bytes, timeoutMs: 300_000 }).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
+        request(url, { method: 'PUT', headers, body: bytes, timeoutMs: 300_000 }).catch((error: unknown) =>
+          error instanceof Error ? error : new Error(String(error)),
+        ),
       ),
     );
     const seconds = (performance.now() - started) / 1000;

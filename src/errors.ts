@@ -126,7 +126,7 @@ export const errors = {
   internal: () => new GraphError(500, 'generalException', 'An unexpected error occurred.'),
 } as const;
 
-/** 306 MiB: whole mebibytes, rounded up so a need is never shown below the limit it exceeds. */
+/** Whole mebibytes, rounded up, so that a need over the limit never reads as equal to it. */
 function mebibytes(bytes: number): string {
   return `${Math.ceil(bytes / 1048576)} MiB`;
 }

@@ -7,6 +7,10 @@
 // unless asked to keep them, and pixels that come from a raw buffer have none to keep.
 // No ICC profile is embedded either: the pixels are sRGB and an untagged JPEG is read
 // as sRGB by browsers and OSes, so a profile would only add bytes to every 48×48.
+//
+// What the render will hold is estimated from the header first (decode-memory.ts) and
+// reserved from the memory all uploads share, so that small files which decode huge
+// (issue 9 §3) wait for each other, or are refused, instead of decoding all at once.
 
 import sharp from 'sharp';
 import type { Metadata, Sharp } from 'sharp';
