@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { PHOTOS_DIR } from '../test/helpers/images.js';
+import type { Sharp } from 'sharp';
 
 /** The 2.1 MB 4608×1976 phone photo. */
 export const PHONE_PHOTO = join(PHOTOS_DIR, 'mobile-HMD_Nokia_8.3_5G.jpg');
@@ -81,6 +82,39 @@ export async function oneMegabytePng(): Promise<GeneratedImage> {
     width = Math.round(width * Math.sqrt(target / bytes.length));
   }
   return image as GeneratedImage;
+}
+
+export interface DecodeBomb {
+  /** For the table: "7000×7000 progressive 4:4:4 JPEG". */
+  readonly name: string;
+  readonly bytes: Buffer;
+}
+
+export interface DecodeBombs {
+  /** Issue 9's three kinds, each over the default decode budget. */
+  readonly overBudget: readonly DecodeBomb[];
+  /** A progressive 4:2:0 JPEG: about 150 MB to decode, within the default budget, two never. */
+  readonly withinBudget: DecodeBomb;
+}
+
+/**
+ * Small files that decode huge, 7000×7000 (49 MP, under the 50 MP pixel limit): flat
+ * colour, so each encodes to 33–600 kB while its decoder holds the whole frame or every
+ * DCT coefficient (0.15–0.45 GB each, measured one per process).
+ */
+export async function decodeBombs(): Promise<DecodeBombs> {
+  const side = 7000;
+  const flat = (channels: 3 | 4) =>
+    sharp({ create: { width: side, height: side, channels, background: { r: 40, g: 120, b: 200, alpha: 1 } }, limitInputPixels: false });
+  const size = `${side}×${side}`;
+  const bomb = async (name: string, image: Sharp): Promise<DecodeBomb> => ({ name: `${size} ${name}`, bytes: await image.toBuffer() });
+  const [jpeg444, png16, gif, jpeg420] = await Promise.all([
+    bomb('progressive 4:4:4 JPEG', flat(3).jpeg({ progressive: true, chromaSubsampling: '4:4:4' })),
+    bomb('interlaced 16-bit RGBA PNG', flat(4).toColourspace('rgb16').png({ progressive: true, compressionLevel: 9 })),
+    bomb('GIF', flat(3).gif()),
+    bomb('progressive 4:2:0 JPEG', flat(3).jpeg({ progressive: true, chromaSubsampling: '4:2:0' })),
+  ]);
+  return { overBudget: [jpeg444, png16, gif], withinBudget: jpeg420 };
 }
 
 /** A real photo cut to size×size as a JPEG: small uploads and the seeded photos. */

@@ -1,5 +1,6 @@
 // Section "memory": what the server process holds, from /proc. Its peak RSS while
-// 16 clients upload ~4 MB photos at once; whether RSS keeps growing over many
+// 16 clients upload ~4 MB photos at once, and while four small files that decode
+// huge (issue 9 §3) are uploaded at once; whether RSS keeps growing over many
 // uploads (after a tenth of BENCH_LEAK_UPLOADS against after all of them); and,
 // with a tiny upload gate, whether excess uploads get 429 with Retry-After
 // rather than the process falling over. Each on a freshly started server.
@@ -7,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchContext } from './context.js';
 import { expectStatus, request, type Answer } from './http.js';
-import { CAMERA_PHOTO, twelveMegapixelJpeg } from './images.js';
+import { CAMERA_PHOTO, decodeBombs, twelveMegapixelJpeg, type DecodeBomb } from './images.js';
 import { memoryOf } from './proc.js';
 import { startPortrait, userToken, type Portrait } from './servers.js';
 import { atMost, formatMB, formatRate, ratioOf, type Row } from './table.js';
@@ -32,7 +33,18 @@ export async function benchMemory(context: BenchContext): Promise<Row[]> {
   const largeFile = join(folder, 'twelve-megapixel.jpg');
   writeFileSync(largeFile, large.bytes);
   const size = formatMB(large.bytes.length);
-  return [await peakRss(context, largeFile, size), await leak(context), await overload(context, large.bytes, size)];
+  const ordinary = await peakRss(context, largeFile, size);
+  const bombs = await decodeBombs();
+  const reference = `${PEAK_CLIENTS} clients uploading ${size} JPEGs: ${formatMB(ordinary.peak)}`;
+  const mixed = [...bombs.overBudget, bombs.overBudget[bombs.overBudget.length - 1]!]; // the GIF twice
+  const fitting = [bombs.withinBudget, bombs.withinBudget, bombs.withinBudget, bombs.withinBudget];
+  return [
+    ordinary.row,
+    await bombPeak(context, 'memory-bombs', mixed, reference, ordinary.peak),
+    await bombPeak(context, 'memory-bombs-fitting', fitting, reference, ordinary.peak),
+    await leak(context),
+    await overload(context, large.bytes, size),
+  ];
 }
 
 async function withServer<T>(context: BenchContext, name: string, args: readonly string[], work: (server: Server) => Promise<T>): Promise<T> {
@@ -47,7 +59,7 @@ async function withServer<T>(context: BenchContext, name: string, args: readonly
   }
 }
 
-async function peakRss(context: BenchContext, file: string, size: string): Promise<Row> {
+async function peakRss(context: BenchContext, file: string, size: string): Promise<{ row: Row; peak: number }> {
   return withServer(context, 'memory-peak', [], async ({ portrait, url, headers }) => {
     await expectStatus(200, url, { method: 'PUT', headers, body: readFileSync(CAMERA_PHOTO) });
     const idle = memoryOf(portrait.pid);
@@ -56,14 +68,69 @@ async function peakRss(context: BenchContext, file: string, size: string): Promi
     const { peak } = memoryOf(portrait.pid); // VmHWM: the kernel's own high-water mark
     context.log(`memory: peak RSS ${formatMB(peak)} (idle ${formatMB(idle.rss)}) over ${load.requests} uploads, ${load.failures} failed`);
     const failed = load.failures > 0 ? ` · **${load.failures} of ${load.requests} failed**` : '';
-    return {
+    const row = {
       section: 'memory',
       figure: `peak RSS (VmHWM) of the server, ${PEAK_CLIENTS} clients uploading ${size} JPEGs at once (${amount} uploads)`,
       portrait: `${formatMB(peak)} (${formatMB(idle.rss)} idle before)${failed}`,
       reference: '—',
       target: { text: `≤ ${formatMB(PEAK_LIMIT_BYTES)}`, met: peak <= PEAK_LIMIT_BYTES && load.failures === 0 },
     };
+    return { row, peak };
   });
+}
+
+/**
+ * Four decode bombs at once, each on its own connection, at the default settings (as
+ * many uploads at once as they allow). Whatever the server answers (200, or 400 for
+ * what its decode budget can never hold), its peak RSS must stay under the same line
+ * as the ordinary uploads', and nothing may be a 5xx.
+ */
+async function bombPeak(context: BenchContext, name: string, sent: readonly DecodeBomb[], reference: string, ordinaryPeak: number): Promise<Row> {
+  return withServer(context, name, [], async ({ portrait, url, headers }) => {
+    await expectStatus(200, url, { method: 'PUT', headers, body: readFileSync(CAMERA_PHOTO) });
+    const idle = memoryOf(portrait.pid);
+    const started = performance.now();
+    const answers = await Promise.all(
+      sent.map(({ bytes }) =>
+        request(url, { method: 'PUT', headers, body: bytes, timeoutMs: 300_000 }).catch((error: unknown) =>
+          error instanceof Error ? error : new Error(String(error)),
+        ),
+      ),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const { peak } = memoryOf(portrait.pid);
+    const health = await request(`${portrait.origin}/healthz`).catch(() => undefined);
+    const alive = portrait.child.alive() && health?.status === 200;
+    const outcomes = answers.map((a) => (a instanceof Error ? `**${a.message}**` : a.status === 200 ? '200' : `${a.status} ${errorCode(a)}`));
+    const serverErrors = answers.filter((a) => a instanceof Error || a.status >= 500).length;
+    const answered = counted(outcomes);
+    context.log(`memory: ${sent.length} decode bombs at once: peak RSS ${formatMB(peak)} (idle ${formatMB(idle.rss)}), ${answered} in ${seconds.toFixed(1)} s`);
+    const what = counted(sent.map(({ name, bytes }) => `${name} (${Math.round(bytes.length / 1000)} kB)`));
+    return {
+      section: 'memory',
+      figure: `peak RSS (VmHWM) of the server, ${sent.length} decode bombs uploaded at once: ${what}`,
+      portrait: `${formatMB(peak)} (${formatMB(idle.rss)} idle before) · ${answered} in ${seconds.toFixed(1)} s${alive ? '' : ' · **server down**'}`,
+      reference,
+      ratio: ratioOf(peak, ordinaryPeak),
+      target: { text: `≤ ${formatMB(PEAK_LIMIT_BYTES)}, no 5xx`, met: peak <= PEAK_LIMIT_BYTES && serverErrors === 0 && alive },
+    };
+  });
+}
+
+/** "2 × a, b": the distinct items in order of first appearance, with their counts. */
+function counted(items: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(item, (counts.get(item) ?? 0) + 1);
+  return [...counts].map(([item, n]) => (n > 1 ? `${n} × ${item}` : item)).join(', ');
+}
+
+/** The Graph error code of an answer, or its status alone. */
+function errorCode(answer: Answer): string {
+  try {
+    return (JSON.parse(answer.body.toString('utf8')) as { error?: { code?: string } }).error?.code ?? '';
+  } catch {
+    return '';
+  }
 }
 
 async function leak(context: BenchContext): Promise<Row> {

@@ -37,6 +37,8 @@ export interface Config {
   readonly bodyMinBytesPerSecond: number;
   /** Bytes all request bodies in flight may hold together; by default sized to the upload queue (http/limits.ts). */
   readonly bodyMemoryBytes: number | undefined;
+  /** Bytes the renders of all uploads may hold at once (src/photos/decode-budget.ts). */
+  readonly decodeMemoryBytes: number;
   /** Bytes of hot photo sizes kept in memory; 0 turns the cache off. */
   readonly cacheBytes: number;
   readonly autoProvisionUsers: boolean;
@@ -63,6 +65,7 @@ export const SERVE_OPTIONS = {
   'body-timeout': { type: 'string' },
   'body-min-rate': { type: 'string' },
   'body-memory-mb': { type: 'string' },
+  'decode-memory-mb': { type: 'string' },
   'cache-mb': { type: 'string' },
   'no-auto-provision': { type: 'boolean' },
   issuer: { type: 'string', multiple: true },
@@ -92,7 +95,7 @@ export function loadServeConfig(argv: readonly string[]): Config {
       : { mode: 'self-signed' };
   const logLevel = values['log-level'] ?? 'warn';
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
-  return Object.freeze({
+  const config = {
     dataDir,
     host: values.host ?? 'localhost',
     port: integerFlag('--port', values.port, 8443, 0, 65535),
@@ -116,7 +119,22 @@ export function loadServeConfig(argv: readonly string[]): Config {
     clockSkewSeconds: integerFlag('--clock-skew', values['clock-skew'], 60, 0, 3600),
     logLevel,
     shutdownTimeoutMs: integerFlag('--shutdown-timeout', values['shutdown-timeout'], 10, 0, 3600) * 1000,
-  });
+  };
+  const decodeMemoryMb = integerFlag('--decode-memory-mb', values['decode-memory-mb'], defaultDecodeMemoryMb(config.uploadConcurrency), 64, 1_048_576);
+  return Object.freeze({ ...config, decodeMemoryBytes: decodeMemoryMb * 1024 * 1024 });
+}
+
+/**
+ * 192 MiB, or 48 MiB per upload slot when that is more. Measured from a fresh server at
+ * the default concurrency of 4 (docs/performance.md, "Adversarial memory"): four decode
+ * bombs of a kind at the largest size 192 MiB admits peaked at 266–402 MB, where four
+ * 7000×7000 GIFs admitted one at a time by 256 MiB reached 446–453 MB (freed decoder
+ * memory stays in glibc's per-thread arenas). 48 MiB is above the estimate of an ordinary
+ * photo (the 4608×1976 phone JPEG 39 MiB, 12 and 48 MP JPEGs 43 MiB), so four of them
+ * never wait for each other.
+ */
+export function defaultDecodeMemoryMb(uploadConcurrency: number): number {
+  return Math.max(192, 48 * uploadConcurrency);
 }
 
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;

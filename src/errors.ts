@@ -84,6 +84,12 @@ export const errors = {
       'ImagePixelLimitExceeded',
       `The image is ${width}×${height} (${width * height} pixels); the limit is ${limit}.`,
     ),
+  imageTooLargeToDecode: (image: string, needBytes: number, limitBytes: number) =>
+    new GraphError(
+      400,
+      'ImageTooLargeToDecode',
+      `Decoding this ${image} would take ${mebibytes(needBytes)} of memory; the limit is ${mebibytes(limitBytes)}.`,
+    ),
 
   // 404
   resourceNotFound: (id: string) =>
@@ -119,12 +125,22 @@ export const errors = {
     new GraphError(429, 'TooManyRequests', 'Please retry again later.', {
       'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
     }),
+  // 503: decoding memory stays taken by other uploads for longer than an upload may wait.
+  decodeMemoryBusy: (retryAfterSeconds: number) =>
+    new GraphError(503, 'serviceNotAvailable', 'The server is busy decoding other images; please retry later.', {
+      'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
+    }),
   internal: () => new GraphError(500, 'generalException', 'An unexpected error occurred.'),
   bodyMemoryFull: (retryAfterSeconds: number) =>
     new GraphError(503, 'serviceNotAvailable', 'The server holds as many request bodies as its memory budget allows; retry after Retry-After seconds.', {
       'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
     }),
 } as const;
+
+/** Whole mebibytes, rounded up, so that a need over the limit never reads as equal to it. */
+function mebibytes(bytes: number): string {
+  return `${Math.ceil(bytes / 1048576)} MiB`;
+}
 
 const DESCRIBED_LENGTH = 40;
 

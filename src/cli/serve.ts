@@ -14,6 +14,7 @@ import { loadServeConfig, type Config } from '../config.js';
 import { Directory } from '../directory/directory.js';
 import { renderResize, renderUpload } from '../imaging/render-photo.js';
 import { PhotoCache } from '../photos/photo-cache.js';
+import { DecodeBudget } from '../photos/decode-budget.js';
 import { PhotoService } from '../photos/photo-service.js';
 import { UploadGate } from '../photos/upload-gate.js';
 import { describeLocation, openStore } from '../storage/open-store.js';
@@ -49,6 +50,7 @@ export async function serve(argv: readonly string[]): Promise<void> {
         { renderUpload, renderResize },
         {
           pixelLimit: config.pixelLimit,
+          decodeMemory: new DecodeBudget({ bytes: config.decodeMemoryBytes }),
           cache: config.cacheBytes > 0 ? new PhotoCache(config.cacheBytes) : undefined,
           // Other nodes write to a shared PostgreSQL: check each hit against the stored ETag.
           revalidateCache: config.database.kind === 'postgres',

@@ -262,7 +262,7 @@ function photoRoute(kind: PhotoOwnerRef['kind'], part: PhotoPart): Route {
     permission: write,
     request: image,
     status: kind === 'team' ? 204 : 200,
-    errors: [403, 404, 412, 413, 429],
+    errors: [403, 404, 412, 413, 429, 503],
     conditional: 'write',
   };
   switch (part) {

@@ -37,7 +37,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   408: 'The body did not arrive in time, or too slowly (RequestTimeout); the connection is closed.',
   413: 'The body is over 4 MiB (RequestEntityTooLarge).',
   429: 'Too many uploads at once (TooManyRequests), with Retry-After.',
-  503: 'The bodies in flight fill the server’s memory budget (serviceNotAvailable), with Retry-After.',
+  503: 'The server is out of room for now (serviceNotAvailable), with Retry-After: the bodies in flight fill its memory budget, or an upload waited too long for decoding memory.',
 };
 
 /** What any request with a body can also answer (docs/operations.md, "Limits"). */

@@ -7,17 +7,32 @@
 // unless asked to keep them, and pixels that come from a raw buffer have none to keep.
 // No ICC profile is embedded either: the pixels are sRGB and an untagged JPEG is read
 // as sRGB by browsers and OSes, so a profile would only add bytes to every 48×48.
+//
+// What the render will hold is estimated from the header first (decode-memory.ts) and
+// reserved from the memory all uploads share, so that small files which decode huge
+// (issue 9 §3) wait for each other, or are refused, instead of decoding all at once.
 
 import sharp from 'sharp';
 import type { Metadata, Sharp } from 'sharp';
 import { errors } from '../errors.js';
 import type { Dimensions, RenderedSize } from '../storage/store.js';
+import { estimateDecodeMemory } from './decode-memory.js';
 import { detectFormat, type AcceptedFormat } from './detect-format.js';
 import { GRAPH_SIZES, sizesForResize, sizesForUpload } from './graph-sizes.js';
 
 export interface RenderOptions {
   /** Largest width × height (of one frame) accepted, checked from the header before decoding. */
   readonly pixelLimit: number;
+  /** Memory shared by all renders (photos/decode-budget.ts); absent: renders take what they need. */
+  readonly memory?: MemoryReservations | undefined;
+}
+
+/** Memory the renders of uploads share: each reserves its estimate before decoding. */
+export interface MemoryReservations {
+  /** Bytes all renders may hold at once; a render that needs more is refused. */
+  readonly limit: number;
+  /** Resolves with a release function once `bytes` (at most `limit`) are reserved. */
+  reserve(bytes: number): Promise<() => void>;
 }
 
 export interface RenderedPhoto {
@@ -60,15 +75,24 @@ export async function renderUpload(bytes: Buffer, options: RenderOptions): Promi
   if (!detected.accepted) throw errors.unsupportedImageFormat(detected.detected);
   const format = detected.format;
 
-  const oriented = await readDimensions(bytes, format, options.pixelLimit);
-  const raw = await decode(bytes, format, masterDimensions(oriented), options.pixelLimit);
-
-  const [master, sizes] = await Promise.all([
-    encodeJpeg(raw, MASTER_QUALITY),
-    renderSquares(raw, sizesForUpload(Math.min(raw.width, raw.height))),
-  ]);
-  const largest = sizes[sizes.length - 1]!;
-  return { primary: { width: largest.width, height: largest.height }, master, sizes };
+  const header = await readHeader(bytes, format, options.pixelLimit);
+  const size = masterDimensions(header.oriented);
+  // Budgeted from the header, before any pixel is decoded; held until the encodes are done.
+  const need = estimateDecodeMemory(bytes, format, header.meta, header.frame, size);
+  const memory = options.memory;
+  if (memory && need.bytes > memory.limit) throw errors.imageTooLargeToDecode(need.image, need.bytes, memory.limit);
+  const release = await memory?.reserve(need.bytes);
+  try {
+    const raw = await decode(bytes, format, size, options.pixelLimit);
+    const [master, sizes] = await Promise.all([
+      encodeJpeg(raw, MASTER_QUALITY),
+      renderSquares(raw, sizesForUpload(Math.min(raw.width, raw.height))),
+    ]);
+    const largest = sizes[sizes.length - 1]!;
+    return { primary: { width: largest.width, height: largest.height }, master, sizes };
+  } finally {
+    release?.();
+  }
 }
 
 /** Re-renders from a master this module wrote: W×H by cover, plus the standard squares that fit. */
@@ -88,8 +112,16 @@ export async function renderResize(master: Buffer, width: number, height: number
   return { primary: { width, height }, master: { width: info.width, height: info.height, bytes: master }, sizes };
 }
 
-/** Oriented dimensions of the first frame, from the header alone; refuses oversize images before any decode. */
-async function readDimensions(bytes: Buffer, format: AcceptedFormat, pixelLimit: number): Promise<Dimensions> {
+interface Header {
+  readonly meta: Metadata;
+  /** The first frame as stored. */
+  readonly frame: Dimensions;
+  /** The first frame turned upright. */
+  readonly oriented: Dimensions;
+}
+
+/** The header alone: the first frame's dimensions, as stored and upright; refuses oversize images before any decode. */
+async function readHeader(bytes: Buffer, format: AcceptedFormat, pixelLimit: number): Promise<Header> {
   let meta: Metadata;
   try {
     // No pixel limit here: sharp would throw its own message, and reading a header is cheap.
@@ -102,7 +134,7 @@ async function readDimensions(bytes: Buffer, format: AcceptedFormat, pixelLimit:
   const width = rotated ? frameHeight : meta.width;
   const height = rotated ? meta.width : frameHeight;
   if (width * height > pixelLimit) throw errors.pixelLimitExceeded(width, height, pixelLimit);
-  return { width, height };
+  return { meta, frame: { width: meta.width, height: frameHeight }, oriented: { width, height } };
 }
 
 function masterDimensions({ width, height }: Dimensions): Dimensions {

@@ -3,7 +3,7 @@
 // version whole, under the caller's precondition, in one store transaction.
 import { randomBytes } from 'node:crypto';
 import { errors } from '../errors.js';
-import type { RenderedPhoto } from '../imaging/render-photo.js';
+import type { MemoryReservations, RenderedPhoto, RenderOptions } from '../imaging/render-photo.js';
 import {
   preconditionHolds,
   type Dimensions,
@@ -19,12 +19,14 @@ import { ownerKey, withHeaders, type CachedSize, type PhotoCache } from './photo
 import { parseResizeRequest } from './resize-request.js';
 
 export interface Renderer {
-  renderUpload(bytes: Buffer, options: { readonly pixelLimit: number }): Promise<RenderedPhoto>;
+  renderUpload(bytes: Buffer, options: RenderOptions): Promise<RenderedPhoto>;
   renderResize(master: Buffer, width: number, height: number): Promise<RenderedPhoto>;
 }
 
 export interface PhotoServiceOptions {
   readonly pixelLimit: number;
+  /** Memory all uploads decode in (photos/decode-budget.ts); absent: no bound but the upload gate's. */
+  readonly decodeMemory?: MemoryReservations | undefined;
   /** Hot sizes in memory; absent: every read goes to the store. */
   readonly cache?: PhotoCache | undefined;
   /**
@@ -128,7 +130,7 @@ export class PhotoService {
 
   /** Decodes, sanitizes and renders the upload, then replaces the photo with it. */
   async upload(owner: PhotoOwner, bytes: Buffer, precondition: Precondition): Promise<PhotoInfo> {
-    const rendered = await this.#renderer.renderUpload(bytes, { pixelLimit: this.#options.pixelLimit });
+    const rendered = await this.#renderer.renderUpload(bytes, { pixelLimit: this.#options.pixelLimit, memory: this.#options.decodeMemory });
     return this.#write(owner, rendered, precondition);
   }
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
+import { defaultDecodeMemoryMb } from '../../src/config.js';
 import { Applications } from '../../src/auth/applications.js';
 import type { ClientSecretVerifier } from '../../src/auth/client-secret-verifier.js';
 import { issueToken, loadOrCreateIssuerKey, type IssuerKey } from '../../src/auth/built-in-issuer.js';
@@ -12,6 +13,7 @@ import { createTokenVerifier } from '../../src/auth/token-verifier.js';
 import { Directory } from '../../src/directory/directory.js';
 import { idFromName, newId } from '../../src/directory/ids.js';
 import { renderResize, renderUpload } from '../../src/imaging/render-photo.js';
+import { DecodeBudget } from '../../src/photos/decode-budget.js';
 import { PhotoCache } from '../../src/photos/photo-cache.js';
 import { PhotoService } from '../../src/photos/photo-service.js';
 import { HotReads } from '../../src/http/hot-reads.js';
@@ -30,6 +32,8 @@ export interface HarnessOptions {
   readonly pixelLimit?: number;
   readonly uploadConcurrency?: number;
   readonly uploadQueueLimit?: number;
+  /** The memory uploads decode in; the default as `portrait serve` makes it for the upload concurrency. */
+  readonly decodeBudget?: DecodeBudget;
   readonly autoProvisionUsers?: boolean;
   /** Serve the built-in issuer's OAuth endpoints too, as `portrait serve` does. */
   readonly oauth?: boolean;
@@ -59,6 +63,8 @@ export interface Harness {
   readonly photoCache: PhotoCache;
   /** The app's body reader, whose reservedBytes tells what its memory budget holds. */
   readonly bodies: RequestBodies;
+  /** The budget uploads decode within (photos/decode-budget.ts). */
+  readonly decodeBudget: DecodeBudget;
   /** Creates a user in the harness tenant (or another). */
   user(upn: string, options?: { admin?: boolean; tenantId?: string }): Promise<User>;
   /** A delegated token for a user. */
@@ -79,12 +85,13 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const tenantId = newId();
   await store.ensureTenant(tenantId);
   const directory = new Directory(store, { autoProvisionUsers: options.autoProvisionUsers ?? true });
+  const decodeBudget = options.decodeBudget ?? new DecodeBudget({ bytes: defaultDecodeMemoryMb(options.uploadConcurrency ?? 2) * 1024 * 1024 });
   // The cache is on, as in production, so every suite also checks it is never stale.
   const photoCache = new PhotoCache(16 * 1024 * 1024);
   const photos = new PhotoService(
     store,
     { renderUpload, renderResize },
-    { pixelLimit: options.pixelLimit ?? 50_000_000, cache: photoCache, revalidateCache: database === 'postgres' },
+    { pixelLimit: options.pixelLimit ?? 50_000_000, decodeMemory: decodeBudget, cache: photoCache, revalidateCache: database === 'postgres' },
   );
   const hotReads = photos.hasTrustedCache ? new HotReads(photos, { ...(options.hotReadsClock && { now: options.hotReadsClock }) }) : undefined;
   const uploads = new UploadGate({ concurrency: options.uploadConcurrency ?? 2, queueLimit: options.uploadQueueLimit ?? 64 });
@@ -129,6 +136,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     hotReads,
     photoCache,
     bodies,
+    decodeBudget,
     user: (upn, { admin = false, tenantId: tenant = tenantId } = {}) =>
       directory.createUser(tenant, { userPrincipalName: upn, displayName: upn.split('@')[0] ?? upn, isAdmin: admin }),
     userToken: (user, scopes, { admin = false } = {}) =>

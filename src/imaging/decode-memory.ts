@@ -1,0 +1,170 @@
+// How much memory rendering an upload takes, from its header alone (issue 9 §3).
+//
+// Within the pixel limit, what a decoder holds depends on how the file was encoded, not
+// on its size in bytes: a 575 kB progressive 4:4:4 JPEG keeps every DCT coefficient of
+// its 49 megapixels (294 MB) while a baseline JPEG of the same size decodes shrunk, a
+// row at a time, in a few MB. The figures below were measured, one decode per process,
+// as the growth of peak RSS (VmHWM) over a warmed-up process while renderUpload ran with
+// sharp 0.35.5 / libvips 8.18.7, one libvips thread and no operation cache (as `serve`
+// runs it); docs/performance.md ("Adversarial memory") has the table. Each is rounded up
+// so the estimate stays above what was measured: it is a budget, not a prediction.
+
+import type { Metadata } from 'sharp';
+import type { Dimensions } from '../storage/store.js';
+import type { AcceptedFormat } from './detect-format.js';
+
+export interface DecodeMemory {
+  /** Peak bytes the render of this upload may add to the process, decode and encodes included. */
+  readonly bytes: number;
+  /** What the image is, for messages: "7000×7000 progressive JPEG (4:4:4)". */
+  readonly image: string;
+}
+
+const MiB = 1024 * 1024;
+
+// Everything but the decoder: the master's raw pixels, the squares cut from them and the
+// JPEG encoders. Measured 19–33 MiB for whole uploads of ordinary photos with a 1296 px master.
+const RENDER_BASE = 24 * MiB;
+const PER_MASTER_BYTE = 3;
+// A streamed decode (baseline JPEG, non-interlaced PNG, lossy WebP) still holds up to
+// this many rows of the decoded width at once (measured 900–1,600 rows of 7,000 to
+// 50,000-pixel-wide PNGs between the loader, its sequential cache and the shrink).
+const STREAMED_ROWS = 1600;
+// Whole-frame decoders, per pixel of the frame. libnsgif holds the canvas as RGBA (4 B;
+// measured 4.4–4.6 with libvips' copy). libwebp decodes lossless and alpha WebP whole,
+// as RGBA (measured up to 4.7). libheif with aom holds several planes, 16-bit inside the
+// decoder even for 8-bit files (measured 14–18 B for 8-bit, 18–24 B for 10-bit AVIF).
+const GIF_PER_PIXEL = 4.5;
+const WEBP_WHOLE_PER_PIXEL = 5;
+const AVIF_PER_PIXEL = 19;
+const AVIF_HIGH_DEPTH_PER_PIXEL = 25;
+// Interlaced PNG (Adam7) is decoded whole at its own depth; 16-bit files were measured
+// 10% over their frame, the conversion to 8 bits included.
+const INTERLACED_PNG_OVERHEAD = 1.15;
+// libjpeg keeps a progressive file's coefficients, 2 bytes each, 64 per 8×8 block of each
+// component, whatever the output scale (measured: exactly that plus ~12 MiB).
+const COEFFICIENT_BYTES = 2;
+
+/** Chroma samples per pixel of a 3-component JPEG, by its subsampling. */
+const JPEG_SAMPLES: Readonly<Record<string, number>> = {
+  '4:4:4': 3,
+  '4:2:2': 2,
+  '4:4:0': 2,
+  '4:2:0': 1.5,
+  '4:1:1': 1.5,
+  '4:4:4:4': 4,
+};
+
+/**
+ * The memory rendering an upload will take. `meta` is sharp's header read, `frame` the
+ * first frame as stored (not turned upright), `master` what it is decoded to (upright).
+ */
+export function estimateDecodeMemory(
+  bytes: Buffer,
+  format: AcceptedFormat,
+  meta: Metadata,
+  frame: Dimensions,
+  master: Dimensions,
+): DecodeMemory {
+  const { width, height } = frame;
+  const pixels = width * height;
+  const bytesPerSample = meta.depth === 'ushort' ? 2 : 1;
+  const channels = meta.channels;
+  // The common shrink of both axes; rotation does not change it.
+  const shrink = Math.min(Math.max(width, height) / Math.max(master.width, master.height), Math.min(width, height) / Math.min(master.width, master.height));
+  const streamed = (decodedWidth: number, decodedHeight: number, sampleBytes = channels * bytesPerSample) =>
+    Math.min(decodedHeight, STREAMED_ROWS) * decodedWidth * sampleBytes;
+  const size = `${width}×${height}`;
+
+  let decoder: number;
+  let image: string;
+  switch (format) {
+    case 'jpeg': {
+      const scale = jpegShrinkOnLoad(shrink);
+      const output = streamed(Math.ceil(width / scale), Math.ceil(height / scale), channels);
+      if (meta.isProgressive) {
+        const chroma = meta.chromaSubsampling;
+        const samples = (chroma !== undefined ? JPEG_SAMPLES[chroma] : undefined) ?? channels;
+        // Components are stored in whole 16×16 MCUs at most.
+        decoder = roundUp(width, 16) * roundUp(height, 16) * samples * COEFFICIENT_BYTES + output;
+        image = `${size} progressive JPEG${chroma ? ` (${chroma})` : ''}`;
+      } else {
+        decoder = output;
+        image = `${size} JPEG`;
+      }
+      break;
+    }
+    case 'png':
+      if (meta.isProgressive) {
+        decoder = pixels * channels * bytesPerSample * INTERLACED_PNG_OVERHEAD;
+        image = `${size} interlaced ${bytesPerSample * 8}-bit PNG`;
+      } else {
+        decoder = streamed(width, height);
+        image = `${size} ${bytesPerSample * 8}-bit PNG`;
+      }
+      break;
+    case 'gif':
+      decoder = pixels * GIF_PER_PIXEL;
+      image = `${size} GIF`;
+      break;
+    case 'webp': {
+      const encoding = webpEncoding(bytes, meta.hasAlpha);
+      if (encoding === 'lossy') {
+        // Decoded scaled to about the master's size (sharp's shrink-on-load for WebP).
+        const scale = Math.max(1, shrink);
+        decoder = streamed(Math.ceil(width / scale), Math.ceil(height / scale));
+        image = `${size} WebP`;
+      } else {
+        decoder = pixels * WEBP_WHOLE_PER_PIXEL;
+        image = `${size} ${encoding === 'lossless' ? 'lossless WebP' : 'WebP with alpha'}`;
+      }
+      break;
+    }
+    case 'avif': {
+      const depth = meta.bitsPerSample ?? 8;
+      decoder = pixels * (depth > 8 ? AVIF_HIGH_DEPTH_PER_PIXEL : AVIF_PER_PIXEL);
+      image = `${size} ${depth}-bit AVIF`;
+      break;
+    }
+  }
+  const masterBytes = master.width * master.height * 3;
+  return { bytes: Math.ceil(RENDER_BASE + masterBytes * PER_MASTER_BYTE + decoder), image };
+}
+
+/** The factor libjpeg decodes at, as sharp picks it for a resize by `shrink` (fastShrinkOnLoad). */
+function jpegShrinkOnLoad(shrink: number): number {
+  let factor = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+  // sharp halves it where libjpeg's rounding would leave too few pixels.
+  if (factor > 1 && Math.floor(shrink) === factor) factor /= 2;
+  return factor;
+}
+
+function roundUp(value: number, multiple: number): number {
+  return Math.ceil(value / multiple) * multiple;
+}
+
+/**
+ * How the first frame of a WebP is coded, from its RIFF chunks: plain lossy ('VP8 ') is
+ * decoded scaled; lossless ('VP8L') and lossy with an alpha plane are decoded whole.
+ */
+export function webpEncoding(bytes: Buffer, hasAlpha: boolean): 'lossy' | 'lossless' | 'lossy-alpha' {
+  let lossless = false;
+  let alpha = hasAlpha;
+  // RIFF header (12 bytes), then chunks: fourCC, little-endian size, payload padded to even.
+  // An animation's first frame (ANMF) holds its own chunks after a 16-byte frame header.
+  const walk = (start: number, end: number, depth: number) => {
+    for (let at = start; at + 8 <= end; ) {
+      const fourCC = bytes.toString('latin1', at, at + 4);
+      const size = bytes.readUInt32LE(at + 4);
+      if (fourCC === 'VP8L') lossless = true;
+      else if (fourCC === 'ALPH') alpha = true;
+      else if (fourCC === 'ANMF' && depth === 0) {
+        walk(at + 8 + 16, Math.min(end, at + 8 + size), 1);
+        return; // the first frame is the one decoded (pages: 1)
+      }
+      at += 8 + size + (size % 2);
+    }
+  };
+  walk(12, bytes.length, 0);
+  return lossless ? 'lossless' : alpha ? 'lossy-alpha' : 'lossy';
+}
