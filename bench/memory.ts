@@ -6,6 +6,7 @@
 // rather than the process falling over. Each on a freshly started server.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { benchClientFloods } from './client-floods.js';
 import type { BenchContext } from './context.js';
 import { expectStatus, request, type Answer } from './http.js';
 import { CAMERA_PHOTO, decodeBombs, twelveMegapixelJpeg, type DecodeBomb } from './images.js';
@@ -42,6 +43,7 @@ export async function benchMemory(context: BenchContext): Promise<Row[]> {
     ordinary.row,
     await bombPeak(context, 'memory-bombs', mixed, reference, ordinary.peak),
     await bombPeak(context, 'memory-bombs-fitting', fitting, reference, ordinary.peak),
+    ...(await benchClientFloods(context)),
     await leak(context),
     await overload(context, large.bytes, size),
   ];
