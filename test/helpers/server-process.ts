@@ -137,13 +137,17 @@ export interface CliResult {
 }
 
 /** Runs `portrait ARGS…` to completion (killed after timeoutMs). */
-export async function runCli(args: readonly string[], timeoutMs = 30_000): Promise<CliResult> {
-  const child = spawn(process.execPath, [PORTRAIT_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function runCli(args: readonly string[], timeoutMs = 30_000): Promise<CliResult> {
+  return completion(spawn(process.execPath, [PORTRAIT_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }), timeoutMs);
+}
+
+/** What a child with piped output printed and how it exited (killed after timeoutMs). */
+export async function completion(child: ChildProcess, timeoutMs: number): Promise<CliResult> {
   live.add(child);
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   try {
     const exit = await new Promise<Exit>((resolve, reject) => {

@@ -3,7 +3,7 @@
 // modes Portrait gives its files whatever the umask. `serve` is read by its banner, as a
 // user reads it: the URL and the certificate to trust.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { PORTRAIT_CLI, type CliResult, type Exit } from './server-process.js';
+import { completion, PORTRAIT_CLI, type CliResult, type Exit } from './server-process.js';
 
 function spawnUnderUmask(umask: string, args: readonly string[]): ChildProcess {
   return spawn('sh', ['-c', `umask ${umask}; exec "$0" "$@"`, process.execPath, PORTRAIT_CLI, ...args], {
@@ -11,30 +11,15 @@ function spawnUnderUmask(umask: string, args: readonly string[]): ChildProcess {
   });
 }
 
+/** Servers still running when the test process exits are killed. */
 const running = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
 /** Runs `portrait ARGS…` under the umask to completion (killed after timeoutMs). */
-export async function runUnderUmask(umask: string, args: readonly string[], timeoutMs = 30_000): Promise<CliResult> {
-  const child = spawnUnderUmask(umask, args);
-  running.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  try {
-    const exit = await new Promise<Exit>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', (code, signal) => resolve({ code, signal }));
-    });
-    return { ...exit, stdout, stderr };
-  } finally {
-    clearTimeout(timer);
-    running.delete(child);
-  }
+export function runUnderUmask(umask: string, args: readonly string[], timeoutMs = 30_000): Promise<CliResult> {
+  return completion(spawnUnderUmask(umask, args), timeoutMs);
 }
 
 /** Like runUnderUmask, and fails with its output unless it exits 0; resolves to stdout. */
@@ -51,10 +36,7 @@ export interface ServingProcess {
   /** The certificate serve tells clients to trust; undefined without TLS. */
   readonly certPath: string | undefined;
   output(): string;
-  /**
-   * SIGTERM; resolves when it has exited. Not necessarily with 0: serve prints its banner
-   * just before it handles SIGTERM, so a signal sent at once may still end it the default way.
-   */
+  /** SIGTERM; resolves when it has exited. */
   stop(): Promise<Exit>;
   /** SIGKILL (a crash); resolves when it is gone. */
   kill(): Promise<Exit>;
