@@ -56,7 +56,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const bodies =
     options.bodies ?? new RequestBodies({ ...DEFAULT_BODY_TIMING, memoryBytes: defaultBodyMemoryBytes(options.services.uploads.places) });
   const hotReads =
-    options.hotReads === false ? undefined : (options.hotReads ?? (photos.hasTrustedCache ? new HotReads(photos) : undefined));
+    options.hotReads === false ? undefined : (options.hotReads ?? (photos.hasCache ? new HotReads(photos) : undefined));
   let route: (request: IncomingMessage, response: ServerResponse) => void = () => {
     throw new Error('Fastify has not made its server yet');
   };

@@ -52,8 +52,6 @@ export async function serve(argv: readonly string[]): Promise<void> {
           pixelLimit: config.pixelLimit,
           decodeMemory: new DecodeBudget({ bytes: config.decodeMemoryBytes }),
           cache: config.cacheBytes > 0 ? new PhotoCache(config.cacheBytes) : undefined,
-          // Other nodes write to a shared PostgreSQL: check each hit against the stored ETag.
-          revalidateCache: config.database.kind === 'postgres',
         },
       ),
       uploads: new UploadGate({ concurrency: config.uploadConcurrency, queueLimit: config.uploadQueueLimit }),

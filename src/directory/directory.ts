@@ -311,7 +311,7 @@ export class Directory {
   }
 
   async #user(tenantId: string, key: string, lookup: Lookup): Promise<User | undefined> {
-    if (!lookup.cached || !this.#users) {
+    if (!lookup.cached || !this.#users || !this.#store.changes.live) {
       reusableUntil(lookup, 0);
       return this.#lookUpUser(tenantId, key);
     }
@@ -335,7 +335,7 @@ export class Directory {
   }
 
   async #group(tenantId: string, id: string, lookup: Lookup): Promise<Group | undefined> {
-    if (!lookup.cached || !this.#groups) {
+    if (!lookup.cached || !this.#groups || !this.#store.changes.live) {
       reusableUntil(lookup, 0);
       return this.#store.getGroup(tenantId, id);
     }

@@ -14,10 +14,11 @@
 // - the token is unexpired (its exp, the verifier's own cache bound);
 // - the directory lookups behind the owner's resolution are reusable (lookup-cache.ts:
 //   the same bound the route itself keeps to, never longer);
-// - the photo cache holds, as a trusted hit (photo-service.ts: never when several
-//   nodes share the store), the very object the route answered with. A write through
-//   this process drops the owner's entries, and a user or group deleted clears them
-//   all, so either sends the next read back through the route.
+// - the photo cache holds, as a trusted hit (photo-service.ts: only while the store's
+//   change feed hears every other process's commit), the very object the route
+//   answered with. A write through this process or a change notice from another drops
+//   the owner's entries, and a user or group deleted clears them all, so any of them
+//   sends the next read back through the route.
 // Anything else — another method, another header that matters, a miss — goes
 // through the route, which answers and may remember it for next time.
 import { randomUUID } from 'node:crypto';

@@ -5,8 +5,9 @@
 // writes, the directory's removals, other processes' commits: storage/change-feed.ts)
 // invalidates the owner's entries or all of them; a read that raced with an
 // invalidation does not store what it read (the generation check below), so a stale
-// version can never be put back after a write. On PostgreSQL the photo service also
-// revalidates every hit against the stored ETag — see PhotoService.
+// version can never be put back after a write. While the store's feed cannot vouch
+// that it hears every other process's commit, the photo service checks each hit
+// against the stored ETag instead of trusting it — see PhotoService.
 import type { PhotoContent, PhotoOwner } from '../storage/store.js';
 
 /** A size's bytes, or another answer about the same version (its metadata JSON). */

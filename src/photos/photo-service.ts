@@ -27,14 +27,12 @@ export interface PhotoServiceOptions {
   readonly pixelLimit: number;
   /** Memory all uploads decode in (photos/decode-budget.ts); absent: no bound but the upload gate's. */
   readonly decodeMemory?: MemoryReservations | undefined;
-  /** Hot sizes in memory; absent: every read goes to the store. */
-  readonly cache?: PhotoCache | undefined;
   /**
-   * Check each cache hit against the stored ETag (one light query): needed when other
-   * processes write to the same store (PostgreSQL with several nodes), so that a photo
-   * changed through another node is served by this one on the very next request.
+   * Hot sizes in memory; absent: every read goes to the store. A hit is served as it is
+   * while the store's change feed is live (it hears every other process's commit and
+   * drops what they change); otherwise it is checked against the stored ETag first.
    */
-  readonly revalidateCache?: boolean;
+  readonly cache?: PhotoCache | undefined;
 }
 
 /** A strong ETag, quoted: 16 upper-case hex digits, new for every version (contract §3.1). */
@@ -99,13 +97,13 @@ export class PhotoService {
     });
   }
 
-  /** From the cache (revalidated when other processes write), else loaded and offered to it. */
+  /** From the cache (checked with the store while changes might go unheard), else loaded and offered to it. */
   async #cached(owner: PhotoOwner, cacheKey: string, load: () => Promise<CachedSize>): Promise<CachedSize> {
     const cache = this.#options.cache;
     const key = ownerKey(owner);
     if (cache) {
       const hit = cache.get(key, cacheKey);
-      if (hit && !this.#options.revalidateCache) return hit;
+      if (hit && this.#store.changes.live) return hit;
       if (hit && (await this.#store.getPhoto(owner))?.etag === hit.etag) return hit;
     }
     const generation = cache?.generation ?? 0;
@@ -116,16 +114,17 @@ export class PhotoService {
 
   /**
    * A cached size that may be served as it is, without asking the store: undefined on a
-   * miss, and always when hits must be revalidated (several nodes on one store).
+   * miss, and always while the store's change feed is not live (a commit of another
+   * process could go unheard: see Store.changes).
    */
   trustedHit(ownerKey: string, sizeKey: string): CachedSize | undefined {
-    if (this.#options.revalidateCache) return undefined;
+    if (!this.#store.changes.live) return undefined;
     return this.#options.cache?.get(ownerKey, sizeKey);
   }
 
-  /** Whether trustedHit can ever answer: a cache, and no other process writing to the store. */
-  get hasTrustedCache(): boolean {
-    return this.#options.cache !== undefined && !this.#options.revalidateCache;
+  /** Whether trustedHit can ever answer: there is a cache (whether it may, the change feed says per read). */
+  get hasCache(): boolean {
+    return this.#options.cache !== undefined;
   }
 
   /** Decodes, sanitizes and renders the upload, then replaces the photo with it. */

@@ -18,8 +18,18 @@ export type StoredChange =
 
 export type ChangeListener = (change: StoredChange) => void;
 
-/** Starts watching for other processes' commits, calling `notice` for each; returns the stop. */
-export type Watch = (notice: () => void) => () => void;
+/** A running watch over other processes' commits. */
+export interface Watcher {
+  /**
+   * Whether every commit of another process reaches `notice` from now on (within the
+   * store's notice time). While it is false a cache must not be trusted on its own.
+   */
+  readonly live: boolean;
+  stop(): void;
+}
+
+/** Starts watching for other processes' commits, calling `notice` with each. */
+export type Watch = (notice: (change: StoredChange) => void) => Watcher;
 
 /**
  * Every store has one (Store.changes). It watches for other processes' commits only
@@ -28,18 +38,27 @@ export type Watch = (notice: () => void) => () => void;
 export class ChangeFeed {
   readonly #listeners = new Set<ChangeListener>();
   readonly #watch: Watch | undefined;
-  #stopWatching: (() => void) | undefined;
+  #watcher: Watcher | undefined;
   #closed = false;
 
   constructor(watch?: Watch) {
     this.#watch = watch;
   }
 
+  /**
+   * Whether caches kept in front of the store may answer without asking it: someone
+   * listens, and the store's watcher hears every other process's commit right now. A
+   * cache that is not trusted still saves work, but checks with the store on each use.
+   */
+  get live(): boolean {
+    return this.#watcher?.live ?? false;
+  }
+
   /** Calls `listener` with every change published from now on; returns the unsubscribe. */
   subscribe(listener: ChangeListener): () => void {
     this.#listeners.add(listener);
-    if (!this.#closed && this.#stopWatching === undefined && this.#watch) {
-      this.#stopWatching = this.#watch(() => this.publish({ kind: 'elsewhere' }));
+    if (!this.#closed && this.#watcher === undefined && this.#watch) {
+      this.#watcher = this.#watch((change) => this.publish(change));
     }
     return () => {
       this.#listeners.delete(listener);
@@ -58,7 +77,7 @@ export class ChangeFeed {
   }
 
   #stop(): void {
-    this.#stopWatching?.();
-    this.#stopWatching = undefined;
+    this.#watcher?.stop();
+    this.#watcher = undefined;
   }
 }

@@ -5,7 +5,7 @@
 // exactly one of them sees the old ETag.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { ChangeFeed } from './change-feed.js';
+import { ChangeFeed, type StoredChange, type Watcher } from './change-feed.js';
 import { applyPostgresMigrations } from './postgres-migrations.js';
 import { emailAddressesJson, rolesText, toApplication, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
 import {
@@ -42,6 +42,11 @@ const USER_COLUMNS = 'tenant_id, id, user_principal_name, display_name, mail, us
 const PHOTO_KEY = 'tenant_id = $1 AND owner_type = $2 AND owner_id = $3';
 /** Every write transaction notifies this channel on commit; other nodes LISTEN to it. */
 const CHANGES_CHANNEL = 'portrait_changes';
+/** The LISTEN connection's application_name, so that an operator can tell it in pg_stat_activity. */
+export const CHANGES_APPLICATION = 'portrait-changes';
+/** The LISTEN connection is asked a `SELECT 1` every this many notice ticks, and given this long to answer. */
+const HEARTBEAT_TICKS = 20;
+const HEARTBEAT_TIMEOUT_MS = 2000;
 
 export class PostgresStore implements Store {
   readonly #pool: pg.Pool;
@@ -387,7 +392,7 @@ export class PostgresStore implements Store {
           master: { width: photo.master.width, height: photo.master.height },
         },
       };
-    });
+    }, owner);
   }
 
   async deletePhoto(owner: PhotoOwner, precondition: Precondition): Promise<DeleteOutcome> {
@@ -395,7 +400,7 @@ export class PostgresStore implements Store {
       const current = await this.#lockOwner(owner, client);
       if (!preconditionHolds(precondition, current)) return { ok: false, reason: 'precondition', currentEtag: current };
       return { ok: true, deleted: await this.#deleteOwnerPhoto(owner, client) };
-    });
+    }, owner);
   }
 
   async ping(): Promise<void> {
@@ -409,50 +414,77 @@ export class PostgresStore implements Store {
 
   /**
    * Other nodes' commits, through LISTEN/NOTIFY on one connection of its own (not the
-   * pool's). Whenever that connection is not listening — starting, lost, reconnecting —
-   * a commit could go unheard, so every tick notices "something changed" until it
-   * listens again: caches then start from the store, which is slower, never stale.
+   * pool's). A notice names the owner whose photo a transaction changed, so other nodes
+   * drop just that owner; any other change drops everything. The watcher is live only
+   * while that connection listens: whenever it is not — starting, lost (the server
+   * restarted, pg_terminate_backend, a heartbeat unanswered), reconnecting — a commit
+   * could go unheard, so caches are not trusted (every read asks the database) and are
+   * dropped again once it listens, since what was missed meanwhile is unknown.
    */
-  #watch(notice: () => void): () => void {
+  #watch(notice: (change: StoredChange) => void): Watcher {
     let listening: pg.Client | undefined;
     let connecting = false;
     let stopped = false;
+    const lost = (client: pg.Client) => {
+      if (listening !== client) return;
+      listening = undefined;
+      notice({ kind: 'elsewhere' });
+    };
     const connect = async () => {
       connecting = true;
-      const client = new pg.Client({ connectionString: this.#connectionString });
+      const client = new pg.Client({ connectionString: this.#connectionString, application_name: CHANGES_APPLICATION });
       client.on('notification', (message) => {
-        if (message.payload !== this.#instance) notice();
+        const change = changeOf(message.payload, this.#instance);
+        if (change !== undefined) notice(change);
       });
       // An error ends the connection; 'end' handles both.
-      client.on('error', () => {});
-      client.on('end', () => {
-        if (listening === client) listening = undefined;
-      });
+      client.on('error', () => lost(client));
+      client.on('end', () => lost(client));
       try {
         await client.connect();
         await client.query(`LISTEN ${CHANGES_CHANNEL}`);
         if (stopped) throw new Error('stopped');
         listening = client;
         // Whatever was committed before LISTEN took effect went unheard.
-        notice();
+        notice({ kind: 'elsewhere' });
       } catch {
         await client.end().catch(() => {});
       } finally {
         connecting = false;
       }
     };
+    // A connection that died without a word (a network partition) is found by its heartbeat.
+    let beats = 0;
     const timer = setInterval(() => {
-      if (listening !== undefined) return;
-      notice();
-      if (!connecting && !stopped) void connect();
+      const client = listening;
+      if (client === undefined) {
+        if (!connecting && !stopped) void connect();
+        return;
+      }
+      if (++beats % HEARTBEAT_TICKS !== 0) return;
+      const unanswered = setTimeout(() => {
+        lost(client);
+        void client.end().catch(() => {});
+      }, HEARTBEAT_TIMEOUT_MS);
+      unanswered.unref();
+      client.query('SELECT 1').then(
+        () => clearTimeout(unanswered),
+        () => clearTimeout(unanswered),
+      );
     }, CHANGE_NOTICE_MS);
     timer.unref();
     void connect();
-    return () => {
-      stopped = true;
-      clearInterval(timer);
-      void listening?.end().catch(() => {});
-      listening = undefined;
+    return {
+      get live() {
+        return listening !== undefined;
+      },
+      stop: () => {
+        stopped = true;
+        clearInterval(timer);
+        const client = listening;
+        listening = undefined;
+        void client?.end().catch(() => {});
+      },
     };
   }
 
@@ -498,13 +530,14 @@ export class PostgresStore implements Store {
     });
   }
 
-  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /** `photoOf`: the owner whose photo the transaction changes, named in its notice; absent: anything may change. */
+  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>, photoOf?: PhotoOwner): Promise<T> {
     const client = await this.#pool.connect();
     try {
       await client.query('BEGIN');
       const result = await work(client);
       // Delivered to the listening nodes when, and only if, the transaction commits.
-      await client.query({ name: 'notify-change', text: 'SELECT pg_notify($1, $2)', values: [CHANGES_CHANNEL, this.#instance] });
+      await client.query({ name: 'notify-change', text: 'SELECT pg_notify($1, $2)', values: [CHANGES_CHANNEL, noticeOf(this.#instance, photoOf)] });
       await client.query('COMMIT');
       return result;
     } catch (error) {
@@ -514,4 +547,19 @@ export class PostgresStore implements Store {
       client.release();
     }
   }
+}
+
+/** A notice's payload: the sending store's instance id, then the owner whose photo changed, if that is all. */
+function noticeOf(instance: string, owner: PhotoOwner | undefined): string {
+  return owner === undefined ? instance : [instance, owner.tenantId, owner.type, owner.id].join('\n');
+}
+
+/** What another node's notice says changed; undefined for this store's own notices. */
+function changeOf(payload: string | undefined, instance: string): StoredChange | undefined {
+  const [from, tenantId, type, id] = (payload ?? '').split('\n');
+  if (from === instance) return undefined;
+  if (tenantId !== undefined && id !== undefined && (type === 'user' || type === 'group' || type === 'contact')) {
+    return { kind: 'photo-changed', owner: { tenantId, type, id } };
+  }
+  return { kind: 'elsewhere' };
 }

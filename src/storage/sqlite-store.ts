@@ -4,7 +4,7 @@
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { emailAddressesJson, rolesText, toApplication, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
-import { ChangeFeed } from './change-feed.js';
+import { ChangeFeed, type StoredChange, type Watcher } from './change-feed.js';
 import { preparePrivateSqliteFile } from './private-sqlite-file.js';
 import { applyMigrations } from './sqlite-migrations.js';
 import {
@@ -348,7 +348,7 @@ export class SqliteStore implements Store {
    * and never for this connection's own commits. Reading it is one pragma on memory
    * already mapped, so it is polled; a file watch would miss writes through the WAL.
    */
-  #watch(notice: () => void): () => void {
+  #watch(notice: (change: StoredChange) => void): Watcher {
     const version = this.#db.prepare('PRAGMA data_version').pluck();
     let seen = version.get() as number;
     const timer = setInterval(() => {
@@ -356,11 +356,12 @@ export class SqliteStore implements Store {
       const now = version.get() as number;
       if (now === seen) return;
       seen = now;
-      notice();
+      notice({ kind: 'elsewhere' });
     }, CHANGE_NOTICE_MS);
     // A watcher must not keep a process alive that has nothing else to do.
     timer.unref();
-    return () => clearInterval(timer);
+    // Polling cannot miss a commit: it is always live, to within CHANGE_NOTICE_MS.
+    return { live: true, stop: () => clearInterval(timer) };
   }
 
   #currentEtag(owner: PhotoOwner): string | undefined {

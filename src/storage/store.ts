@@ -148,8 +148,9 @@ export class ConflictError extends Error {
 export interface Store {
   /**
    * Changes to what this store holds, for the caches kept in front of it: the domain
-   * objects publish their own changes here, and the store publishes `elsewhere` within
-   * CHANGE_NOTICE_MS of another process committing (while anyone listens).
+   * objects publish their own changes here, and the store publishes other processes'
+   * commits (the photo they changed, or `elsewhere`) within CHANGE_NOTICE_MS while
+   * anyone listens. `changes.live` says whether it can vouch for hearing all of them.
    */
   readonly changes: ChangeFeed;
   /** Records a tenant; idempotent. */

@@ -91,9 +91,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const photos = new PhotoService(
     store,
     { renderUpload, renderResize },
-    { pixelLimit: options.pixelLimit ?? 50_000_000, decodeMemory: decodeBudget, cache: photoCache, revalidateCache: database === 'postgres' },
+    { pixelLimit: options.pixelLimit ?? 50_000_000, decodeMemory: decodeBudget, cache: photoCache },
   );
-  const hotReads = photos.hasTrustedCache ? new HotReads(photos, { ...(options.hotReadsClock && { now: options.hotReadsClock }) }) : undefined;
+  const hotReads = photos.hasCache ? new HotReads(photos, { ...(options.hotReadsClock && { now: options.hotReadsClock }) }) : undefined;
   const uploads = new UploadGate({ concurrency: options.uploadConcurrency ?? 2, queueLimit: options.uploadQueueLimit ?? 64 });
   const bodies = new RequestBodies({
     timeoutMs: options.bodyTimeoutMs ?? DEFAULT_BODY_TIMING.timeoutMs,
