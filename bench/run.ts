@@ -1,7 +1,8 @@
 // `npm run bench [-- read|upload|memory|scale …]`: runs the sections asked for
 // (all by default) against real processes and prints one Markdown table with
 // the machine above it. Progress goes to stderr, the table to stdout. Every
-// process and temporary folder is gone when it exits, however it exits.
+// process, temporary folder and scratch database is gone when it exits, however
+// it exits.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +11,10 @@ import type { BenchContext } from './context.js';
 import { loadDriver } from './load.js';
 import { describeMachine, machineIsBusy } from './machine.js';
 import { benchMemory } from './memory.js';
+import { dropScratchDatabases } from './postgres.js';
 import { benchRead } from './read.js';
 import { benchScale } from './scale.js';
-import { loadSettings, SettingsError, type Section } from './settings.js';
+import { loadSettings, SECTIONS, SettingsError, type Section } from './settings.js';
 import { markdownTable, type Row } from './table.js';
 import { benchUpload } from './upload.js';
 
@@ -31,6 +33,7 @@ async function main(): Promise<number> {
   chmodSync(root, 0o711);
   const cleanUp = () => {
     killAll();
+    dropScratchDatabases();
     rmSync(root, { recursive: true, force: true });
   };
   process.once('exit', cleanUp);
@@ -75,7 +78,7 @@ async function main(): Promise<number> {
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
   process.stdout.write(
     [
-      `### Portrait benchmark, ${date} UTC (\`npm run bench${settings.sections.length === 4 ? '' : ` -- ${settings.sections.join(' ')}`}\`)`,
+      `### Portrait benchmark, ${date} UTC (\`npm run bench${settings.sections.length === SECTIONS.length ? '' : ` -- ${settings.sections.join(' ')}`}\`)`,
       '',
       ...machine,
       '',
