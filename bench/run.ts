@@ -1,4 +1,4 @@
-// `npm run bench [-- read|upload|memory|scale …]`: runs the sections asked for
+// `npm run bench [-- read|upload|memory|scale|nodes …]`: runs the sections asked for
 // (all by default) against real processes and prints one Markdown table with
 // the machine above it. Progress goes to stderr, the table to stdout. Every
 // process, temporary folder and scratch database is gone when it exits, however
@@ -11,6 +11,7 @@ import type { BenchContext } from './context.js';
 import { loadDriver } from './load.js';
 import { describeMachine, machineIsBusy } from './machine.js';
 import { benchMemory } from './memory.js';
+import { benchNodes } from './nodes.js';
 import { dropScratchDatabases } from './postgres.js';
 import { benchRead } from './read.js';
 import { benchScale } from './scale.js';
@@ -23,6 +24,7 @@ const SECTION_RUNNERS: Record<Section, (context: BenchContext) => Promise<Row[]>
   upload: benchUpload,
   memory: benchMemory,
   scale: benchScale,
+  nodes: benchNodes,
 };
 
 async function main(): Promise<number> {

@@ -3,7 +3,7 @@
 // BENCH_POSTGRES_URL=…) and passed down; nothing else in bench/ reads process.env.
 import { execFileSync } from 'node:child_process';
 
-export const SECTIONS = ['read', 'upload', 'memory', 'scale'] as const;
+export const SECTIONS = ['read', 'upload', 'memory', 'scale', 'nodes'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export type LoadGenerator = 'wrk' | 'autocannon';
