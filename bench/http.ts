@@ -15,6 +15,8 @@ export interface RequestOptions {
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: Buffer;
   readonly timeoutMs?: number;
+  /** A keep-alive agent, to send many requests on one connection; a new connection each time when absent. */
+  readonly agent?: http.Agent;
 }
 
 export function request(url: string, options: RequestOptions = {}): Promise<Answer> {
@@ -26,7 +28,7 @@ export function request(url: string, options: RequestOptions = {}): Promise<Answ
       {
         method: options.method ?? 'GET',
         headers: { ...options.headers, ...(options.body ? { 'content-length': String(options.body.length) } : {}) },
-        agent: false,
+        agent: options.agent ?? false,
         rejectUnauthorized: false,
         timeout: options.timeoutMs ?? 60_000,
       },

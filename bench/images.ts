@@ -122,6 +122,15 @@ export async function smallPhoto(size: number): Promise<Buffer> {
   return sharp(readFileSync(CAMERA_PHOTO)).resize(size, size).jpeg({ quality: 90 }).toBuffer();
 }
 
+/**
+ * A flat-colour JPEG of side×side: the cross-node uploads, small (a few kB, rendered
+ * in milliseconds) so that a round is mostly the delay measured, and told apart by
+ * ETag alone.
+ */
+export function solidJpeg(side: number, colour: { readonly r: number; readonly g: number; readonly b: number }): Promise<Buffer> {
+  return sharp({ create: { width: side, height: side, channels: 3, background: colour } }).jpeg({ quality: 90 }).toBuffer();
+}
+
 export async function dimensionsOf(bytes: Buffer): Promise<{ width: number; height: number }> {
   const meta = await sharp(bytes).metadata();
   return { width: meta.width, height: meta.height };

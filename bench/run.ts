@@ -1,7 +1,8 @@
-// `npm run bench [-- read|upload|memory|scale …]`: runs the sections asked for
+// `npm run bench [-- read|upload|memory|scale|nodes …]`: runs the sections asked for
 // (all by default) against real processes and prints one Markdown table with
 // the machine above it. Progress goes to stderr, the table to stdout. Every
-// process and temporary folder is gone when it exits, however it exits.
+// process, temporary folder and scratch database is gone when it exits, however
+// it exits.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +11,11 @@ import type { BenchContext } from './context.js';
 import { loadDriver } from './load.js';
 import { describeMachine, machineIsBusy } from './machine.js';
 import { benchMemory } from './memory.js';
+import { benchNodes } from './nodes.js';
+import { dropScratchDatabases } from './postgres.js';
 import { benchRead } from './read.js';
 import { benchScale } from './scale.js';
-import { loadSettings, SettingsError, type Section } from './settings.js';
+import { loadSettings, SECTIONS, SettingsError, type Section } from './settings.js';
 import { markdownTable, type Row } from './table.js';
 import { benchUpload } from './upload.js';
 
@@ -21,6 +24,7 @@ const SECTION_RUNNERS: Record<Section, (context: BenchContext) => Promise<Row[]>
   upload: benchUpload,
   memory: benchMemory,
   scale: benchScale,
+  nodes: benchNodes,
 };
 
 async function main(): Promise<number> {
@@ -31,6 +35,7 @@ async function main(): Promise<number> {
   chmodSync(root, 0o711);
   const cleanUp = () => {
     killAll();
+    dropScratchDatabases();
     rmSync(root, { recursive: true, force: true });
   };
   process.once('exit', cleanUp);
@@ -75,7 +80,7 @@ async function main(): Promise<number> {
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
   process.stdout.write(
     [
-      `### Portrait benchmark, ${date} UTC (\`npm run bench${settings.sections.length === 4 ? '' : ` -- ${settings.sections.join(' ')}`}\`)`,
+      `### Portrait benchmark, ${date} UTC (\`npm run bench${settings.sections.length === SECTIONS.length ? '' : ` -- ${settings.sections.join(' ')}`}\`)`,
       '',
       ...machine,
       '',

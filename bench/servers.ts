@@ -2,7 +2,7 @@
 // operator starts it, nginx from Debian with a generated minimal configuration,
 // and a bare node:http(s) server (bare-server.ts) — the last two serve the same
 // bytes as Portrait, with the same headers, from a folder that mirrors Graph's
-// paths. Plus `portrait token`, run as a user would.
+// paths. Plus `portrait token` and `portrait migrate-store`, run as a user would.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -34,6 +34,8 @@ export interface Portrait extends RunningServer {
 export interface PortraitOptions {
   readonly dataDir: string;
   readonly tls: boolean;
+  /** A postgres:// URL (`--database`); SQLite in the data folder when absent. */
+  readonly database?: string;
   /** More `serve` flags: --upload-concurrency 1 … */
   readonly args?: readonly string[];
 }
@@ -41,6 +43,7 @@ export interface PortraitOptions {
 export async function startPortrait(options: PortraitOptions): Promise<Portrait> {
   const args = [PORTRAIT_CLI, 'serve', '--data', options.dataDir, '--host', '127.0.0.1', '--port', '0'];
   if (!options.tls) args.push('--no-tls');
+  if (options.database !== undefined) args.push('--database', options.database);
   args.push(...(options.args ?? []));
   const child = startChild(process.execPath, args);
   const { match, at } = await child.waitFor(SERVING, START_TIMEOUT_MS);
@@ -61,11 +64,18 @@ export interface Token {
 }
 
 /** `portrait token --user UPN` (the user is created on first use), with the default scopes. */
-export async function userToken(dataDir: string, userPrincipalName: string): Promise<Token> {
-  const token = (await runChild(process.execPath, [PORTRAIT_CLI, 'token', '--data', dataDir, '--user', userPrincipalName])).trim();
+export async function userToken(dataDir: string, userPrincipalName: string, database?: string): Promise<Token> {
+  const args = [PORTRAIT_CLI, 'token', '--data', dataDir, '--user', userPrincipalName];
+  if (database !== undefined) args.push('--database', database);
+  const token = (await runChild(process.execPath, args)).trim();
   const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { oid?: unknown };
   if (typeof payload.oid !== 'string') throw new Error('portrait token printed a token without an oid');
   return { token, objectId: payload.oid };
+}
+
+/** `portrait migrate-store --from FROM --to TO`: a whole installation copied, as an operator moves it. */
+export async function migrateStore(from: string, to: string): Promise<string> {
+  return (await runChild(process.execPath, [PORTRAIT_CLI, 'migrate-store', '--from', from, '--to', to])).trim();
 }
 
 export interface StaticServer extends RunningServer {

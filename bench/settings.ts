@@ -1,9 +1,9 @@
 // What a bench run does and how long, read once from the command line and the
-// environment (`npm run bench -- read upload`, BENCH_QUICK=1, BENCH_SECONDS=…)
-// and passed down; nothing else in bench/ reads process.env.
+// environment (`npm run bench -- read upload`, BENCH_QUICK=1, BENCH_SECONDS=…,
+// BENCH_POSTGRES_URL=…) and passed down; nothing else in bench/ reads process.env.
 import { execFileSync } from 'node:child_process';
 
-export const SECTIONS = ['read', 'upload', 'memory', 'scale'] as const;
+export const SECTIONS = ['read', 'upload', 'memory', 'scale', 'nodes'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export type LoadGenerator = 'wrk' | 'autocannon';
@@ -23,6 +23,14 @@ export interface Settings {
   readonly leakUploads: number;
   /** Users with photos in the large store of the scale section (the small one has 100). */
   readonly scaleUsers: number;
+  /** Writes through one node, each followed by polling the other, in each cross-node run of the nodes section. */
+  readonly nodeRounds: number;
+  /**
+   * The PostgreSQL server of the nodes section (any database on it: the section makes its
+   * own scratch database there and drops it). Whether it answers is found out when the
+   * section runs; when it does not, the PostgreSQL rows are skipped.
+   */
+  readonly postgres: string;
   /** wrk when installed (a C client: the references are not capped by the client), else autocannon. */
   readonly readLoad: LoadGenerator;
   readonly nginxWorkers: number;
@@ -56,6 +64,8 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv): S
     uploadsPerConnection: positive(env, 'BENCH_UPLOADS', quick ? 2 : 8),
     leakUploads: positive(env, 'BENCH_LEAK_UPLOADS', quick ? 200 : 2000),
     scaleUsers: positive(env, 'BENCH_SCALE_USERS', quick ? 10_000 : 100_000),
+    nodeRounds: positive(env, 'BENCH_NODE_ROUNDS', quick ? 30 : 200),
+    postgres: env.BENCH_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
     readLoad: requested ?? (wrk === undefined ? 'autocannon' : 'wrk'),
     nginxWorkers: positive(env, 'BENCH_NGINX_WORKERS', 1),
     nginx: which('nginx'),
