@@ -7,7 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import Database from '../src/storage/sqlite-driver.js';
 import { loadMigrations } from '../src/storage/sqlite-migrations.js';
 import { SqliteStore } from '../src/storage/sqlite-store.js';
 import type { NewPhoto, PhotoOwner } from '../src/storage/store.js';
@@ -57,7 +58,7 @@ describe('SqliteStore on a file', () => {
   }
 
   /** Looks at the file directly, read-only, and closes it again. */
-  function inspect<T>(filename: string, look: (db: Database.Database) => T): T {
+  function inspect<T>(filename: string, look: (db: BetterSqlite3.Database) => T): T {
     const db = new Database(filename, { readonly: true, fileMustExist: true });
     try {
       return look(db);

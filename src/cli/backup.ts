@@ -8,7 +8,7 @@
 // backup never restarts, and it holds exactly what was committed when it began.
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../storage/sqlite-driver.js';
 import { parseFlags, UsageError } from '../config.js';
 import { createPrivateFile } from '../private-files.js';
 import { storeLocation } from '../storage/open-store.js';

@@ -1,8 +1,8 @@
 // The embedded store: one SQLite file through better-sqlite3, in WAL mode so that
 // readers never wait for a writer. Every statement is prepared once; every photo
 // write is one transaction (a reader sees the old version or the new one, whole).
-import Database from 'better-sqlite3';
-import type { Statement } from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import Database from './sqlite-driver.js';
 import { emailAddressesJson, rolesText, toApplication, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
 import { ChangeFeed, type StoredChange, type Watcher } from './change-feed.js';
 import { preparePrivateSqliteFile } from './private-sqlite-file.js';
@@ -36,7 +36,7 @@ export interface SqliteStoreOptions {
 }
 
 export class SqliteStore implements Store {
-  readonly #db: Database.Database;
+  readonly #db: BetterSqlite3.Database;
   readonly #sql: ReturnType<typeof prepareStatements>;
   readonly changes = new ChangeFeed((notice) => this.#watch(notice));
 
@@ -370,7 +370,7 @@ export class SqliteStore implements Store {
   }
 }
 
-function prepareStatements(db: Database.Database) {
+function prepareStatements(db: BetterSqlite3.Database) {
   const userColumns = 'tenant_id, id, user_principal_name, display_name, mail, user_type, is_admin, drive_id';
   const photoKey = 'tenant_id = ? AND owner_type = ? AND owner_id = ?';
   const contentColumns = 'p.etag, s.width, s.height, s.bytes';
@@ -495,7 +495,7 @@ function prepareStatements(db: Database.Database) {
 }
 
 /** Inserts a new row, updates a changed one, leaves an equal one alone. */
-function save(existing: Row | undefined, next: Row, insert: Statement, update: Statement): SaveResult {
+function save(existing: Row | undefined, next: Row, insert: BetterSqlite3.Statement, update: BetterSqlite3.Statement): SaveResult {
   if (existing === undefined) {
     insert.run(next);
     return 'created';

@@ -9,7 +9,8 @@
 // and is committed only after the target's counts and checksums match the source's,
 // so a failed or mismatched copy leaves the target as it was.
 import { createHash, type Hash } from 'node:crypto';
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import Database from './sqlite-driver.js';
 import pg from 'pg';
 import { describeLocation, type StoreLocation } from './open-store.js';
 import { applyPostgresMigrations } from './postgres-migrations.js';
@@ -352,10 +353,10 @@ function quoted(name: string): string {
 
 class SqliteTables implements TableAccess {
   readonly where: string;
-  readonly #db: Database.Database;
-  readonly #inserts = new Map<string, Database.Statement>();
+  readonly #db: BetterSqlite3.Database;
+  readonly #inserts = new Map<string, BetterSqlite3.Statement>();
 
-  private constructor(db: Database.Database, where: string) {
+  private constructor(db: BetterSqlite3.Database, where: string) {
     this.#db = db;
     this.where = where;
   }
