@@ -122,20 +122,19 @@ export const errors = {
   bodyTooLarge: (limit: number) =>
     new GraphError(413, 'RequestEntityTooLarge', `The request body exceeds the ${limit}-byte limit.`),
   tooManyRequests: (retryAfterSeconds: number) =>
-    new GraphError(429, 'TooManyRequests', 'Please retry again later.', {
-      'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
-    }),
-  // 503: decoding memory stays taken by other uploads for longer than an upload may wait.
+    new GraphError(429, 'TooManyRequests', 'Please retry again later.', retryAfter(retryAfterSeconds)),
+  // 503: out of room for now — decoding memory taken by other uploads for longer than one may wait, or no room for another body.
   decodeMemoryBusy: (retryAfterSeconds: number) =>
-    new GraphError(503, 'serviceNotAvailable', 'The server is busy decoding other images; please retry later.', {
-      'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
-    }),
-  internal: () => new GraphError(500, 'generalException', 'An unexpected error occurred.'),
+    new GraphError(503, 'serviceNotAvailable', 'The server is busy decoding other images; please retry later.', retryAfter(retryAfterSeconds)),
   bodyMemoryFull: (retryAfterSeconds: number) =>
-    new GraphError(503, 'serviceNotAvailable', 'The server holds as many request bodies as its memory budget allows; retry after Retry-After seconds.', {
-      'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
-    }),
+    new GraphError(503, 'serviceNotAvailable', 'The server holds as many request bodies as its memory budget allows; retry after Retry-After seconds.', retryAfter(retryAfterSeconds)),
+  internal: () => new GraphError(500, 'generalException', 'An unexpected error occurred.'),
 } as const;
+
+/** Retry-After in whole seconds, at least 1 (RFC 9110 §10.2.3). */
+function retryAfter(seconds: number): Record<string, string> {
+  return { 'retry-after': String(Math.max(1, Math.ceil(seconds))) };
+}
 
 /** Whole mebibytes, rounded up, so that a need over the limit never reads as equal to it. */
 function mebibytes(bytes: number): string {

@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ClientSecretCredential } from '@azure/identity';
 import sharp from 'sharp';
-import { PORTRAIT_CLI, runCli } from './helpers/server-process.js';
+import { completion, PORTRAIT_CLI, runCli } from './helpers/server-process.js';
 
 const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 /** The repository: where `@azure/identity` resolves from for the child process. */
@@ -229,11 +229,7 @@ console.log(response.status, (await response.json()).value.length);
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => void (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => void (stderr += chunk));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { code, stdout, stderr } = await completion(child, 60_000);
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^200 \d+\n$/, 'the token lists the users');
   });

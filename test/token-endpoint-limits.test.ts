@@ -21,7 +21,7 @@ import { RememberedSecrets } from '../src/auth/remembered-secrets.js';
 import { HashingUnavailable, ScryptThread } from '../src/auth/scrypt-thread.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { HOLDING } from './helpers/scrypt-worker-on-cue.js';
-import { runCli, startServer } from './helpers/server-process.js';
+import { completion, runCli, startServer } from './helpers/server-process.js';
 
 const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -192,6 +192,25 @@ describe('a flood of wrong secrets for one client id from many addresses', () =>
   });
 });
 
+describe('wrong secrets sent in parallel from a new address while the client id is over budget', () => {
+  it('are checked one at a time: one is hashed, the rest are throttled before any hash', async () => {
+    const { h, v } = await setup((now) => new ClientSecretVerifier({ now, limits: { perPair: 10, perClient: 3 } }));
+    try {
+      const app = await register(h, 'Photo sync');
+      for (let i = 0; i < 3; i++) assertWrongSecret(await token(h, app.clientId, `g-${i}`, '203.0.113.1'));
+      assert.equal(v.hashesComputed, 3);
+      // All at once, so that none has failed yet when the others ask: being admitted counts.
+      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => token(h, app.clientId, `p-${i}`, '203.0.113.77')));
+      const statuses = answers.map((res) => res.statusCode).sort();
+      assert.deepEqual(statuses, [401, ...Array<number>(9).fill(429)], 'one try for the new address, not one per request');
+      assert.equal(v.hashesComputed, 4);
+      for (const res of answers.filter((r) => r.statusCode === 429)) assertThrottled(res, 20, /for application/);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('a verified secret', () => {
   it('is recognized without a hash for an hour after its last use, and only for its own application', async () => {
     const { h, v, clock } = await setup((now) => new ClientSecretVerifier({ now }));
@@ -348,12 +367,7 @@ describe('the hashing thread', () => {
       console.log(key.toString('hex'));
       `,
     );
-    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => void (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => void (stderr += chunk));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { code, stdout, stderr } = await completion(spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] }), 60_000);
     assert.equal(code, 0, stderr);
     assert.equal(stdout.trim(), scryptSync('secret', Buffer.alloc(16), 32, { N: 1024, r: 8, p: 1 }).toString('hex'));
   });

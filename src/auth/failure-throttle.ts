@@ -6,10 +6,11 @@
 //   the client id                   60   — one application, from anywhere
 //
 // A pair over its budget is refused. An address or a client id over its budget refuses
-// every pair that has failed in the last 10 minutes, but still lets an address that has
-// not failed that client id try: a flood against a public client id, or a misconfigured
-// neighbour behind the same address, cannot lock an application out of its tokens from
-// its own address. (A secret verified lately is not even charged: auth/remembered-secrets.ts.)
+// every pair that has been tried without proving its secret in the last 10 minutes, but
+// still lets an address that has not tried that client id have one try: a flood against a
+// public client id, or a misconfigured neighbour behind the same address, cannot lock an
+// application out of its tokens from its own address. (A secret verified lately is not
+// even charged: auth/remembered-secrets.ts.)
 //
 // Why these numbers: an honest client with a wrong secret sees ten 401s naming the
 // problem before a 429, and a client retrying once a minute (a cron job, a restarting
@@ -17,9 +18,11 @@
 // random bits — so the limits are about cost: a host gets at most 10 hashes a minute per
 // application, against one hashing thread that does 3 to 20 a second.
 //
-// An attempt is charged when it is admitted, not when it has failed, so that requests
-// in parallel cannot all pass the check before the first failure is counted; a right
-// secret (or a check that never ran) gives its charge back.
+// An attempt is charged, and its pair put on record, when it is admitted, not when it has
+// failed, so that requests in parallel cannot all pass the check before the first failure
+// is counted: while a wider budget is spent, a new pair's requests sent at once get one
+// try between them. A right secret gives the charge back and clears the record; a check
+// that never ran gives the charge back and leaves the record as it was.
 //
 // Every map is bounded (oldest dropped) so that a flood from many addresses cannot grow
 // them; an address dropped that way starts again with a full budget, which costs at
@@ -54,6 +57,8 @@ export interface Ticket {
   readonly client: string;
   readonly address: string;
   readonly charged: ReadonlySet<Over>;
+  /** The pair's record before this attempt put it there, for a refund to restore. */
+  readonly triedBefore: number | undefined;
 }
 
 export type Admission =
@@ -93,27 +98,30 @@ export class FailureThrottle {
     const pairKey = `${client} ${address}`;
     const pair = this.#pairs.read(pairKey, now);
     if (pair.tokens < 1) return refused('pair', this.#pairs.waitMs(pair));
-    const suspectUntil = pair.failedAt === undefined ? 0 : pair.failedAt + this.#limits.suspectMs;
+    const triedBefore = pair.triedAt;
+    const suspectUntil = triedBefore === undefined ? 0 : triedBefore + this.#limits.suspectMs;
     if (suspectUntil > now) {
       // Over either wider budget: held back until both have a token again or the pair's record expires.
-      const waits: [Over, number][] = [];
       const byAddress = this.#addresses.read(address, now);
-      if (byAddress.tokens < 1) waits.push(['address', this.#addresses.waitMs(byAddress)]);
       const byClient = this.#clients.read(client, now);
-      if (byClient.tokens < 1) waits.push(['client', this.#clients.waitMs(byClient)]);
-      const longest = waits.reduce<[Over, number] | undefined>((a, b) => (a === undefined || b[1] > a[1] ? b : a), undefined);
-      if (longest !== undefined) return refused(longest[0], Math.min(longest[1], suspectUntil - now));
+      const addressWait = byAddress.tokens < 1 ? this.#addresses.waitMs(byAddress) : 0;
+      const clientWait = byClient.tokens < 1 ? this.#clients.waitMs(byClient) : 0;
+      if (addressWait > 0 || clientWait > 0) {
+        return refused(addressWait >= clientWait ? 'address' : 'client', Math.min(Math.max(addressWait, clientWait), suspectUntil - now));
+      }
     }
     const charged = new Set<Over>();
     if (this.#pairs.take(pairKey, now)) charged.add('pair');
     if (this.#addresses.take(address, now)) charged.add('address');
     if (this.#clients.take(client, now)) charged.add('client');
-    return { admitted: true, ticket: { client, address, charged } };
+    this.#pairs.markTried(pairKey, now, now);
+    return { admitted: true, ticket: { client, address, charged, triedBefore } };
   }
 
-  /** The secret was wrong: the charge stays, and the pair is on record. */
+  /** The secret was wrong: the charge stays, and the pair stays on record from now. */
   failed(ticket: Ticket): void {
-    this.#pairs.markFailed(`${ticket.client} ${ticket.address}`, this.#now());
+    const now = this.#now();
+    this.#pairs.markTried(`${ticket.client} ${ticket.address}`, now, now);
   }
 
   /** The secret was right: the charge is given back and the pair's record cleared. */
@@ -122,10 +130,11 @@ export class FailureThrottle {
     this.#pairs.forget(`${ticket.client} ${ticket.address}`);
   }
 
-  /** The attempt was never made (no hash was computed): its charge is given back. */
+  /** The attempt was never made (no hash was computed): its charge is given back, the pair's record restored. */
   refund(ticket: Ticket): void {
     const now = this.#now();
     const pairKey = `${ticket.client} ${ticket.address}`;
+    this.#pairs.markTried(pairKey, ticket.triedBefore, now);
     if (ticket.charged.has('pair')) this.#pairs.give(pairKey, now);
     if (ticket.charged.has('address')) this.#addresses.give(ticket.address, now);
     if (ticket.charged.has('client')) this.#clients.give(ticket.client, now);
@@ -171,8 +180,8 @@ interface Bucket {
   tokens: number;
   /** When `tokens` was last brought up to date. */
   at: number;
-  /** When an attempt of this pair last failed (pairs only). */
-  failedAt: number | undefined;
+  /** When this pair was last tried without proving its secret (pairs only). */
+  triedAt: number | undefined;
 }
 
 /** Token buckets by key, refilled at `capacity` a minute; a missing key is a full bucket. At most `maxEntries`, least recently touched dropped first. */
@@ -193,7 +202,7 @@ class Buckets {
   /** The bucket as of `now` (a fresh full one, not stored, when the key is not tracked). */
   read(key: string, now: number): Readonly<Bucket> {
     const entry = this.#entries.get(key);
-    if (entry === undefined) return { tokens: this.#capacity, at: now, failedAt: undefined };
+    if (entry === undefined) return { tokens: this.#capacity, at: now, triedAt: undefined };
     this.#refill(entry, now);
     return entry;
   }
@@ -218,8 +227,13 @@ class Buckets {
     entry.tokens = Math.min(this.#capacity, entry.tokens + 1);
   }
 
-  markFailed(key: string, now: number): void {
-    this.#touch(key, now).failedAt = now;
+  /** Sets the pair's record (undefined: none); a key not tracked gains no entry for clearing it. */
+  markTried(key: string, at: number | undefined, now: number): void {
+    if (at !== undefined) this.#touch(key, now).triedAt = at;
+    else {
+      const entry = this.#entries.get(key);
+      if (entry !== undefined) entry.triedAt = undefined;
+    }
   }
 
   forget(key: string): void {
@@ -230,7 +244,7 @@ class Buckets {
   #touch(key: string, now: number): Bucket {
     let entry = this.#entries.get(key);
     if (entry === undefined) {
-      entry = { tokens: this.#capacity, at: now, failedAt: undefined };
+      entry = { tokens: this.#capacity, at: now, triedAt: undefined };
     } else {
       this.#entries.delete(key);
       this.#refill(entry, now);
