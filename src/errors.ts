@@ -84,6 +84,8 @@ export const errors = {
       'ImagePixelLimitExceeded',
       `The image is ${width}×${height} (${width * height} pixels); the limit is ${limit}.`,
     ),
+  sideLimitExceeded: (width: number, height: number, limit: number) =>
+    new GraphError(400, 'ImagePixelLimitExceeded', `The image is ${width}×${height}; no side may be longer than ${limit} pixels.`),
   imageTooLargeToDecode: (image: string, needBytes: number, limitBytes: number) =>
     new GraphError(
       400,

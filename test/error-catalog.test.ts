@@ -35,6 +35,7 @@ const SAMPLES: { readonly [K in keyof Catalog]: Parameters<Catalog[K]> } = {
   invalidImage: ['the JPEG data is corrupt'],
   unsupportedImageFormat: ['HEIC/HEIF (HEVC)'],
   pixelLimitExceeded: [10_000, 10_000, 50_000_000],
+  sideLimitExceeded: [100_000, 10, 16_384],
   imageTooLargeToDecode: ['7000×7000 progressive JPEG (4:4:4)', 343_000_000, 192 * 1024 * 1024],
   resourceNotFound: ['3f0c6a52-8c1e-4a3e-9f1b-2d7e5c4b3a21'],
   imageNotFound: [],

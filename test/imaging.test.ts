@@ -269,6 +269,14 @@ describe('renderUpload', () => {
     // Stored 450×600 with orientation 6: reported as the client sees it.
     await assertRefused(photo('orientation-landscape_6.jpg'), 'ImagePixelLimitExceeded', /^The image is 600×450 /, 1000);
   });
+
+  it('refuses a side longer than 16384 pixels from its header alone, within the pixel limit', async () => {
+    // One megapixel, far under the limit; its one real row fails any decode, so the side was judged from the header.
+    await assertRefused(pngClaiming(100_000, 10), 'ImagePixelLimitExceeded', /^The image is 100000×10; no side may be longer than 16384 pixels\.$/);
+    await assertRefused(pngClaiming(10, 16_385), 'ImagePixelLimitExceeded', /^The image is 10×16385; no side may be longer than 16384 pixels\.$/);
+    // 16384 itself is a side like any other: decoded (and here found damaged).
+    await assertRefused(pngClaiming(16_384, 10), 'InvalidImage', /^The image could not be decoded: the PNG /);
+  });
 });
 
 describe('renderResize', () => {

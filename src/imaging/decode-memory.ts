@@ -30,11 +30,15 @@ const PER_MASTER_BYTE = 3;
 // this many rows of the decoded width at once (measured 900–1,600 rows of 7,000 to
 // 50,000-pixel-wide PNGs between the loader, its sequential cache and the shrink).
 const STREAMED_ROWS = 1600;
+// And the shrink after it holds some rows of the decoded width as floats: 16384×64 16-bit
+// RGBA PNGs grew 45 MiB where the rows above gave 33 (docs/performance.md).
+const RESIZE_ROWS = 64;
+const RESIZE_SAMPLE_BYTES = 4;
 // Whole-frame decoders, per pixel of the frame. libnsgif holds the canvas as RGBA (4 B;
-// measured 4.4–4.6 with libvips' copy). libwebp decodes lossless and alpha WebP whole,
+// measured 4.4–4.6 with libvips' copy for a square, 5.2 for a 16384×3000 strip). libwebp decodes lossless and alpha WebP whole,
 // as RGBA (measured up to 4.7). libheif with aom holds several planes, 16-bit inside the
 // decoder even for 8-bit files (measured 14–18 B for 8-bit, 18–24 B for 10-bit AVIF).
-const GIF_PER_PIXEL = 4.5;
+const GIF_PER_PIXEL = 5.5;
 const WEBP_WHOLE_PER_PIXEL = 5;
 const AVIF_PER_PIXEL = 19;
 const AVIF_HIGH_DEPTH_PER_PIXEL = 25;
@@ -73,7 +77,7 @@ export function estimateDecodeMemory(
   // The common shrink of both axes; rotation does not change it.
   const shrink = Math.min(Math.max(width, height) / Math.max(master.width, master.height), Math.min(width, height) / Math.min(master.width, master.height));
   const streamed = (decodedWidth: number, decodedHeight: number, sampleBytes = channels * bytesPerSample) =>
-    Math.min(decodedHeight, STREAMED_ROWS) * decodedWidth * sampleBytes;
+    Math.min(decodedHeight, STREAMED_ROWS) * decodedWidth * sampleBytes + Math.min(decodedHeight, RESIZE_ROWS) * decodedWidth * channels * RESIZE_SAMPLE_BYTES;
   const size = `${width}×${height}`;
 
   let decoder: number;

@@ -58,6 +58,12 @@ const MASTER_LONG_SIDE = 1296;
 const MASTER_SHORT_SIDE = 648; // Graph's largest size
 export const MASTER_MAX_LONG_SIDE = 4096;
 
+// No side of an upload may be longer (WebP's own limit is 16383). Within the pixel limit, a
+// strip of 1,000,000×50 pixels is one small file, and shrinking it to a 4096×1 master held
+// 722 MiB where its decode estimate was 167 MiB (imaging/decode-memory.ts measures shapes
+// up to this side); no profile photo is that long.
+export const MAX_SIDE = 16_384;
+
 const MASTER_QUALITY = 90; // re-encoded again on every resize, so keep it close to the source
 const SIZE_QUALITY = 85;
 
@@ -134,6 +140,7 @@ async function readHeader(bytes: Buffer, format: AcceptedFormat, pixelLimit: num
   const width = rotated ? frameHeight : meta.width;
   const height = rotated ? meta.width : frameHeight;
   if (width * height > pixelLimit) throw errors.pixelLimitExceeded(width, height, pixelLimit);
+  if (Math.max(width, height) > MAX_SIDE) throw errors.sideLimitExceeded(width, height, MAX_SIDE);
   return { meta, frame: { width: meta.width, height: frameHeight }, oriented: { width, height } };
 }
 
