@@ -116,6 +116,17 @@ describe('decode bombs at the default budget (192 MiB)', () => {
     assert.equal(s.h.decodeBudget.inUse, 0, 'and gave them back');
   });
 
+  it('a progressive JPEG is budgeted by the sampling its frame header states, not by the label libvips gives it', async () => {
+    // Every component sampled 2x1: chroma at full resolution, as much as 4:4:4 to decode,
+    // though libvips calls any factor over 1 "4:2:0". Written over a 4:4:4 file's SOF2.
+    const bytes = await flat(7000, 7000).jpeg({ progressive: true, chromaSubsampling: '4:4:4' }).toBuffer();
+    const sof = bytes.indexOf(Buffer.from([0xff, 0xc2]));
+    assert.ok(sof > 0 && bytes[sof + 9] === 3, 'a progressive frame header with three components');
+    for (let i = 0; i < 3; i++) bytes[sof + 11 + i * 3] = 0x21;
+    const need = assertTooLarge(await upload(s, bytes), 7000, 7000, 'progressive JPEG (2x1,2x1,2x1)', 192);
+    assert.ok(need > 300, `as much as 4:4:4 (about 330 MiB), not 4:2:0's 188: ${need} MiB`);
+  });
+
   it('ordinary photos still go through, four at once without waiting: the 4608×1976 phone photo, 12 and 48 MP JPEGs', async () => {
     const photos = [photo('mobile-HMD_Nokia_8.3_5G.jpg'), await flat(4000, 3000).jpeg().toBuffer(), await flat(8000, 6000).jpeg().toBuffer()];
     for (const bytes of photos) assertOk(await upload(s, bytes), 'one at a time');

@@ -49,16 +49,6 @@ const INTERLACED_PNG_OVERHEAD = 1.15;
 // component, whatever the output scale (measured: exactly that plus ~12 MiB).
 const COEFFICIENT_BYTES = 2;
 
-/** Chroma samples per pixel of a 3-component JPEG, by its subsampling. */
-const JPEG_SAMPLES: Readonly<Record<string, number>> = {
-  '4:4:4': 3,
-  '4:2:2': 2,
-  '4:4:0': 2,
-  '4:2:0': 1.5,
-  '4:1:1': 1.5,
-  '4:4:4:4': 4,
-};
-
 /**
  * The memory rendering an upload will take. `meta` is sharp's header read, `frame` the
  * first frame as stored (not turned upright), `master` what it is decoded to (upright).
@@ -87,11 +77,12 @@ export function estimateDecodeMemory(
       const scale = jpegShrinkOnLoad(shrink);
       const output = streamed(Math.ceil(width / scale), Math.ceil(height / scale), channels);
       if (meta.isProgressive) {
-        const chroma = meta.chromaSubsampling;
-        const samples = (chroma !== undefined ? JPEG_SAMPLES[chroma] : undefined) ?? channels;
-        // Components are stored in whole 16×16 MCUs at most.
-        decoder = roundUp(width, 16) * roundUp(height, 16) * samples * COEFFICIENT_BYTES + output;
-        image = `${size} progressive JPEG${chroma ? ` (${chroma})` : ''}`;
+        // The sampling factors as the frame header states them: libvips' chromaSubsampling
+        // says "4:2:0" whenever any factor is over 1, which a file whose components are all
+        // 2x1 (full-resolution chroma, 1.56× the coefficients) would pass off as less.
+        const components = jpegComponents(bytes);
+        decoder = (components ? coefficientBytes(width, height, components) : roundUp(width, 16) * roundUp(height, 16) * channels * COEFFICIENT_BYTES) + output;
+        image = `${size} progressive JPEG${components ? ` (${samplingName(components)})` : ''}`;
       } else {
         decoder = output;
         image = `${size} JPEG`;
@@ -171,4 +162,54 @@ export function webpEncoding(bytes: Buffer, hasAlpha: boolean): 'lossy' | 'lossl
   };
   walk(12, bytes.length, 0);
   return lossless ? 'lossless' : alpha ? 'lossy-alpha' : 'lossy';
+}
+
+interface JpegComponent {
+  /** Horizontal and vertical sampling factors, 1–4. */
+  readonly h: number;
+  readonly v: number;
+}
+
+/** The components' sampling factors, read from the frame header (SOFn); undefined when there is none to read. */
+function jpegComponents(bytes: Buffer): JpegComponent[] | undefined {
+  for (let at = 2; at + 4 <= bytes.length; ) {
+    if (bytes[at] !== 0xff) return undefined;
+    const marker = bytes[at + 1] as number;
+    if (marker === 0xff) {
+      at++; // a fill byte
+      continue;
+    }
+    // SOF0–SOF15, but DHT (C4), JPG (C8) and DAC (CC), which share the range.
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      const count = bytes[at + 9] ?? 0;
+      if (count === 0 || at + 10 + count * 3 > bytes.length) return undefined;
+      const components = Array.from({ length: count }, (_, i) => {
+        const factors = bytes[at + 11 + i * 3] as number;
+        return { h: factors >> 4, v: factors & 0x0f };
+      });
+      return components.every(({ h, v }) => h >= 1 && h <= 4 && v >= 1 && v <= 4) ? components : undefined;
+    }
+    // The scan begins (or a segment has no length): no frame header before it.
+    if (marker === 0xda || marker === 0xd9) return undefined;
+    at += 2 + bytes.readUInt16BE(at + 2);
+  }
+  return undefined;
+}
+
+/** libjpeg's coefficient arrays: 64 per 8×8 block of each component, blocks rounded up to whole MCUs. */
+function coefficientBytes(width: number, height: number, components: readonly JpegComponent[]): number {
+  const hMax = Math.max(...components.map((c) => c.h));
+  const vMax = Math.max(...components.map((c) => c.v));
+  let blocks = 0;
+  for (const { h, v } of components) {
+    blocks += roundUp(Math.ceil((width * h) / (8 * hMax)), h) * roundUp(Math.ceil((height * v) / (8 * vMax)), v);
+  }
+  return blocks * 64 * COEFFICIENT_BYTES;
+}
+
+/** The usual name of a sampling (4:4:4, 4:2:2, 4:2:0), else its factors: "2x1,2x1,2x1". */
+function samplingName(components: readonly JpegComponent[]): string {
+  const factors = components.map(({ h, v }) => `${h}x${v}`).join(',');
+  const names: Readonly<Record<string, string>> = { '1x1,1x1,1x1': '4:4:4', '2x1,1x1,1x1': '4:2:2', '2x2,1x1,1x1': '4:2:0', '1x1,1x1,1x1,1x1': '4:4:4:4' };
+  return names[factors] ?? factors;
 }
