@@ -12,6 +12,7 @@ import type { GraphServices } from './http/graph-context.js';
 import { GRAPH_VERSIONS, registerGraphRoutes } from './http/graph-routes.js';
 import { recordRoutes, registerOpenApiRoutes } from './http/openapi.js';
 import { registerOAuthRoutes, type OAuthOptions } from './http/oauth-routes.js';
+import { CorsPolicy } from './http/cors.js';
 import { HotReads } from './http/hot-reads.js';
 import { defaultBodyMemoryBytes } from './http/limits.js';
 import { DEFAULT_BODY_TIMING, RequestBodies } from './http/request-bodies.js';
@@ -49,6 +50,8 @@ export interface AppOptions {
    * all of them); by default `portrait serve`'s defaults, the budget sized to the upload queue.
    */
   readonly bodies?: RequestBodies | undefined;
+  /** Which pages may call the API from a browser (http/cors.ts); any origin by default. */
+  readonly cors?: CorsPolicy | undefined;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -57,6 +60,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     options.bodies ?? new RequestBodies({ ...DEFAULT_BODY_TIMING, memoryBytes: defaultBodyMemoryBytes(options.services.uploads.places) });
   const hotReads =
     options.hotReads === false ? undefined : (options.hotReads ?? (photos.hasCache ? new HotReads(photos) : undefined));
+  const cors = options.cors ?? new CorsPolicy('any');
   let route: (request: IncomingMessage, response: ServerResponse) => void = () => {
     throw new Error('Fastify has not made its server yet');
   };
@@ -88,7 +92,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // A photo read answered before with the same token and URL is answered from the
     // photo cache and never reaches Fastify (http/hot-reads.ts).
     const listener = (request: IncomingMessage, response: ServerResponse) => {
-      if (!hotReads?.serve(request, response)) route(request, response);
+      if (!hotReads?.serve(request, response, cors)) route(request, response);
     };
     const server = options.https
       ? createHttpsServer({ cert: options.https.cert, key: options.https.key }, listener)
@@ -116,6 +120,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // A callback hook, not an async one: this runs on every request, the hot path included.
   app.addHook('onRequest', (request, reply, done) => {
     setCommonHeaders(request, reply);
+    const { origin } = request.headers;
+    if (origin === undefined) return done();
+    // A browser's preflight is answered here, before any token, on every path alike
+    // (http/cors.ts); an OPTIONS that is none goes on to the routes like any request.
+    const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
+    const headers = preflight ? cors.preflightHeaders(origin) : cors.actualHeaders(origin);
+    for (let i = 0; i < headers.length; i += 2) reply.header(headers[i] as string, headers[i + 1]);
+    if (preflight) return void reply.code(204).send();
     done();
   });
 

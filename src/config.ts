@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TrustedIssuer } from './auth/token-verifier.js';
+import { canonicalOrigin, type CorsOrigins } from './http/cors.js';
 import { BODY_MIN_BYTES_PER_SECOND, BODY_TIMEOUT_MS } from './http/limits.js';
 import { storeLocation, type StoreLocation } from './storage/open-store.js';
 
@@ -44,6 +45,8 @@ export interface Config {
   readonly autoProvisionUsers: boolean;
   readonly trustedIssuers: readonly TrustedIssuer[];
   readonly audiences: readonly string[];
+  /** The origins whose pages may call the API from a browser (http/cors.ts). */
+  readonly corsOrigins: CorsOrigins;
   readonly clockSkewSeconds: number;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
@@ -70,6 +73,7 @@ export const SERVE_OPTIONS = {
   'no-auto-provision': { type: 'boolean' },
   issuer: { type: 'string', multiple: true },
   audience: { type: 'string', multiple: true },
+  'cors-origin': { type: 'string', multiple: true },
   'clock-skew': { type: 'string' },
   'log-level': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
@@ -116,6 +120,7 @@ export function loadServeConfig(argv: readonly string[]): Config {
     autoProvisionUsers: !values['no-auto-provision'],
     trustedIssuers: (values.issuer ?? []).map(issuerFlag),
     audiences: [...DEFAULT_AUDIENCES, ...(values.audience ?? [])],
+    corsOrigins: corsOriginsFlag(values['cors-origin']),
     clockSkewSeconds: integerFlag('--clock-skew', values['clock-skew'], 60, 0, 3600),
     logLevel,
     shutdownTimeoutMs: integerFlag('--shutdown-timeout', values['shutdown-timeout'], 10, 0, 3600) * 1000,
@@ -135,6 +140,18 @@ export function loadServeConfig(argv: readonly string[]): Config {
  */
 export function defaultDecodeMemoryMb(uploadConcurrency: number): number {
   return Math.max(192, 48 * uploadConcurrency);
+}
+
+/** Any origin when none is given, or '*' is; else exactly those given. */
+function corsOriginsFlag(values: readonly string[] | undefined): CorsOrigins {
+  if (values === undefined || values.includes('*')) return 'any';
+  return values.map((value) => {
+    const origin = canonicalOrigin(value);
+    if (origin === undefined) {
+      throw new UsageError(`--cors-origin must be an origin like https://app.contoso.com (a scheme, a host, maybe a port; no path), got '${value}'`);
+    }
+    return origin;
+  });
 }
 
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;

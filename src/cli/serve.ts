@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { buildApp } from '../app.js';
+import { CorsPolicy } from '../http/cors.js';
 import { BODY_GRACE_MS, defaultBodyMemoryBytes } from '../http/limits.js';
 import { RequestBodies } from '../http/request-bodies.js';
 import { closeOthers, listenOnAll } from './listen.js';
@@ -63,6 +64,7 @@ export async function serve(argv: readonly string[]): Promise<void> {
       graceMs: BODY_GRACE_MS,
       memoryBytes: config.bodyMemoryBytes ?? defaultBodyMemoryBytes(config.uploadConcurrency + config.uploadQueueLimit),
     }),
+    cors: new CorsPolicy(config.corsOrigins),
     oauth: { issuerKey, applications: new Applications(store), audiences: config.audiences },
     ready: () => store.ping(),
     logger: { level: config.logLevel },

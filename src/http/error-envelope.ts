@@ -37,6 +37,9 @@ export function setCommonHeaders(request: FastifyRequest, reply: FastifyReply): 
     'client-request-id': clientRequestIdOf(request.headers['client-request-id'], request.id),
     'x-content-type-options': 'nosniff',
     'cache-control': 'no-store',
+    // Access-Control-Allow-Origin names the page's origin (http/cors.ts): a browser must not
+    // answer one page from what it kept for another, nor a page from what it kept for an <img>.
+    vary: 'Origin',
   });
 }
 

@@ -26,6 +26,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PHOTO_CACHE_CONTROL, type CachedSize } from '../photos/photo-cache.js';
 import type { PhotoService } from '../photos/photo-service.js';
 import { notModified } from './conditional.js';
+import type { CorsPolicy } from './cors.js';
 import { clientRequestIdOf } from './error-envelope.js';
 
 /** What the route answered a read with, and for how long it may be answered again. */
@@ -109,7 +110,7 @@ export class HotReads {
       if (!oldest.done) this.#forget(oldest.value);
     }
     // The route's headers: setCommonHeaders, then the photo's (photo-handler.ts).
-    const common = ['request-id', '', 'client-request-id', '', 'x-content-type-options', 'nosniff'];
+    const common = ['request-id', '', 'client-request-id', '', 'x-content-type-options', 'nosniff', 'vary', 'Origin'];
     const ok = [...common, ...Object.entries(answer.headers).flat()];
     const notModified = [...common, 'cache-control', PHOTO_CACHE_CONTROL, 'etag', answer.etag];
     // One copy of a token for all its memos: a token's many URLs must not each hold it.
@@ -130,9 +131,10 @@ export class HotReads {
   /**
    * Answers the request and returns true, or returns false and leaves it untouched for
    * Fastify. The status, headers and body are the route's (setCommonHeaders, then the
-   * photo's: see photo-handler.ts); test/hot-reads.test.ts holds them equal.
+   * photo's: see photo-handler.ts), with `cors`'s for a page's request, as app.ts's hook
+   * adds them; test/hot-reads.test.ts holds them equal.
    */
-  serve(request: IncomingMessage, response: ServerResponse): boolean {
+  serve(request: IncomingMessage, response: ServerResponse, cors?: CorsPolicy): boolean {
     if (request.method !== 'GET' || !this.#open) return false;
     const { authorization } = request.headers;
     const url = request.url as string;
@@ -152,6 +154,8 @@ export class HotReads {
     const headers = (fresh ? memo.ok : memo.notModified).slice();
     headers[1] = requestId;
     headers[3] = clientRequestIdOf(request.headers['client-request-id'], requestId);
+    const { origin } = request.headers;
+    if (origin !== undefined && cors !== undefined) headers.push(...cors.actualHeaders(origin));
     response.writeHead(fresh ? 200 : 304, headers);
     response.end(fresh ? memo.answer.bytes : undefined);
     return true;
