@@ -9,6 +9,8 @@ import { describe, it, type TestContext } from 'node:test';
 import {
   ConflictError,
   type Application,
+  GRANTS_PER_USER,
+  type OAuthGrant,
   type Contact,
   type ContactFolder,
   type Dimensions,
@@ -515,6 +517,8 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
           { roles: ['User.Read.All'] },
           { secretHash: `scrypt$32768$8$1$${randomBytes(16).toString('base64url')}$${randomBytes(32).toString('base64url')}` },
           { createdAt: '2030-01-02T03:04:05.678Z' },
+          { redirectUris: ['http://localhost:3000/', 'https://app.contoso.com/auth?x=1'] },
+          { redirectUris: ['https://app.contoso.com/auth?x=1'] },
         ]) {
           const next: Application = { ...(await store.getApplication(tenantId, reports.clientId))!, ...change };
           assert.equal(await store.saveApplication(next), 'updated', `changing ${Object.keys(change).join()}`);
@@ -546,6 +550,77 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
         const other = randomUUID();
         await store.ensureTenant(other);
         assert.equal(await store.getApplication(other, clientId), undefined);
+      });
+    });
+
+    describe('OAuth grants', () => {
+      const grant = (tenantId: string, userId: string, overrides: Partial<OAuthGrant> = {}): OAuthGrant => ({
+        grantHash: randomBytes(32).toString('base64url'),
+        kind: 'code',
+        tenantId,
+        clientId: randomUUID(),
+        userId,
+        scopes: ['User.ReadWrite', 'openid'],
+        redirectUri: 'http://localhost:3000/',
+        codeChallenge: randomBytes(32).toString('base64url'),
+        nonce: 'n-0S6_WzA2Mj',
+        expiresAt: Date.now() + 60_000,
+        ...overrides,
+      });
+
+      it('gives a grant back once, whole, and never again', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const code = grant(tenantId, randomUUID());
+        const refresh = grant(tenantId, code.userId, { kind: 'refresh', redirectUri: null, codeChallenge: null, nonce: null });
+        await store.saveOAuthGrant(code);
+        await store.saveOAuthGrant(refresh);
+        assert.deepEqual(await store.takeOAuthGrant(code.grantHash, Date.now()), code);
+        assert.equal(await store.takeOAuthGrant(code.grantHash, Date.now()), undefined, 'a code is used once');
+        assert.deepEqual(await store.takeOAuthGrant(refresh.grantHash, Date.now()), refresh);
+        assert.equal(await store.takeOAuthGrant(randomBytes(32).toString('base64url'), Date.now()), undefined);
+      });
+
+      it('gives one redemption of a grant to one of many at once', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const code = grant(tenantId, randomUUID());
+        await store.saveOAuthGrant(code);
+        const taken = await Promise.all(Array.from({ length: 8 }, () => store.takeOAuthGrant(code.grantHash, Date.now())));
+        assert.equal(taken.filter((g) => g !== undefined).length, 1);
+      });
+
+      it('gives nothing for an expired grant, and removes expired grants as new ones come', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const old = grant(tenantId, randomUUID(), { expiresAt: Date.now() - 1 });
+        const later = grant(tenantId, randomUUID(), { expiresAt: Date.now() + 1000 });
+        await store.saveOAuthGrant(later);
+        assert.equal(await store.takeOAuthGrant(later.grantHash, later.expiresAt), undefined, 'expired at its expiry');
+        await store.saveOAuthGrant(old);
+        await store.saveOAuthGrant(grant(tenantId, randomUUID()));
+        assert.equal(await store.takeOAuthGrant(old.grantHash, 0), undefined, 'removed when the next grant was saved');
+      });
+
+      it(`keeps at most ${GRANTS_PER_USER} grants a user, dropping those that expire first`, async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const userId = randomUUID();
+        const now = Date.now();
+        const grants = Array.from({ length: GRANTS_PER_USER + 3 }, (_, i) => grant(tenantId, userId, { expiresAt: now + 60_000 + i }));
+        for (const g of grants) await store.saveOAuthGrant(g);
+        const other = grant(tenantId, randomUUID());
+        await store.saveOAuthGrant(other);
+        const kept = [];
+        for (const g of grants) if ((await store.takeOAuthGrant(g.grantHash, now)) !== undefined) kept.push(g);
+        assert.deepEqual(kept, grants.slice(3));
+        assert.ok(await store.takeOAuthGrant(other.grantHash, now), "another user's grant is not touched");
+      });
+
+      it("deleting a user removes the user's grants", async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const alice = user(tenantId, 'alice@contoso.com');
+        await store.saveUser(alice);
+        const code = grant(tenantId, alice.id);
+        await store.saveOAuthGrant(code);
+        assert.equal(await store.deleteUser(tenantId, alice.id), true);
+        assert.equal(await store.takeOAuthGrant(code.grantHash, Date.now()), undefined);
       });
     });
 
@@ -1041,6 +1116,7 @@ function application(tenantId: string, displayName: string, overrides: Partial<A
     roles: ['User.ReadWrite.All'],
     // The store keeps whatever hash it is given; this one has the shape client-secrets.ts writes.
     secretHash: `scrypt$32768$8$1$${randomBytes(16).toString('base64url')}$${randomBytes(32).toString('base64url')}`,
+    redirectUris: [],
     createdAt: new Date().toISOString(),
     ...overrides,
   };

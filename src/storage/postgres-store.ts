@@ -7,12 +7,15 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { ChangeFeed, type StoredChange, type Watcher } from './change-feed.js';
 import { applyPostgresMigrations } from './postgres-migrations.js';
-import { emailAddressesJson, rolesText, toApplication, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
+import { emailAddressesJson, rolesText, toApplication, toOAuthGrant, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
 import {
   CHANGE_NOTICE_MS,
   ConflictError,
   preconditionHolds,
   type Application,
+  EXPIRED_GRANTS_BATCH,
+  GRANTS_PER_USER,
+  type OAuthGrant,
   type Contact,
   type ContactFolder,
   type DeleteOutcome,
@@ -169,6 +172,7 @@ export class PostgresStore implements Store {
         client,
       );
       await this.#deleteOwnerPhoto({ tenantId, type: 'user', id }, client);
+      await this.#rows('delete-user-grants', 'DELETE FROM oauth_grants WHERE tenant_id = $1 AND user_id = $2', [tenantId, id], client);
       const deleted = await this.#rows('delete-user', 'DELETE FROM users WHERE tenant_id = $1 AND id = $2 RETURNING id', [tenantId, id], client);
       return deleted.length > 0;
     });
@@ -283,13 +287,13 @@ export class PostgresStore implements Store {
     // touches the row only when something differs. xmax is 0 for a row this statement inserted.
     const row = await this.#row(
       'save-application',
-      `INSERT INTO applications AS a (tenant_id, client_id, display_name, roles, secret_hash, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO applications AS a (tenant_id, client_id, display_name, roles, secret_hash, created_at, redirect_uris)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (tenant_id, client_id) DO UPDATE
          SET display_name = excluded.display_name, roles = excluded.roles, secret_hash = excluded.secret_hash,
-           created_at = excluded.created_at
-         WHERE (a.display_name, a.roles, a.secret_hash, a.created_at)
-           IS DISTINCT FROM (excluded.display_name, excluded.roles, excluded.secret_hash, excluded.created_at)
+           created_at = excluded.created_at, redirect_uris = excluded.redirect_uris
+         WHERE (a.display_name, a.roles, a.secret_hash, a.created_at, a.redirect_uris)
+           IS DISTINCT FROM (excluded.display_name, excluded.roles, excluded.secret_hash, excluded.created_at, excluded.redirect_uris)
        RETURNING (xmax = 0) AS inserted`,
       [
         application.tenantId,
@@ -298,6 +302,7 @@ export class PostgresStore implements Store {
         rolesText(application.roles),
         application.secretHash,
         application.createdAt,
+        rolesText(application.redirectUris),
       ],
     );
     return row === undefined ? 'unchanged' : row.inserted === true ? 'created' : 'updated';
@@ -309,6 +314,42 @@ export class PostgresStore implements Store {
       clientId.toLowerCase(),
     ]);
     return row && toApplication(row);
+  }
+
+  async saveOAuthGrant(grant: OAuthGrant): Promise<void> {
+    await this.#transaction(async (client) => {
+      await this.#rows(
+        'delete-expired-grants',
+        `DELETE FROM oauth_grants WHERE grant_hash IN
+           (SELECT grant_hash FROM oauth_grants WHERE expires_at < $1 LIMIT ${EXPIRED_GRANTS_BATCH})`,
+        [Date.now()],
+        client,
+      );
+      await this.#rows(
+        'insert-grant',
+        `INSERT INTO oauth_grants (grant_hash, kind, tenant_id, client_id, user_id, scopes, redirect_uri, code_challenge, nonce, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [
+          grant.grantHash, grant.kind, grant.tenantId, grant.clientId, grant.userId, rolesText(grant.scopes),
+          grant.redirectUri, grant.codeChallenge, grant.nonce, grant.expiresAt,
+        ],
+        client,
+      );
+      await this.#rows(
+        'delete-grants-beyond',
+        `DELETE FROM oauth_grants WHERE tenant_id = $1 AND user_id = $2 AND grant_hash NOT IN
+           (SELECT grant_hash FROM oauth_grants WHERE tenant_id = $1 AND user_id = $2
+            ORDER BY expires_at DESC LIMIT ${GRANTS_PER_USER})`,
+        [grant.tenantId, grant.userId],
+        client,
+      );
+      // Grants are in no cache: other nodes need not hear of them.
+    }, 'nothing cached');
+  }
+
+  async takeOAuthGrant(grantHash: string, now: number): Promise<OAuthGrant | undefined> {
+    const row = await this.#row('take-grant', 'DELETE FROM oauth_grants WHERE grant_hash = $1 RETURNING *', [grantHash]);
+    return row === undefined || Number(row.expires_at) <= now ? undefined : toOAuthGrant(row);
   }
 
   async getPhoto(owner: PhotoOwner): Promise<PhotoInfo | undefined> {
@@ -530,14 +571,19 @@ export class PostgresStore implements Store {
     });
   }
 
-  /** `photoOf`: the owner whose photo the transaction changes, named in its notice; absent: anything may change. */
-  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>, photoOf?: PhotoOwner): Promise<T> {
+  /**
+   * `photoOf`: the owner whose photo the transaction changes, named in its notice; absent:
+   * anything may change; 'nothing cached': no notice (what it writes is kept in no cache).
+   */
+  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>, photoOf?: PhotoOwner | 'nothing cached'): Promise<T> {
     const client = await this.#pool.connect();
     try {
       await client.query('BEGIN');
       const result = await work(client);
       // Delivered to the listening nodes when, and only if, the transaction commits.
-      await client.query({ name: 'notify-change', text: 'SELECT pg_notify($1, $2)', values: [CHANGES_CHANNEL, noticeOf(this.#instance, photoOf)] });
+      if (photoOf !== 'nothing cached') {
+        await client.query({ name: 'notify-change', text: 'SELECT pg_notify($1, $2)', values: [CHANGES_CHANNEL, noticeOf(this.#instance, photoOf)] });
+      }
       await client.query('COMMIT');
       return result;
     } catch (error) {

@@ -3,7 +3,7 @@
 // write is one transaction (a reader sees the old version or the new one, whole).
 import type BetterSqlite3 from 'better-sqlite3';
 import Database from './sqlite-driver.js';
-import { emailAddressesJson, rolesText, toApplication, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
+import { emailAddressesJson, rolesText, toApplication, toOAuthGrant, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
 import { ChangeFeed, type StoredChange, type Watcher } from './change-feed.js';
 import { preparePrivateSqliteFile } from './private-sqlite-file.js';
 import { applyMigrations } from './sqlite-migrations.js';
@@ -12,6 +12,9 @@ import {
   ConflictError,
   preconditionHolds,
   type Application,
+  EXPIRED_GRANTS_BATCH,
+  GRANTS_PER_USER,
+  type OAuthGrant,
   type Contact,
   type ContactFolder,
   type DeleteOutcome,
@@ -127,6 +130,7 @@ export class SqliteStore implements Store {
     return this.#db.transaction(() => {
       this.#sql.deleteContactPhotosOfUser.run({ tenant_id: tenantId, user_id: id });
       this.#sql.deleteOwnerPhoto.run(tenantId, 'user', id);
+      this.#sql.deleteUserGrants.run(tenantId, id);
       return this.#sql.deleteUser.run(tenantId, id).changes > 0;
     })();
   }
@@ -248,6 +252,7 @@ export class SqliteStore implements Store {
         display_name: application.displayName,
         roles: rolesText(application.roles),
         secret_hash: application.secretHash,
+        redirect_uris: rolesText(application.redirectUris),
         created_at: application.createdAt,
       },
       this.#sql.insertApplication,
@@ -258,6 +263,30 @@ export class SqliteStore implements Store {
   async getApplication(tenantId: string, clientId: string): Promise<Application | undefined> {
     const row = this.#sql.getApplication.get(tenantId, clientId.toLowerCase()) as Row | undefined;
     return row && toApplication(row);
+  }
+
+  async saveOAuthGrant(grant: OAuthGrant): Promise<void> {
+    this.#db.transaction(() => {
+      this.#sql.deleteExpiredGrants.run(Date.now());
+      this.#sql.insertGrant.run({
+        grant_hash: grant.grantHash,
+        kind: grant.kind,
+        tenant_id: grant.tenantId,
+        client_id: grant.clientId,
+        user_id: grant.userId,
+        scopes: rolesText(grant.scopes),
+        redirect_uri: grant.redirectUri,
+        code_challenge: grant.codeChallenge,
+        nonce: grant.nonce,
+        expires_at: grant.expiresAt,
+      });
+      this.#sql.deleteGrantsBeyond.run({ tenant_id: grant.tenantId, user_id: grant.userId });
+    })();
+  }
+
+  async takeOAuthGrant(grantHash: string, now: number): Promise<OAuthGrant | undefined> {
+    const row = this.#sql.takeGrant.get(grantHash) as Row | undefined;
+    return row === undefined || Number(row.expires_at) <= now ? undefined : toOAuthGrant(row);
   }
 
   async getPhoto(owner: PhotoOwner): Promise<PhotoInfo | undefined> {
@@ -457,14 +486,30 @@ function prepareStatements(db: BetterSqlite3.Database) {
 
     getApplication: db.prepare('SELECT * FROM applications WHERE tenant_id = ? AND client_id = ?'),
     insertApplication: db.prepare(
-      `INSERT INTO applications (tenant_id, client_id, display_name, roles, secret_hash, created_at)
-       VALUES (@tenant_id, @client_id, @display_name, @roles, @secret_hash, @created_at)`,
+      `INSERT INTO applications (tenant_id, client_id, display_name, roles, secret_hash, redirect_uris, created_at)
+       VALUES (@tenant_id, @client_id, @display_name, @roles, @secret_hash, @redirect_uris, @created_at)`,
     ),
     updateApplication: db.prepare(
       `UPDATE applications SET display_name = @display_name, roles = @roles, secret_hash = @secret_hash,
-         created_at = @created_at
+         redirect_uris = @redirect_uris, created_at = @created_at
        WHERE tenant_id = @tenant_id AND client_id = @client_id`,
     ),
+
+    insertGrant: db.prepare(
+      `INSERT INTO oauth_grants (grant_hash, kind, tenant_id, client_id, user_id, scopes, redirect_uri, code_challenge, nonce, expires_at)
+       VALUES (@grant_hash, @kind, @tenant_id, @client_id, @user_id, @scopes, @redirect_uri, @code_challenge, @nonce, @expires_at)`,
+    ),
+    deleteExpiredGrants: db.prepare(
+      `DELETE FROM oauth_grants WHERE grant_hash IN
+         (SELECT grant_hash FROM oauth_grants WHERE expires_at < ? LIMIT ${EXPIRED_GRANTS_BATCH})`,
+    ),
+    deleteGrantsBeyond: db.prepare(
+      `DELETE FROM oauth_grants WHERE tenant_id = @tenant_id AND user_id = @user_id AND grant_hash NOT IN
+         (SELECT grant_hash FROM oauth_grants WHERE tenant_id = @tenant_id AND user_id = @user_id
+          ORDER BY expires_at DESC LIMIT ${GRANTS_PER_USER})`,
+    ),
+    takeGrant: db.prepare('DELETE FROM oauth_grants WHERE grant_hash = ? RETURNING *'),
+    deleteUserGrants: db.prepare('DELETE FROM oauth_grants WHERE tenant_id = ? AND user_id = ?'),
 
     getEtag: db.prepare(`SELECT etag FROM photos WHERE ${photoKey}`),
     getPhoto: db.prepare(

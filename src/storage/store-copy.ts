@@ -94,7 +94,7 @@ export const TABLES: readonly TableSpec[] = [
     name: 'applications',
     columns: [
       text('tenant_id'), text('client_id'), text('display_name'), text('roles'), text('secret_hash'),
-      ['created_at', 'timestamp'],
+      ['created_at', 'timestamp'], text('redirect_uris'),
     ],
     key: ['tenant_id', 'client_id'],
     batchRows: 500,

@@ -68,6 +68,8 @@ export interface Application {
   readonly roles: readonly string[];
   /** A salted slow hash of the client secret with its parameters; never the secret. */
   readonly secretHash: string;
+  /** Where its authorization codes may be sent, exactly; none: it signs nobody in. */
+  readonly redirectUris: readonly string[];
   /** ISO 8601, to the millisecond. */
   readonly createdAt: string;
 }
@@ -137,6 +139,34 @@ export type DeleteOutcome =
 /** What a save did: import reports it, and running an import twice must change nothing. */
 export type SaveResult = 'created' | 'updated' | 'unchanged';
 
+/**
+ * An authorization code or a refresh token (auth/authorization-grants.ts), as kept: only
+ * the hash of its value, so that what the store holds cannot be redeemed.
+ */
+export interface OAuthGrant {
+  /** base64url SHA-256 of the code or token. */
+  readonly grantHash: string;
+  readonly kind: 'code' | 'refresh';
+  readonly tenantId: string;
+  readonly clientId: string;
+  readonly userId: string;
+  /** The delegated permissions its tokens carry. */
+  readonly scopes: readonly string[];
+  /** A code's redirect_uri, which its redemption must repeat. */
+  readonly redirectUri: string | null;
+  /** A code's PKCE S256 code_challenge. */
+  readonly codeChallenge: string | null;
+  /** A code's OpenID Connect nonce, echoed in its id_token. */
+  readonly nonce: string | null;
+  /** ms since the epoch. */
+  readonly expiresAt: number;
+}
+
+/** Grants one user keeps at most: the oldest go first (a sign-in loop cannot fill the table). */
+export const GRANTS_PER_USER = 50;
+/** Expired grants removed with each new one: more than are made, so the table never grows with them. */
+export const EXPIRED_GRANTS_BATCH = 100;
+
 /** Thrown by a store when a unique name is taken (a user's userPrincipalName). */
 export class ConflictError extends Error {
   constructor(message: string) {
@@ -174,7 +204,7 @@ export interface Store {
   getUserByUpn(tenantId: string, userPrincipalName: string): Promise<User | undefined>;
   getUserByDrive(tenantId: string, driveId: string): Promise<User | undefined>;
   listUsers(tenantId: string): Promise<User[]>;
-  /** Removes the user with their folders, contacts and every photo among them. */
+  /** Removes the user with their folders, contacts, grants and every photo among them. */
   deleteUser(tenantId: string, id: string): Promise<boolean>;
 
   saveGroup(group: Group): Promise<SaveResult>;
@@ -197,6 +227,17 @@ export interface Store {
   saveApplication(application: Application): Promise<SaveResult>;
   /** By client id, case-insensitively. */
   getApplication(tenantId: string, clientId: string): Promise<Application | undefined>;
+
+  /**
+   * Keeps a new grant. Expired grants are removed on the way, a batch at a time, and the
+   * user's oldest beyond GRANTS_PER_USER.
+   */
+  saveOAuthGrant(grant: OAuthGrant): Promise<void>;
+  /**
+   * Removes the grant and returns it, when it exists and has not expired at `now` (ms): in
+   * one statement, so that a code or refresh token is redeemed once, on one node only.
+   */
+  takeOAuthGrant(grantHash: string, now: number): Promise<OAuthGrant | undefined>;
 
   getPhoto(owner: PhotoOwner): Promise<PhotoInfo | undefined>;
   /** One size's bytes with the ETag of the version they belong to, read in one snapshot. */
