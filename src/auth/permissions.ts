@@ -102,6 +102,17 @@ const TABLE: Record<PermissionTarget, Record<Access, Cell>> = {
   },
 };
 
+/** Every delegated permission the table names: those a person may be given at sign-in. */
+export const DELEGATED_PERMISSIONS: ReadonlySet<string> = new Set(
+  Object.values(TABLE).flatMap((cells) => Object.values(cells).flatMap((cell: Cell) => [...cell.own, ...cell.other])),
+);
+
+/**
+ * What a person's token carries when nothing narrower is asked for (`portrait token`, a
+ * `/.default` sign-in): enough to put, get and delete their own photo and their contacts'.
+ */
+export const DEFAULT_USER_SCOPES: readonly string[] = ['User.ReadWrite', 'User.ReadBasic.All', 'Contacts.ReadWrite'];
+
 export type Decision =
   | { readonly allowed: true }
   | { readonly allowed: false; readonly missing: string };

@@ -2,15 +2,13 @@
 // else on stdout, so that `TOKEN=$(npx portrait token --user …)` just works.
 import { resolve } from 'node:path';
 import { issueToken, loadOrCreateIssuerKey, type TokenSubject } from '../auth/built-in-issuer.js';
+import { DEFAULT_USER_SCOPES } from '../auth/permissions.js';
 import { parseFlags, UsageError } from '../config.js';
 import { Directory } from '../directory/directory.js';
 import { GUID_PATTERN, idFromName } from '../directory/ids.js';
 import { userPrincipalNameProblem } from '../directory/user-principal-name.js';
 import { openStore, storeLocation } from '../storage/open-store.js';
 import { defaultTenant, ensureDataFolder } from './data-folder.js';
-
-/** Enough for a newcomer to put, get and delete their own photo and their contacts'. */
-export const DEFAULT_USER_SCOPES = ['User.ReadWrite', 'User.ReadBasic.All', 'Contacts.ReadWrite'];
 
 const OPTIONS = {
   data: { type: 'string' },
