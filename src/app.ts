@@ -15,6 +15,8 @@ import { registerOAuthRoutes, type OAuthOptions } from './http/oauth-routes.js';
 import { HotReads } from './http/hot-reads.js';
 import { defaultBodyMemoryBytes } from './http/limits.js';
 import { DEFAULT_BODY_TIMING, RequestBodies } from './http/request-bodies.js';
+import type { FaultSimulator } from './traffic/fault-simulator.js';
+import type { Throttle } from './traffic/throttle.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -49,6 +51,10 @@ export interface AppOptions {
    * all of them); by default `portrait serve`'s defaults, the budget sized to the upload queue.
    */
   readonly bodies?: RequestBodies | undefined;
+  /** `serve --throttle`: Graph-like budgets per application, user and tenant; none when absent. */
+  readonly throttle?: Throttle | undefined;
+  /** `serve --simulate`: faults and latency on purpose, in front of everything; none when absent. */
+  readonly faults?: FaultSimulator | undefined;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -57,6 +63,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     options.bodies ?? new RequestBodies({ ...DEFAULT_BODY_TIMING, memoryBytes: defaultBodyMemoryBytes(options.services.uploads.places) });
   const hotReads =
     options.hotReads === false ? undefined : (options.hotReads ?? (photos.hasCache ? new HotReads(photos) : undefined));
+  hotReads?.useThrottle(options.throttle);
+  const { faults } = options;
   let route: (request: IncomingMessage, response: ServerResponse) => void = () => {
     throw new Error('Fastify has not made its server yet');
   };
@@ -87,9 +95,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
   function newServer(): HttpServer | HttpsServer {
     // A photo read answered before with the same token and URL is answered from the
     // photo cache and never reaches Fastify (http/hot-reads.ts).
-    const listener = (request: IncomingMessage, response: ServerResponse) => {
+    const answer = (request: IncomingMessage, response: ServerResponse) => {
       if (!hotReads?.serve(request, response)) route(request, response);
     };
+    // Simulated faults (serve --simulate) come first, as from a proxy in front; without
+    // them the listener is the fast path's own, and costs nothing more.
+    const listener =
+      faults === undefined ? answer : (request: IncomingMessage, response: ServerResponse) => faults.handle(request, response, () => answer(request, response));
     const server = options.https
       ? createHttpsServer({ cert: options.https.cert, key: options.https.key }, listener)
       : createHttpServer(listener);
@@ -134,7 +146,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     }
   });
 
-  registerGraphRoutes(app, { verifier: options.verifier, services: options.services, publicUrl: options.publicUrl, hotReads, bodies });
+  registerGraphRoutes(app, { verifier: options.verifier, services: options.services, publicUrl: options.publicUrl, hotReads, bodies, throttle: options.throttle });
   if (options.oauth) registerOAuthRoutes(app, { ...options.oauth, publicUrl: options.publicUrl }, bodies);
   registerOpenApiRoutes(app, routes, GRAPH_VERSIONS);
   return app;
