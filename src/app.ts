@@ -16,6 +16,8 @@ import { CorsPolicy } from './http/cors.js';
 import { HotReads } from './http/hot-reads.js';
 import { defaultBodyMemoryBytes } from './http/limits.js';
 import { DEFAULT_BODY_TIMING, RequestBodies } from './http/request-bodies.js';
+import type { FaultSimulator } from './traffic/fault-simulator.js';
+import type { Throttle } from './traffic/throttle.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -52,6 +54,10 @@ export interface AppOptions {
   readonly bodies?: RequestBodies | undefined;
   /** Which pages may call the API from a browser (http/cors.ts); any origin by default. */
   readonly cors?: CorsPolicy | undefined;
+  /** `serve --throttle`: Graph-like budgets per application, user and tenant; none when absent. */
+  readonly throttle?: Throttle | undefined;
+  /** `serve --simulate`: faults and latency on purpose, in front of everything; none when absent. */
+  readonly faults?: FaultSimulator | undefined;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -61,6 +67,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const hotReads =
     options.hotReads === false ? undefined : (options.hotReads ?? (photos.hasCache ? new HotReads(photos) : undefined));
   const cors = options.cors ?? new CorsPolicy('any');
+  hotReads?.useThrottle(options.throttle);
+  const { faults } = options;
   let route: (request: IncomingMessage, response: ServerResponse) => void = () => {
     throw new Error('Fastify has not made its server yet');
   };
@@ -91,9 +99,23 @@ export function buildApp(options: AppOptions): FastifyInstance {
   function newServer(): HttpServer | HttpsServer {
     // A photo read answered before with the same token and URL is answered from the
     // photo cache and never reaches Fastify (http/hot-reads.ts).
-    const listener = (request: IncomingMessage, response: ServerResponse) => {
-      if (!hotReads?.serve(request, response, cors)) route(request, response);
+    const answer = (request: IncomingMessage, response: ServerResponse) => {
+      // A page's request (browsers send Origin) gets its CORS headers whoever answers it: the
+      // fast path, a simulated fault or the routes (whose hook sets them too, for inject()).
+      const { origin } = request.headers;
+      if (origin !== undefined) setRawHeaders(response, cors.actualHeaders(origin));
+      if (!hotReads?.serve(request, response)) route(request, response);
     };
+    // Simulated faults (serve --simulate) come first, as from a proxy in front; without
+    // them the listener is the fast path's own, and costs nothing more.
+    const listener =
+      faults === undefined
+        ? answer
+        : (request: IncomingMessage, response: ServerResponse) => {
+            const { origin } = request.headers;
+            if (origin !== undefined) setRawHeaders(response, cors.actualHeaders(origin));
+            faults.handle(request, response, () => answer(request, response));
+          };
     const server = options.https
       ? createHttpsServer({ cert: options.https.cert, key: options.https.key }, listener)
       : createHttpServer(listener);
@@ -146,10 +168,15 @@ export function buildApp(options: AppOptions): FastifyInstance {
     }
   });
 
-  registerGraphRoutes(app, { verifier: options.verifier, services: options.services, publicUrl: options.publicUrl, hotReads, bodies });
+  registerGraphRoutes(app, { verifier: options.verifier, services: options.services, publicUrl: options.publicUrl, hotReads, bodies, throttle: options.throttle });
   if (options.oauth) registerOAuthRoutes(app, { ...options.oauth, publicUrl: options.publicUrl }, bodies);
   registerOpenApiRoutes(app, routes, GRAPH_VERSIONS);
   return app;
+}
+
+/** [name, value, …] onto a response not yet sent: writeHead merges them with its own. */
+function setRawHeaders(response: ServerResponse, headers: readonly string[]): void {
+  for (let i = 0; i < headers.length; i += 2) response.setHeader(headers[i] as string, headers[i + 1] as string);
 }
 
 function isDecodable(segment: string): boolean {

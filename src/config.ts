@@ -7,6 +7,9 @@ import type { TrustedIssuer } from './auth/token-verifier.js';
 import { canonicalOrigin, type CorsOrigins } from './http/cors.js';
 import { BODY_MIN_BYTES_PER_SECOND, BODY_TIMEOUT_MS } from './http/limits.js';
 import { storeLocation, type StoreLocation } from './storage/open-store.js';
+import { MAX_DELAYED } from './traffic/fault-simulator.js';
+import { parseFaultRule, type FaultRule } from './traffic/fault-spec.js';
+import { parseThrottleSpec, type Limit } from './traffic/throttle-spec.js';
 
 /** A bad flag or argument: the CLI prints its one-line message and exits 2. */
 export class UsageError extends Error {
@@ -50,6 +53,14 @@ export interface Config {
   readonly clockSkewSeconds: number;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
+  /** `--throttle`: Graph-like request budgets (traffic/throttle-spec.ts); empty: off, the default. */
+  readonly throttleLimits: readonly Limit[];
+  /** `--simulate` (repeatable): faults and latency on purpose (traffic/fault-spec.ts); empty: none. */
+  readonly faultRules: readonly FaultRule[];
+  /** `--seed`: makes --simulate's decisions repeat; a random one (printed) when absent. */
+  readonly seed: number | undefined;
+  /** `--simulate-max-delayed`: requests waiting out a simulated latency at once. */
+  readonly maxDelayed: number;
 }
 
 export const SERVE_OPTIONS = {
@@ -77,6 +88,10 @@ export const SERVE_OPTIONS = {
   'clock-skew': { type: 'string' },
   'log-level': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
+  throttle: { type: 'string' },
+  simulate: { type: 'string', multiple: true },
+  seed: { type: 'string' },
+  'simulate-max-delayed': { type: 'string' },
 } as const;
 
 const DEFAULT_AUDIENCES = ['https://graph.microsoft.com', '00000003-0000-0000-c000-000000000000'];
@@ -124,6 +139,10 @@ export function loadServeConfig(argv: readonly string[]): Config {
     clockSkewSeconds: integerFlag('--clock-skew', values['clock-skew'], 60, 0, 3600),
     logLevel,
     shutdownTimeoutMs: integerFlag('--shutdown-timeout', values['shutdown-timeout'], 10, 0, 3600) * 1000,
+    throttleLimits: specFlag(() => parseThrottleSpec(values.throttle ?? 'off')).limits,
+    faultRules: (values.simulate ?? []).map((text) => specFlag(() => parseFaultRule(text))),
+    seed: values.seed === undefined ? undefined : integerFlag('--seed', values.seed, 0, 0, 2 ** 32 - 1),
+    maxDelayed: integerFlag('--simulate-max-delayed', values['simulate-max-delayed'], MAX_DELAYED, 0, 100_000),
   };
   const decodeMemoryMb = integerFlag('--decode-memory-mb', values['decode-memory-mb'], defaultDecodeMemoryMb(config.uploadConcurrency), 64, 1_048_576);
   return Object.freeze({ ...config, decodeMemoryBytes: decodeMemoryMb * 1024 * 1024 });
@@ -174,6 +193,15 @@ export function integerFlag(name: string, text: string | undefined, fallback: nu
     throw new UsageError(`${name} must be an integer from ${min} to ${max}, got '${text}'`);
   }
   return value;
+}
+
+/** A spec parser's one-line complaint as a usage error (exit 2). */
+function specFlag<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
 }
 
 function urlFlag(name: string, text: string): string {

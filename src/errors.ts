@@ -125,6 +125,20 @@ export const errors = {
     new GraphError(413, 'RequestEntityTooLarge', `The request body exceeds the ${limit}-byte limit.`),
   tooManyRequests: (retryAfterSeconds: number) =>
     new GraphError(429, 'TooManyRequests', 'Please retry again later.', retryAfter(retryAfterSeconds)),
+  // 429: `serve --throttle` — a budget of Graph's kind spent (traffic/throttle.ts); x-ms-throttle-scope
+  // and x-ms-throttle-information as Graph's identity service sends them (https://learn.microsoft.com/graph/throttling-limits).
+  throttled: (spent: string, retryAfterSeconds: number, scope: string, information: string) =>
+    new GraphError(429, 'TooManyRequests', `Please retry again later. ${spent}`, {
+      ...retryAfter(retryAfterSeconds),
+      'x-ms-throttle-scope': scope,
+      'x-ms-throttle-information': information,
+    }),
+  // `serve --simulate`: faults made on purpose (traffic/fault-simulator.ts), marked x-portrait-simulated.
+  simulatedThrottling: (retryAfterSeconds: number) =>
+    new GraphError(429, 'TooManyRequests', 'Simulated throttling (serve --simulate); please retry again later.', retryAfter(retryAfterSeconds)),
+  simulatedUnavailable: (retryAfterSeconds: number) =>
+    new GraphError(503, 'serviceNotAvailable', 'Simulated outage (serve --simulate); the service is temporarily unavailable.', retryAfter(retryAfterSeconds)),
+  simulatedGatewayTimeout: () => new GraphError(504, 'gatewayTimeout', 'Simulated gateway timeout (serve --simulate).'),
   // 503: out of room for now — decoding memory taken by other uploads for longer than one may wait, or no room for another body.
   decodeMemoryBusy: (retryAfterSeconds: number) =>
     new GraphError(503, 'serviceNotAvailable', 'The server is busy decoding other images; please retry later.', retryAfter(retryAfterSeconds)),

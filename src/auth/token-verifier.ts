@@ -162,6 +162,7 @@ function toPrincipal(payload: JWTPayload): Principal {
     tenantId: tid.toLowerCase(),
     objectId: oid.toLowerCase(),
     delegated,
+    appId: [payload.appid, payload.azp].find((v): v is string => typeof v === 'string'),
     permissions: new Set(names.filter((n) => n !== '').map((n) => n.toLowerCase())),
     adminInToken: Array.isArray(wids) && wids.some((w) => typeof w === 'string' && ADMIN_ROLE_TEMPLATE_IDS.has(w.toLowerCase())),
     // As signed: whether it is a usable name is the directory's call (directory/user-principal-name.ts).

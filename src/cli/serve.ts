@@ -20,6 +20,12 @@ import { PhotoService } from '../photos/photo-service.js';
 import { UploadGate } from '../photos/upload-gate.js';
 import { describeLocation, openStore } from '../storage/open-store.js';
 import { servedNames } from '../tls/served-names.js';
+import { FaultPlan } from '../traffic/fault-plan.js';
+import { FaultSimulator } from '../traffic/fault-simulator.js';
+import { describeFaultRule } from '../traffic/fault-spec.js';
+import { newSeed } from '../traffic/seeded-random.js';
+import { Throttle } from '../traffic/throttle.js';
+import { describeLimits } from '../traffic/throttle-spec.js';
 import { defaultTenant, ensureDataFolder, ensureSelfSignedCertificate } from './data-folder.js';
 
 export async function serve(argv: readonly string[]): Promise<void> {
@@ -36,6 +42,13 @@ export async function serve(argv: readonly string[]): Promise<void> {
   const tenantId = await defaultTenant(store);
   const issuerKey = loadOrCreateIssuerKey(config.dataDir);
   const tls = tlsFiles(config);
+  // Off by default (development); on PostgreSQL the nodes share one budget (traffic/throttle.ts).
+  const throttle =
+    config.throttleLimits.length === 0
+      ? undefined
+      : new Throttle(config.throttleLimits, { ledger: store.usage, onSyncError: (error) => app.log.warn({ err: error }, 'throttle: could not share counts') });
+  const seed = config.seed ?? newSeed();
+  const faults = config.faultRules.length === 0 ? undefined : new FaultSimulator(new FaultPlan(config.faultRules, seed), { maxDelayed: config.maxDelayed });
 
   const app = buildApp({
     verifier: createTokenVerifier({
@@ -69,6 +82,8 @@ export async function serve(argv: readonly string[]): Promise<void> {
     ready: () => store.ping(),
     logger: { level: config.logLevel },
     https: tls && { cert: tls.cert, key: tls.key },
+    throttle,
+    faults,
   });
 
   const listening = await listenOnAll(app, config.host, config.port);
@@ -104,11 +119,14 @@ export async function serve(argv: readonly string[]): Promise<void> {
       tls ? `  certificate: ${tls.certPath}  (curl --cacert, or NODE_EXTRA_CA_CERTS)` : '  TLS: off',
       `  tenant:      ${tenantId}`,
       `  get a token: npx portrait token ${dataFlag} --user alice@contoso.com`,
+      ...(throttle ? [`  throttling:  ${describeLimits(throttle.limits)}${store.usage ? ' (shared by the nodes on this database)' : ' (per process)'}`] : []),
+      ...config.faultRules.map((rule) => `  simulating:  ${describeFaultRule(rule)}  (--seed ${seed}; answers marked x-portrait-simulated)`),
       '',
     ].join('\n'),
   );
 
   await stopped;
+  await throttle?.close();
   await store.close();
 }
 

@@ -14,6 +14,7 @@ import { parseGraphPath, splitPath } from './graph-path.js';
 import type { HotReads } from './hot-reads.js';
 import { handlePhoto } from './photo-handler.js';
 import type { RequestBodies } from './request-bodies.js';
+import { callerOf, throttledError, type Throttle } from '../traffic/throttle.js';
 
 export const GRAPH_VERSIONS = ['v1.0', 'beta'] as const;
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -27,10 +28,15 @@ export interface GraphRoutesOptions {
   readonly hotReads?: HotReads | undefined;
   /** The app's one body reader: its memory budget is shared by every body. */
   readonly bodies: RequestBodies;
+  /** `serve --throttle`'s budgets; absent when throttling is off. */
+  readonly throttle?: Throttle | undefined;
 }
 
+/** What Graph's write quota counts (https://learn.microsoft.com/graph/throttling-limits). */
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOptions): void {
-  const { verifier, services, bodies } = options;
+  const { verifier, services, bodies, throttle } = options;
   const origins = new BatchOrigins();
   registerBatchRoute(app, { verifier, origins, versions: GRAPH_VERSIONS, publicUrl: options.publicUrl, bodies });
   for (const version of GRAPH_VERSIONS) {
@@ -41,6 +47,12 @@ export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOp
       exposeHeadRoute: false,
       handler: async function graphRequest(request: FastifyRequest, reply: FastifyReply) {
         const principal = await verifier.verify(request.headers.authorization);
+        // Counted once the caller is known, before anything else is done for it, as Graph
+        // does: a $batch's requests each on their own (they come through here).
+        if (throttle !== undefined) {
+          const refusal = throttle.admit(callerOf(principal), WRITES.has(request.method));
+          if (refusal !== undefined) throw throttledError(refusal);
+        }
         await services.directory.provisionCaller(principal);
         const path = request.url.split('?', 1)[0] as string;
         const segments = splitPath(path).slice(1);

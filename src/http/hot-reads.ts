@@ -26,8 +26,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PHOTO_CACHE_CONTROL, type CachedSize } from '../photos/photo-cache.js';
 import type { PhotoService } from '../photos/photo-service.js';
 import { notModified } from './conditional.js';
-import type { CorsPolicy } from './cors.js';
-import { clientRequestIdOf } from './error-envelope.js';
+import { throttledError, type Caller, type Throttle } from '../traffic/throttle.js';
+import { clientRequestIdOf, sendRawError } from './error-envelope.js';
 
 /** What the route answered a read with, and for how long it may be answered again. */
 export interface ReadAnswered {
@@ -41,6 +41,8 @@ export interface ReadAnswered {
   readonly cacheKey: string;
   /** ms since the epoch: the earlier of the token's exp and the lookups' reuse limit. */
   readonly until: number;
+  /** Whom `serve --throttle` counts the read against (traffic/throttle.ts): the token's, made once. */
+  readonly caller: Caller;
 }
 
 interface Memo extends ReadAnswered {
@@ -71,6 +73,8 @@ export class HotReads {
   /** The one copy of each remembered token, with how many memos use it. */
   readonly #tokens = new Map<string, { readonly value: string; memos: number }>();
   readonly #now: () => number;
+  /** `serve --throttle`'s budgets, when on: the fast path counts what it answers too. */
+  #throttle: Throttle | undefined;
   #open = true;
   #served = 0;
 
@@ -78,6 +82,11 @@ export class HotReads {
     this.#photos = photos;
     this.#maxEntries = options.maxEntries ?? 10_000;
     this.#now = options.now ?? Date.now;
+  }
+
+  /** Counts every read answered here against the caller's budgets, refusing with 429 when spent. */
+  useThrottle(throttle: Throttle | undefined): void {
+    this.#throttle = throttle;
   }
 
   /** How many requests the fast path answered (for tests and diagnostics). */
@@ -131,10 +140,10 @@ export class HotReads {
   /**
    * Answers the request and returns true, or returns false and leaves it untouched for
    * Fastify. The status, headers and body are the route's (setCommonHeaders, then the
-   * photo's: see photo-handler.ts), with `cors`'s for a page's request, as app.ts's hook
-   * adds them; test/hot-reads.test.ts holds them equal.
+   * photo's: see photo-handler.ts); test/hot-reads.test.ts holds them equal. A page's CORS
+   * headers were set on the response before (app.ts).
    */
-  serve(request: IncomingMessage, response: ServerResponse, cors?: CorsPolicy): boolean {
+  serve(request: IncomingMessage, response: ServerResponse): boolean {
     if (request.method !== 'GET' || !this.#open) return false;
     const { authorization } = request.headers;
     const url = request.url as string;
@@ -149,13 +158,18 @@ export class HotReads {
     // Another object is another version (or a reload): the route answers, and remembers it.
     if (this.#photos.trustedHit(memo.ownerKey, memo.cacheKey) !== memo.source) return false;
     this.#served++;
+    if (this.#throttle !== undefined) {
+      const refusal = this.#throttle.admit(memo.caller, false);
+      if (refusal !== undefined) {
+        sendRawError(request, response, throttledError(refusal));
+        return true;
+      }
+    }
     const requestId = randomUUID();
     const fresh = !notModified(request.headers['if-none-match'], memo.answer.etag);
     const headers = (fresh ? memo.ok : memo.notModified).slice();
     headers[1] = requestId;
     headers[3] = clientRequestIdOf(request.headers['client-request-id'], requestId);
-    const { origin } = request.headers;
-    if (origin !== undefined && cors !== undefined) headers.push(...cors.actualHeaders(origin));
     response.writeHead(fresh ? 200 : 304, headers);
     response.end(fresh ? memo.answer.bytes : undefined);
     return true;

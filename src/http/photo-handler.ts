@@ -14,6 +14,7 @@ import type { Lookup } from '../directory/directory.js';
 import { ownerKey, PHOTO_CACHE_CONTROL, withHeaders, type CachedSize } from '../photos/photo-cache.js';
 import { sizeKeyOf } from '../photos/photo-service.js';
 import { resolvePhotoOwner, type ResolvedOwner } from './photo-owner.js';
+import { callerOf } from '../traffic/throttle.js';
 
 const JPEG = 'image/jpeg';
 const SELECTABLE = new Set(['id', 'width', 'height']);
@@ -156,7 +157,7 @@ function sendCached(
   const { authorization, host } = request.headers;
   if (hotReads && authorization !== undefined && lookup.reusableUntil !== undefined) {
     const until = Math.min(lookup.reusableUntil, principal.expiresAt * 1000);
-    hotReads.remember({ authorization, url: request.url, host, ownerKey: ownerKey(resolved.owner), cacheKey, until }, cached, answer);
+    hotReads.remember({ authorization, url: request.url, host, ownerKey: ownerKey(resolved.owner), cacheKey, until, caller: callerOf(principal) }, cached, answer);
   }
   if (notModified(request.headers['if-none-match'], answer.etag)) return notModifiedReply(context, answer.etag);
   reply.headers(answer.headers);

@@ -30,6 +30,7 @@ import {
   type SaveResult,
   type Store,
   type User,
+  type UsageLedger,
   type WriteOutcome,
 } from './store.js';
 
@@ -57,6 +58,31 @@ export class PostgresStore implements Store {
   /** Sent with this store's own notifications, so that it can tell them from other nodes'. */
   readonly #instance = randomUUID();
   readonly changes = new ChangeFeed((notice) => this.#watch(notice));
+  /** --throttle's counts, shared by the nodes (migrations/postgres/003-throttle-usage.sql). */
+  readonly usage: UsageLedger = {
+    exchange: async (deltas, keys, since) => {
+      if (deltas.length > 0) {
+        // In key order, so that two nodes adding to the same rows lock them in the same order.
+        const sorted = [...deltas].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.windowStart - b.windowStart));
+        await this.#rows(
+          'add-usage',
+          `INSERT INTO throttle_usage (key, window_start, used)
+           SELECT key, window_start, used FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS d (key, window_start, used)
+           ON CONFLICT (key, window_start) DO UPDATE SET used = throttle_usage.used + excluded.used`,
+          [sorted.map((d) => d.key), sorted.map((d) => d.windowStart), sorted.map((d) => d.used)],
+        );
+      }
+      const rows = await this.#rows(
+        'read-usage',
+        'SELECT key, window_start, used FROM throttle_usage WHERE key = ANY($1::text[]) AND window_start >= $2',
+        [keys, since],
+      );
+      return rows.map((row) => ({ key: row.key as string, windowStart: Number(row.window_start), used: Number(row.used) }));
+    },
+    prune: async (before) => {
+      await this.#rows('prune-usage', 'DELETE FROM throttle_usage WHERE window_start < $1', [before]);
+    },
+  };
 
   private constructor(pool: pg.Pool, connectionString: string) {
     this.#pool = pool;

@@ -175,7 +175,30 @@ export class ConflictError extends Error {
   }
 }
 
+/** A caller's requests in one window of a limit (traffic/throttle.ts): the key names limit and caller. */
+export interface UsageCount {
+  readonly key: string;
+  /** The window's start, ms since the epoch (a multiple of its length). */
+  readonly windowStart: number;
+  readonly used: number;
+}
+
+/** Request counts shared by every process on one database, so that they share one budget. */
+export interface UsageLedger {
+  /** Adds `deltas` to the shared counts, then reads every count of `keys` for windows from `since` on. */
+  exchange(deltas: readonly UsageCount[], keys: readonly string[], since: number): Promise<UsageCount[]>;
+  /** Deletes the counts of windows that began before `before`. */
+  prune(before: number): Promise<void>;
+}
+
 export interface Store {
+  /**
+   * Shared request counts for --throttle; only where several nodes share the database
+   * (PostgreSQL). SQLite processes count on their own: a write there would tell every
+   * other process on the file that something changed (PRAGMA data_version), and they
+   * would drop their caches ten times a second.
+   */
+  readonly usage?: UsageLedger | undefined;
   /**
    * Changes to what this store holds, for the caches kept in front of it: the domain
    * objects publish their own changes here, and the store publishes other processes'
