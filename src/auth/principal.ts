@@ -11,6 +11,8 @@ export interface Principal {
   readonly tenantId: string;
   /** The token's oid: the signed-in user (delegated) or the application's service principal. */
   readonly objectId: string;
+  /** The token's appid (or azp): the client application, for the access log; at most 64 characters. */
+  readonly appId?: string | undefined;
   /** Delegated tokens carry scp; application tokens carry roles. */
   readonly delegated: boolean;
   /** scp or roles, lower-cased: permission names compare case-insensitively. */

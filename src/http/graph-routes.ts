@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import { errors } from '../errors.js';
+import { observedPrincipal } from './access-log.js';
 import { BatchOrigins, registerBatchRoute } from './batch-route.js';
 import { methodsOf, operationOf, routeKeyOf } from './graph-api.js';
 import { handleDirectory } from './directory-handler.js';
@@ -41,12 +42,16 @@ export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOp
       exposeHeadRoute: false,
       handler: async function graphRequest(request: FastifyRequest, reply: FastifyReply) {
         const principal = await verifier.verify(request.headers.authorization);
+        const observed = observedPrincipal(principal);
+        request.observed = observed;
         await services.directory.provisionCaller(principal);
         const path = request.url.split('?', 1)[0] as string;
         const segments = splitPath(path).slice(1);
         const parsed = parseGraphPath(segments);
         if (parsed.usesMe && !principal.delegated) throw errors.meNeedsDelegated();
         const route = routeKeyOf(parsed.resource);
+        // The operation, not the URL, labels its metrics: a bounded set of names.
+        observed.route = route;
         const operation = operationOf(route, request.method === 'HEAD' ? 'GET' : request.method);
         if (operation === undefined) {
           const allowed = methodsOf(route);

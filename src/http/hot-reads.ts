@@ -25,6 +25,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PHOTO_CACHE_CONTROL, type CachedSize } from '../photos/photo-cache.js';
 import type { PhotoService } from '../photos/photo-service.js';
+import type { AccessLog, Observed } from './access-log.js';
 import { notModified } from './conditional.js';
 import { clientRequestIdOf } from './error-envelope.js';
 
@@ -40,6 +41,8 @@ export interface ReadAnswered {
   readonly cacheKey: string;
   /** ms since the epoch: the earlier of the token's exp and the lookups' reuse limit. */
   readonly until: number;
+  /** The route's access-log fields (operation, tenant, caller), logged again for every answer. */
+  readonly observed?: Observed | undefined;
 }
 
 interface Memo extends ReadAnswered {
@@ -132,7 +135,7 @@ export class HotReads {
    * Fastify. The status, headers and body are the route's (setCommonHeaders, then the
    * photo's: see photo-handler.ts); test/hot-reads.test.ts holds them equal.
    */
-  serve(request: IncomingMessage, response: ServerResponse): boolean {
+  serve(request: IncomingMessage, response: ServerResponse, access?: AccessLog, startedMs = 0): boolean {
     if (request.method !== 'GET' || !this.#open) return false;
     const { authorization } = request.headers;
     const url = request.url as string;
@@ -154,6 +157,9 @@ export class HotReads {
     headers[3] = clientRequestIdOf(request.headers['client-request-id'], requestId);
     response.writeHead(fresh ? 200 : 304, headers);
     response.end(fresh ? memo.answer.bytes : undefined);
+    // The same line and count as the route's (access-log.ts), with the route's fields.
+    const bytes = fresh ? memo.answer.bytes.length : 0;
+    access?.finished('GET', url, fresh ? 200 : 304, bytes, performance.now() - startedMs, requestId, memo.observed?.route ?? FAST_PATH_ROUTE, memo.observed);
     return true;
   }
 
@@ -164,6 +170,8 @@ export class HotReads {
     this.#tokens.clear();
   }
 }
+
+const FAST_PATH_ROUTE = 'fast-path';
 
 /** Longer URLs, Hosts and tokens are answered by the route every time, never remembered. */
 const MAX_URL = 1024;
