@@ -3,15 +3,17 @@
 // with the same fields; a 401's reason in the log and never in the answer; no secret
 // and no unbounded text from the client in any line.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { get as httpsGet } from 'node:https';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { issueToken, loadOrCreateIssuerKey, type IssuerKey } from '../src/auth/built-in-issuer.js';
 import { errors } from '../src/errors.js';
 import { MAX_PATH } from '../src/http/access-log.js';
-import { cliToken, request, startServer, type ServerProcess } from './helpers/server-process.js';
+import { cliToken, PORTRAIT_CLI, request, startServer, type ServerProcess } from './helpers/server-process.js';
 
 const CATALOG_401_MESSAGES = [errors.tokenMissing().message, errors.tokenInvalid().message, errors.tokenExpired().message];
 const PHOTO = readFileSync(new URL('../../test/fixtures/photos/Nikon_D70.jpg', import.meta.url));
@@ -194,5 +196,43 @@ describe('access log of portrait serve', { timeout: 120_000 }, () => {
     await onlyLineOf(server, health);
     const longest = Math.max(...server.output().split('\n').map((l) => l.length));
     assert.ok(longest < 2048, `the longest line is ${longest} characters`);
+  });
+});
+
+describe('the banner and the listening lines', { timeout: 60_000 }, () => {
+  it('say https:// under TLS, and a usable URL (not 0.0.0.0) when bound to every address', async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'portrait-banner-'));
+    const child = spawn(process.execPath, [PORTRAIT_CLI, 'serve', '--data', dataDir, '--host', '0.0.0.0', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    t.after(async () => {
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    const deadline = Date.now() + 20_000;
+    while (!/get a token:.*\n.*metrics:.*\n/.test(out)) {
+      assert.ok(Date.now() < deadline && child.exitCode === null, `no banner: ${out}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const port = Number(/Portrait is serving Microsoft Graph photos at https:\/\/localhost:(\d+)\/v1\.0/.exec(out)?.[1]);
+    assert.ok(port > 0, `the banner's URL is https://localhost:PORT: ${out}`);
+    assert.ok(out.includes(`listening:   on every address; other machines use https://${hostname()}:${port}`), out);
+    assert.doesNotMatch(out, /https?:\/\/0\.0\.0\.0/);
+    const listening = jsonLines({ output: () => out } as ServerProcess).filter((l) => String(l.msg).startsWith('Server listening at'));
+    assert.ok(listening.length > 0, out);
+    for (const line of listening) assert.match(String(line.msg), /^Server listening at https:\/\//);
+
+    // The URL works as printed, with the certificate it names.
+    const ca = readFileSync(join(dataDir, 'tls-cert.pem'));
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      httpsGet(`https://localhost:${port}/healthz`, { ca }, (response) => {
+        response.resume();
+        resolve(response.statusCode);
+      }).on('error', reject);
+    });
+    assert.equal(status, 200);
   });
 });
