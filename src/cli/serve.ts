@@ -11,6 +11,7 @@ import { RequestBodies } from '../http/request-bodies.js';
 import { closeOthers, isWildcard, listenOnAll, ListenError, localUrl, remoteUrl } from './listen.js';
 import { listenForMetrics } from '../http/metrics-route.js';
 import { PortraitMetrics } from '../metrics/portrait-metrics.js';
+import { joinedStdout } from './log-stream.js';
 import { Applications } from '../auth/applications.js';
 import { loadOrCreateIssuerKey } from '../auth/built-in-issuer.js';
 import { createTokenVerifier } from '../auth/token-verifier.js';
@@ -36,6 +37,7 @@ export async function serve(argv: readonly string[]): Promise<void> {
   sharp.cache(false);
   ensureDataFolder(config.dataDir);
   const metrics = new PortraitMetrics();
+  const logStream = joinedStdout();
   // Every store call timed in one place (metrics/timed-store.ts).
   const store = metrics.timeStore(await openStore(config.database));
   const tenantId = await defaultTenant(store);
@@ -75,7 +77,7 @@ export async function serve(argv: readonly string[]): Promise<void> {
     }),
     oauth: { issuerKey, applications: new Applications(store), audiences: config.audiences },
     ready: () => store.ping(),
-    logger: { level: config.logLevel },
+    logger: { level: config.logLevel, stream: logStream },
     https: tls && { cert: tls.cert, key: tls.key },
     metrics,
   });
@@ -125,6 +127,7 @@ export async function serve(argv: readonly string[]): Promise<void> {
   );
 
   await stopped;
+  logStream.flush();
   metrics.close();
   await store.close();
 }
