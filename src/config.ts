@@ -61,6 +61,10 @@ export interface Config {
   readonly seed: number | undefined;
   /** `--simulate-max-delayed`: requests waiting out a simulated latency at once. */
   readonly maxDelayed: number;
+  /** A plain-HTTP listener for GET /metrics with no token (http/metrics-route.ts); none when undefined. */
+  readonly metricsPort: number | undefined;
+  /** Where that listener binds: loopback unless said otherwise, since it asks for no token. */
+  readonly metricsHost: string;
 }
 
 export const SERVE_OPTIONS = {
@@ -92,6 +96,8 @@ export const SERVE_OPTIONS = {
   simulate: { type: 'string', multiple: true },
   seed: { type: 'string' },
   'simulate-max-delayed': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
 } as const;
 
 const DEFAULT_AUDIENCES = ['https://graph.microsoft.com', '00000003-0000-0000-c000-000000000000'];
@@ -112,7 +118,8 @@ export function loadServeConfig(argv: readonly string[]): Config {
     : values['tls-cert'] && values['tls-key']
       ? { mode: 'files', certFile: resolve(values['tls-cert']), keyFile: resolve(values['tls-key']) }
       : { mode: 'self-signed' };
-  const logLevel = values['log-level'] ?? 'warn';
+  // info: one access line per request (http/access-log.ts); warn keeps only problems.
+  const logLevel = values['log-level'] ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const config = {
     dataDir,
@@ -143,7 +150,10 @@ export function loadServeConfig(argv: readonly string[]): Config {
     faultRules: (values.simulate ?? []).map((text) => specFlag(() => parseFaultRule(text))),
     seed: values.seed === undefined ? undefined : integerFlag('--seed', values.seed, 0, 0, 2 ** 32 - 1),
     maxDelayed: integerFlag('--simulate-max-delayed', values['simulate-max-delayed'], MAX_DELAYED, 0, 100_000),
+    metricsPort: values['metrics-port'] === undefined ? undefined : integerFlag('--metrics-port', values['metrics-port'], 0, 0, 65535),
+    metricsHost: values['metrics-host'] ?? '127.0.0.1',
   };
+  if (values['metrics-host'] !== undefined && config.metricsPort === undefined) throw new UsageError('--metrics-host needs --metrics-port');
   const decodeMemoryMb = integerFlag('--decode-memory-mb', values['decode-memory-mb'], defaultDecodeMemoryMb(config.uploadConcurrency), 64, 1_048_576);
   return Object.freeze({ ...config, decodeMemoryBytes: decodeMemoryMb * 1024 * 1024 });
 }

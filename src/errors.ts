@@ -7,32 +7,36 @@ export class GraphError extends Error {
   readonly code: string;
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
+  /** Why, for the access log only: never sent (a 401 tells a client no more than Graph does). */
+  readonly reason: string | undefined;
 
-  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}, reason?: string) {
     super(message);
     this.name = 'GraphError';
     this.status = status;
     this.code = code;
     this.headers = headers;
+    this.reason = reason;
   }
 }
 
 const AUTH_REALM = 'Bearer realm="portrait"';
 
 export const errors = {
-  // 401: no verifiable token; https://learn.microsoft.com/graph/errors
-  tokenMissing: () =>
+  // 401: no verifiable token; https://learn.microsoft.com/graph/errors. The reason
+  // (expired, bad signature, unknown issuer…) goes to the access log, never to the client.
+  tokenMissing: (reason = 'no bearer token') =>
     new GraphError(401, 'InvalidAuthenticationToken', 'Access token is empty.', {
       'www-authenticate': AUTH_REALM,
-    }),
-  tokenInvalid: () =>
+    }, reason),
+  tokenInvalid: (reason = 'invalid token') =>
     new GraphError(401, 'InvalidAuthenticationToken', 'Access token validation failure.', {
       'www-authenticate': `${AUTH_REALM}, error="invalid_token"`,
-    }),
-  tokenExpired: () =>
+    }, reason),
+  tokenExpired: (reason = 'expired') =>
     new GraphError(401, 'InvalidAuthenticationToken', 'Access token has expired or is not yet valid.', {
       'www-authenticate': `${AUTH_REALM}, error="invalid_token"`,
-    }),
+    }, reason),
 
   // 403: the caller is known but not allowed; the message says what would allow it.
   forbidden: (missing: string) =>

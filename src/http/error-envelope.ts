@@ -58,6 +58,8 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
     request.log.error({ err: error, requestId: request.id }, 'unexpected error');
     graphError = errors.internal();
   }
+  // A 401's reason (expired, bad signature…) is for the access log only.
+  if (graphError.reason !== undefined) request.observed = { ...request.observed, reason: graphError.reason };
   const requestId = request.id;
   const clientRequestId = reply.getHeader('client-request-id') ?? requestId;
   // A 413 closes its connection (under app.inject too). Any answer sent before the body has

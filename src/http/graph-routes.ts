@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import { errors } from '../errors.js';
+import { observedPrincipal } from './access-log.js';
 import { BatchOrigins, registerBatchRoute } from './batch-route.js';
 import { methodsOf, operationOf, routeKeyOf } from './graph-api.js';
 import { handleDirectory } from './directory-handler.js';
@@ -47,6 +48,8 @@ export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOp
       exposeHeadRoute: false,
       handler: async function graphRequest(request: FastifyRequest, reply: FastifyReply) {
         const principal = await verifier.verify(request.headers.authorization);
+        const observed = observedPrincipal(principal);
+        request.observed = observed;
         // Counted once the caller is known, before anything else is done for it, as Graph
         // does: a $batch's requests each on their own (they come through here).
         if (throttle !== undefined) {
@@ -59,6 +62,8 @@ export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOp
         const parsed = parseGraphPath(segments);
         if (parsed.usesMe && !principal.delegated) throw errors.meNeedsDelegated();
         const route = routeKeyOf(parsed.resource);
+        // The operation, not the URL, labels its metrics: a bounded set of names.
+        observed.route = route;
         const operation = operationOf(route, request.method === 'HEAD' ? 'GET' : request.method);
         if (operation === undefined) {
           const allowed = methodsOf(route);

@@ -25,6 +25,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PHOTO_CACHE_CONTROL, type CachedSize } from '../photos/photo-cache.js';
 import type { PhotoService } from '../photos/photo-service.js';
+import type { AccessLog, Observed } from './access-log.js';
 import { notModified } from './conditional.js';
 import { throttledError, type Caller, type Throttle } from '../traffic/throttle.js';
 import { clientRequestIdOf, sendRawError } from './error-envelope.js';
@@ -43,6 +44,8 @@ export interface ReadAnswered {
   readonly until: number;
   /** Whom `serve --throttle` counts the read against (traffic/throttle.ts): the token's, made once. */
   readonly caller: Caller;
+  /** The route's access-log fields (operation, tenant, caller), logged again for every answer. */
+  readonly observed?: Observed | undefined;
 }
 
 interface Memo extends ReadAnswered {
@@ -143,7 +146,7 @@ export class HotReads {
    * photo's: see photo-handler.ts); test/hot-reads.test.ts holds them equal. A page's CORS
    * headers were set on the response before (app.ts).
    */
-  serve(request: IncomingMessage, response: ServerResponse): boolean {
+  serve(request: IncomingMessage, response: ServerResponse, access?: AccessLog, startedMs = 0): boolean {
     if (request.method !== 'GET' || !this.#open) return false;
     const { authorization } = request.headers;
     const url = request.url as string;
@@ -172,6 +175,9 @@ export class HotReads {
     headers[3] = clientRequestIdOf(request.headers['client-request-id'], requestId);
     response.writeHead(fresh ? 200 : 304, headers);
     response.end(fresh ? memo.answer.bytes : undefined);
+    // The same line and count as the route's (access-log.ts), with the route's fields.
+    const bytes = fresh ? memo.answer.bytes.length : 0;
+    access?.finished('GET', url, fresh ? 200 : 304, bytes, performance.now() - startedMs, requestId, memo.observed?.route ?? FAST_PATH_ROUTE, memo.observed);
     return true;
   }
 
@@ -182,6 +188,8 @@ export class HotReads {
     this.#tokens.clear();
   }
 }
+
+const FAST_PATH_ROUTE = 'fast-path';
 
 /** Longer URLs, Hosts and tokens are answered by the route every time, never remembered. */
 const MAX_URL = 1024;

@@ -132,6 +132,8 @@ export function sendOAuthError(error: unknown, request: FastifyRequest, reply: F
     request.log.error({ err: error, requestId: request.id }, 'unexpected error at an OAuth endpoint');
     oauthError = new OAuthError(500, 'server_error', undefined, 'The server could not complete the request.');
   }
+  // Which check refused the client (unknown client, wrong secret…), for the access log.
+  if (oauthError.status === 401) request.observed = { ...request.observed, reason: `${oauthError.error}${oauthError.code === undefined ? '' : ` AADSTS${oauthError.code}`}` };
   const traceId = request.id;
   // MSAL sends its correlation id in the query string; other clients send the header.
   const clientRequestId = [(request.query as Record<string, unknown>)['client-request-id'], request.headers['client-request-id']].find(

@@ -146,6 +146,18 @@ function servicePaths(version: string): Record<string, Json> {
         responses: { 200: { description: 'Ready.', content: jsonContent('health') }, 503: { description: 'Not ready.', content: jsonContent('health') } },
       },
     },
+    '/metrics': {
+      get: {
+        operationId: 'metrics',
+        tags: ['service'],
+        summary: 'Prometheus metrics (text format 0.0.4), to a token with the Reports.Read.All application permission (docs/operations.md).',
+        responses: {
+          200: { description: 'The exposition.', content: { 'text/plain': {} } },
+          401: { $ref: '#/components/responses/error401' },
+          403: { $ref: '#/components/responses/error403' },
+        },
+      },
+    },
     [`/${version}/openapi.json`]: {
       get: { operationId: `openapi_${version}`, tags: ['service'], summary: 'This document.', security: NO_AUTH, responses: { 200: { description: 'OpenAPI 3.1.', content: { 'application/json': {} } } } },
     },

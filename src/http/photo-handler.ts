@@ -157,7 +157,12 @@ function sendCached(
   const { authorization, host } = request.headers;
   if (hotReads && authorization !== undefined && lookup.reusableUntil !== undefined) {
     const until = Math.min(lookup.reusableUntil, principal.expiresAt * 1000);
-    hotReads.remember({ authorization, url: request.url, host, ownerKey: ownerKey(resolved.owner), cacheKey, until, caller: callerOf(principal) }, cached, answer);
+    const observed = request.observed === null ? undefined : { ...request.observed };
+    hotReads.remember(
+      { authorization, url: request.url, host, ownerKey: ownerKey(resolved.owner), cacheKey, until, caller: callerOf(principal), observed },
+      cached,
+      answer,
+    );
   }
   if (notModified(request.headers['if-none-match'], answer.etag)) return notModifiedReply(context, answer.etag);
   reply.headers(answer.headers);

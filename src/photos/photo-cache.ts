@@ -51,6 +51,8 @@ export class PhotoCache {
   readonly #doorkeeper = new Set<string>();
   #bytes = 0;
   #generation = 0;
+  #hits = 0;
+  #misses = 0;
 
   constructor(maxBytes: number) {
     this.#maxBytes = maxBytes;
@@ -65,10 +67,26 @@ export class PhotoCache {
     return this.#bytes;
   }
 
+  /** Sizes held now. */
+  get entries(): number {
+    return this.#entries.size;
+  }
+
+  /** Lookups that found their size, and that did not, since the start (for /metrics). */
+  get hits(): number {
+    return this.#hits;
+  }
+
+  get misses(): number {
+    return this.#misses;
+  }
+
   get(owner: string, size: string): CachedSize | undefined {
     const key = `${owner}|${size}`;
     const entry = this.#entries.get(key);
-    if (entry) {
+    if (entry === undefined) this.#misses++;
+    else {
+      this.#hits++;
       // Re-insert: Maps iterate in insertion order, so the first entry is the least recently used.
       this.#entries.delete(key);
       this.#entries.set(key, entry);
