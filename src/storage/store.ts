@@ -137,6 +137,16 @@ export type DeleteOutcome =
 /** What a save did: import reports it, and running an import twice must change nothing. */
 export type SaveResult = 'created' | 'updated' | 'unchanged';
 
+/** A page of a listing ordered by id: at most `limit` items whose ids come after `after`. */
+export interface Page {
+  /** The last id of the previous page (exclusive); absent for the first page. */
+  readonly after?: string | undefined;
+  readonly limit: number;
+}
+
+/** What adding a member did: 'missing' when the group or the user is not in the tenant. */
+export type MemberAdded = 'added' | 'exists' | 'missing';
+
 /** Thrown by a store when a unique name is taken (a user's userPrincipalName). */
 export class ConflictError extends Error {
   constructor(message: string) {
@@ -181,6 +191,19 @@ export interface Store {
   getGroup(tenantId: string, id: string): Promise<Group | undefined>;
   listGroups(tenantId: string): Promise<Group[]>;
   deleteGroup(tenantId: string, id: string): Promise<boolean>;
+
+  /**
+   * Group membership: members are users of the group's tenant. A membership goes with its
+   * group or its user (deleteGroup, deleteUser). Ids match case-insensitively.
+   */
+  addGroupMember(tenantId: string, groupId: string, memberId: string): Promise<MemberAdded>;
+  /** Whether there was such a membership to remove. */
+  removeGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean>;
+  isGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean>;
+  /** The group's members, ordered by id. */
+  listGroupMembers(tenantId: string, groupId: string, page: Page): Promise<User[]>;
+  /** The groups the user is a member of, ordered by id. */
+  listMemberOf(tenantId: string, memberId: string, page: Page): Promise<Group[]>;
 
   saveContactFolder(folder: ContactFolder): Promise<SaveResult>;
   getContactFolder(tenantId: string, userId: string, id: string): Promise<ContactFolder | undefined>;
