@@ -160,6 +160,7 @@ describe('PATCH /photo with JSON (§3.3, §9 seeds)', () => {
     assert.notEqual(etag, before);
     assert.deepEqual(res.json(), {
       '@odata.context': `http://localhost:80/beta/$metadata#users('${s.meId}')/photo/$entity`,
+      '@odata.id': `http://localhost:80/beta/users('${s.meId}')/photo`,
       '@odata.mediaContentType': 'image/jpeg',
       '@odata.mediaEtag': etag,
       id: '99X99',
@@ -361,6 +362,7 @@ describe('PATCH /photo with JSON (§3.3, §9 seeds)', () => {
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual(res.json(), {
       '@odata.context': `http://localhost:80/beta/$metadata#users('${guestId}')/contacts('${contactId}')/photo/$entity`,
+      '@odata.id': `http://localhost:80/beta/users('${guestId}')/contacts('${contactId}')/photo`,
       '@odata.mediaContentType': 'image/jpeg',
       '@odata.mediaEtag': res.headers.etag,
       id: '5X6',
