@@ -1083,7 +1083,8 @@ describe('paths and methods: 400, 404, 405 (§3, §6)', () => {
       ['/v1.0/me/photos/48x48/$value/extra', 'extra'],
       ['/v1.0/me/photos/48x48/raw', 'raw'],
       [`/v1.0/users/${s.meId}/manager/photo`, 'manager'],
-      ['/v1.0/groups/x/members', 'members'],
+      ['/v1.0/groups/x/owners', 'owners'],
+      ['/v1.0/me/joinedGroups/x/photo', 'joinedGroups'],
       ['/v1.0/drive/items/1/photo', 'items'],
       ['/v1.0/me/contacts/x/picture', 'picture'],
     ];
