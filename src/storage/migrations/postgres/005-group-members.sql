@@ -1,4 +1,4 @@
--- Group membership (the SQLite twin is migrations/sqlite/003-group-members.sql). Members
+-- Group membership (the SQLite twin is migrations/sqlite/005-group-members.sql). Members
 -- are users of the group's tenant; a row goes when its group or its user goes.
 
 CREATE TABLE group_members (
