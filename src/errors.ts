@@ -69,6 +69,19 @@ export const errors = {
   invalidUserPrincipalName: (why: string) =>
     new GraphError(400, 'InvalidPropertyValue', `The property 'userPrincipalName' is invalid: ${why}.`),
   conflict: (message: string) => new GraphError(400, 'Request_BadRequest', message),
+  // POST /groups/{id}/members/$ref: Graph's words for a member added twice, and for an id that is no GUID.
+  memberExists: () =>
+    new GraphError(
+      400,
+      'Request_BadRequest',
+      "One or more added object references already exist for the following modified properties: 'members'.",
+    ),
+  invalidObjectIdentifier: (id: string) => new GraphError(400, 'Request_BadRequest', `Invalid object identifier '${id}'.`),
+  // $top and $skiptoken of the member and memberOf listings (pages of 100 by default, as Graph's).
+  invalidPageSize: (got: string) =>
+    new GraphError(400, 'Request_UnsupportedQuery', `Invalid page size specified: '${got}'. Must be between 1 and 999 inclusive.`),
+  invalidSkipToken: () =>
+    new GraphError(400, 'Request_BadRequest', 'The $skiptoken is not one this service issued; follow @odata.nextLink as it was given.'),
   unknownSelect: (name: string) =>
     new GraphError(400, 'BadRequest', `Could not find a property named '${name}' on type 'microsoft.graph.profilePhoto'.`),
 

@@ -297,6 +297,7 @@ describe('every owner path form of contract §2, under /v1.0 and /beta', () => {
         const token = tokens[form.caller];
         const base = `/${version}${form.path(w)}`;
         const context = (suffix: string) => `http://localhost:80/${version}/$metadata#${form.context(w)}${suffix}`;
+        const canonical = (suffix: string) => `http://localhost:80/${version}/${form.context(w)}${suffix}`;
         const uploadStatus = form.kind === 'team' ? 204 : 200;
 
         // PUT photo/$value: 200 (team 204), empty body, an ETag.
@@ -312,6 +313,8 @@ describe('every owner path form of contract §2, under /v1.0 and /beta', () => {
         assert.equal(meta.headers.etag, etag);
         assert.deepEqual(meta.json(), {
           '@odata.context': context('/photo/$entity'),
+          // Graph's canonical URL of the photo (profilephoto-get's examples), whichever path form was used.
+          '@odata.id': canonical('/photo'),
           '@odata.mediaContentType': 'image/jpeg',
           '@odata.mediaEtag': etag,
           id: `${FIRST.side}X${FIRST.side}`,
@@ -358,6 +361,7 @@ describe('every owner path form of contract §2, under /v1.0 and /beta', () => {
             assert.equal(one.headers.etag, etag2);
             assert.deepEqual(one.json(), {
               '@odata.context': context('/photos/$entity'),
+              '@odata.id': canonical("/photos('48X48')"),
               '@odata.mediaContentType': 'image/jpeg',
               '@odata.mediaEtag': etag2,
               id: '48X48',

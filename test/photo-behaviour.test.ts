@@ -160,6 +160,7 @@ describe('PATCH /photo with JSON (§3.3, §9 seeds)', () => {
     assert.notEqual(etag, before);
     assert.deepEqual(res.json(), {
       '@odata.context': `http://localhost:80/beta/$metadata#users('${s.meId}')/photo/$entity`,
+      '@odata.id': `http://localhost:80/beta/users('${s.meId}')/photo`,
       '@odata.mediaContentType': 'image/jpeg',
       '@odata.mediaEtag': etag,
       id: '99X99',
@@ -361,6 +362,7 @@ describe('PATCH /photo with JSON (§3.3, §9 seeds)', () => {
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual(res.json(), {
       '@odata.context': `http://localhost:80/beta/$metadata#users('${guestId}')/contacts('${contactId}')/photo/$entity`,
+      '@odata.id': `http://localhost:80/beta/users('${guestId}')/contacts('${contactId}')/photo`,
       '@odata.mediaContentType': 'image/jpeg',
       '@odata.mediaEtag': res.headers.etag,
       id: '5X6',
@@ -1081,7 +1083,8 @@ describe('paths and methods: 400, 404, 405 (§3, §6)', () => {
       ['/v1.0/me/photos/48x48/$value/extra', 'extra'],
       ['/v1.0/me/photos/48x48/raw', 'raw'],
       [`/v1.0/users/${s.meId}/manager/photo`, 'manager'],
-      ['/v1.0/groups/x/members', 'members'],
+      ['/v1.0/groups/x/owners', 'owners'],
+      ['/v1.0/me/joinedGroups/x/photo', 'joinedGroups'],
       ['/v1.0/drive/items/1/photo', 'items'],
       ['/v1.0/me/contacts/x/picture', 'picture'],
     ];

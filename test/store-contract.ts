@@ -395,6 +395,120 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
       });
     });
 
+    describe('group membership', () => {
+      it('adds, finds, lists and removes members; a second add says the member exists', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const group = groupOf(tenantId, 'Design');
+        const other = groupOf(tenantId, 'Sales');
+        const [ann, bob] = [user(tenantId, 'ann@contoso.com'), user(tenantId, 'bob@contoso.com')];
+        for (const g of [group, other]) await store.saveGroup(g);
+        for (const u of [ann, bob]) await store.saveUser(u);
+        const page = { limit: 10 };
+        assert.deepEqual(await store.listGroupMembers(tenantId, group.id, page), []);
+        assert.equal(await store.addGroupMember(tenantId, group.id, ann.id), 'added');
+        // Ids match case-insensitively, as everywhere in the store.
+        assert.equal(await store.addGroupMember(tenantId, group.id.toUpperCase(), ann.id.toUpperCase()), 'exists');
+        assert.equal(await store.addGroupMember(tenantId, group.id, bob.id), 'added');
+        assert.equal(await store.addGroupMember(tenantId, other.id, bob.id), 'added');
+        assert.equal(await store.isGroupMember(tenantId, group.id, ann.id), true);
+        assert.equal(await store.isGroupMember(tenantId, other.id.toUpperCase(), bob.id.toUpperCase()), true);
+        assert.equal(await store.isGroupMember(tenantId, other.id, ann.id), false);
+        assert.deepEqual(await store.listGroupMembers(tenantId, group.id, page), sortById([ann, bob]));
+        assert.deepEqual(await store.listMemberOf(tenantId, bob.id, page), sortById([group, other]));
+        assert.deepEqual(await store.listMemberOf(tenantId, ann.id, page), [group]);
+
+        assert.equal(await store.removeGroupMember(tenantId, group.id, ann.id.toUpperCase()), true);
+        assert.equal(await store.removeGroupMember(tenantId, group.id, ann.id), false, 'a second remove finds nothing');
+        assert.equal(await store.isGroupMember(tenantId, group.id, ann.id), false);
+        assert.deepEqual(await store.listGroupMembers(tenantId, group.id, page), [bob]);
+        assert.deepEqual(await store.listMemberOf(tenantId, ann.id, page), []);
+      });
+
+      it('adds nothing for a group or user that is not there, or is in another tenant', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const elsewhere = randomUUID();
+        await store.ensureTenant(elsewhere);
+        const group = groupOf(tenantId, 'Design');
+        const ann = user(tenantId, 'ann@contoso.com');
+        const theirGroup = groupOf(elsewhere, 'Design');
+        const theirUser = user(elsewhere, 'ann@contoso.com');
+        for (const g of [group, theirGroup]) await store.saveGroup(g);
+        for (const u of [ann, theirUser]) await store.saveUser(u);
+        assert.equal(await store.addGroupMember(tenantId, group.id, randomUUID()), 'missing');
+        assert.equal(await store.addGroupMember(tenantId, randomUUID(), ann.id), 'missing');
+        assert.equal(await store.addGroupMember(tenantId, group.id, theirUser.id), 'missing', 'a user of another tenant');
+        assert.equal(await store.addGroupMember(tenantId, theirGroup.id, ann.id), 'missing', 'a group of another tenant');
+        assert.equal(await store.addGroupMember(elsewhere, group.id, ann.id), 'missing', 'both, asked from another tenant');
+        assert.deepEqual(await store.listGroupMembers(tenantId, group.id, { limit: 10 }), []);
+        assert.deepEqual(await store.listGroupMembers(elsewhere, theirGroup.id, { limit: 10 }), []);
+        // The same ids in the other tenant are other objects.
+        assert.equal(await store.addGroupMember(tenantId, group.id, ann.id), 'added');
+        assert.equal(await store.isGroupMember(elsewhere, group.id, ann.id), false);
+        assert.deepEqual(await store.listMemberOf(elsewhere, ann.id, { limit: 10 }), []);
+      });
+
+      it('pages members and groups by id: each page after the last id of the one before', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const group = groupOf(tenantId, 'Everyone');
+        await store.saveGroup(group);
+        const users = Array.from({ length: 7 }, (_, i) => user(tenantId, `u${i}@contoso.com`));
+        const groups = Array.from({ length: 5 }, (_, i) => groupOf(tenantId, `g${i}`));
+        for (const u of users) {
+          await store.saveUser(u);
+          assert.equal(await store.addGroupMember(tenantId, group.id, u.id), 'added');
+        }
+        for (const g of groups) {
+          await store.saveGroup(g);
+          assert.equal(await store.addGroupMember(tenantId, g.id, users[0]!.id), 'added');
+        }
+        const pages: string[][] = [];
+        let after: string | undefined;
+        for (;;) {
+          const page = await store.listGroupMembers(tenantId, group.id, { after, limit: 3 });
+          if (page.length === 0) break;
+          assert.ok(page.length <= 3);
+          pages.push(page.map((u) => u.id));
+          after = page.at(-1)!.id;
+        }
+        assert.deepEqual(pages.map((p) => p.length), [3, 3, 1]);
+        assert.deepEqual(pages.flat(), sortById(users).map((u) => u.id));
+        const first = await store.listMemberOf(tenantId, users[0]!.id, { limit: 4 });
+        const rest = await store.listMemberOf(tenantId, users[0]!.id, { after: first.at(-1)!.id, limit: 4 });
+        assert.deepEqual([...first, ...rest], sortById([group, ...groups]));
+      });
+
+      it('removes memberships with their user or their group, and a new object of the same id starts with none', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const [design, sales] = [groupOf(tenantId, 'Design'), groupOf(tenantId, 'Sales')];
+        const [ann, bob] = [user(tenantId, 'ann@contoso.com'), user(tenantId, 'bob@contoso.com')];
+        for (const g of [design, sales]) await store.saveGroup(g);
+        for (const u of [ann, bob]) await store.saveUser(u);
+        for (const g of [design, sales]) for (const u of [ann, bob]) await store.addGroupMember(tenantId, g.id, u.id);
+
+        assert.equal(await store.deleteUser(tenantId, ann.id), true);
+        assert.deepEqual(await store.listGroupMembers(tenantId, design.id, { limit: 10 }), [bob]);
+        assert.equal(await store.deleteGroup(tenantId, design.id), true);
+        assert.deepEqual(await store.listMemberOf(tenantId, bob.id, { limit: 10 }), [sales]);
+
+        await store.saveUser(ann);
+        await store.saveGroup(design);
+        assert.deepEqual(await store.listMemberOf(tenantId, ann.id, { limit: 10 }), []);
+        assert.deepEqual(await store.listGroupMembers(tenantId, design.id, { limit: 10 }), []);
+        assert.equal(await store.isGroupMember(tenantId, sales.id, ann.id), false);
+      });
+
+      it('adds a member once when many add it at once', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const group = groupOf(tenantId, 'Design');
+        const ann = user(tenantId, 'ann@contoso.com');
+        await store.saveGroup(group);
+        await store.saveUser(ann);
+        const outcomes = await Promise.all(Array.from({ length: 8 }, () => store.addGroupMember(tenantId, group.id, ann.id)));
+        assert.deepEqual(outcomes.filter((o) => o === 'added'), ['added']);
+        assert.ok(outcomes.every((o) => o === 'added' || o === 'exists'), outcomes.join());
+      });
+    });
+
     describe('contact folders and contacts', () => {
       it('keeps a chain of nested folders and lists them by parent, null for the top', async (t) => {
         const { store, tenantId } = await setupTenant(t);

@@ -15,7 +15,9 @@ export type PermissionTarget =
   | 'team'
   | 'contacts'
   | 'invitations'
-  | 'drive';
+  | 'drive'
+  | 'groupMembers'
+  | 'memberOf';
 
 export type Access = 'read' | 'write';
 
@@ -35,6 +37,12 @@ const USER_READ_OWN = ['User.Read', 'User.ReadBasic.All', 'User.Read.All', 'User
 const USER_READ_OTHER = ['User.ReadBasic.All', 'User.Read.All', 'User.ReadWrite.All'];
 const PHOTO_READ = ['ProfilePhoto.Read.All', 'ProfilePhoto.ReadWrite.All'];
 const GROUP_READ = ['Group.Read.All', 'Group.ReadWrite.All'];
+// Graph's "List photos" (group-list-photos) lets Group.ReadBasic.All read a group's photos.
+const GROUP_PHOTO_READ = ['Group.ReadBasic.All', ...GROUP_READ];
+// Membership, as Graph's group-list-members, group-post-members and user-list-memberof list them.
+const MEMBERS_READ = ['GroupMember.Read.All', 'GroupMember.ReadWrite.All', ...GROUP_READ, 'Directory.Read.All', 'Directory.ReadWrite.All'];
+const MEMBERS_WRITE = ['GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Directory.ReadWrite.All'];
+const MEMBER_OF_OTHER = ['User.Read.All', 'User.ReadWrite.All', ...MEMBERS_READ];
 const TEAM_READ = ['Team.ReadBasic.All', 'TeamSettings.Read.All', 'TeamSettings.ReadWrite.All', ...GROUP_READ];
 const CONTACTS_READ = ['Contacts.Read', 'Contacts.ReadWrite'];
 const FILES_READ = ['Files.Read', 'Files.ReadWrite', 'Files.Read.All', 'Files.ReadWrite.All'];
@@ -59,7 +67,7 @@ const TABLE: Record<PermissionTarget, Record<Access, Cell>> = {
     },
   },
   groupPhoto: {
-    read: same([...GROUP_READ, ...PHOTO_READ]),
+    read: same([...GROUP_PHOTO_READ, ...PHOTO_READ]),
     write: same(['Group.ReadWrite.All', 'ProfilePhoto.ReadWrite.All']),
   },
   teamPhoto: {
@@ -98,6 +106,17 @@ const TABLE: Record<PermissionTarget, Record<Access, Cell>> = {
   },
   drive: {
     read: { own: FILES_READ, other: FILES_READ_ALL, application: FILES_READ_ALL },
+    write: { own: [], other: [], application: [] },
+  },
+  // Adding or removing a member with a delegated token also takes an administrator role, as
+  // Graph's needs a role (or group ownership, which Portrait does not keep).
+  groupMembers: {
+    read: same(MEMBERS_READ),
+    write: { own: MEMBERS_WRITE, other: MEMBERS_WRITE, adminFor: 'all', application: MEMBERS_WRITE },
+  },
+  // {user}/memberOf: User.Read covers your own groups.
+  memberOf: {
+    read: { own: ['User.Read', 'User.ReadWrite', ...MEMBER_OF_OTHER], other: MEMBER_OF_OTHER, application: MEMBER_OF_OTHER },
     write: { own: [], other: [], application: [] },
   },
 };

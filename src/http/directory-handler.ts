@@ -8,8 +8,9 @@ import type { Contact, ContactFolder, EmailAddress, Group, Invitation, User } fr
 import type { GraphContext, GraphServices } from './graph-context.js';
 import type { Resource } from './graph-path.js';
 import { readJsonBody, textOrNull, type JsonObject } from './json-body.js';
+import type { MembershipResource } from './membership-handler.js';
 
-type DirectoryResource = Exclude<Resource, { type: 'photo' }>;
+type DirectoryResource = Exclude<Resource, { type: 'photo' } | MembershipResource>;
 
 export async function handleDirectory(services: GraphServices, context: GraphContext, resource: DirectoryResource): Promise<void> {
   const { directory } = services;
@@ -150,7 +151,7 @@ function contactInput(body: JsonObject): { displayName: string; givenName: strin
   return { displayName, givenName, surname, emailAddresses };
 }
 
-function userJson(user: User): JsonObject {
+export function userJson(user: User): JsonObject {
   return {
     id: user.id,
     displayName: user.displayName,
@@ -160,7 +161,7 @@ function userJson(user: User): JsonObject {
   };
 }
 
-function groupJson(group: Group): JsonObject {
+export function groupJson(group: Group): JsonObject {
   return {
     id: group.id,
     displayName: group.displayName,

@@ -15,7 +15,9 @@ export type PhotoOwnerRef =
   | { readonly kind: 'user'; readonly user: UserRef }
   | { readonly kind: 'group'; readonly groupId: string }
   | { readonly kind: 'team'; readonly groupId: string; readonly user: UserRef | undefined }
-  | { readonly kind: 'contact'; readonly user: UserRef; readonly folderIds: readonly string[]; readonly contactId: string };
+  | { readonly kind: 'contact'; readonly user: UserRef; readonly folderIds: readonly string[]; readonly contactId: string }
+  /** {user}/joinedGroups/{id} (beta): the group's photo, reached only by one of its members. */
+  | { readonly kind: 'joinedGroup'; readonly user: UserRef; readonly groupId: string };
 
 export type Resource =
   | { readonly type: 'photo'; readonly owner: PhotoOwnerRef; readonly target: PhotoTarget }
@@ -30,7 +32,20 @@ export type Resource =
   | { readonly type: 'contactFolder'; readonly user: UserRef; readonly folderIds: readonly string[] }
   | { readonly type: 'invitations' }
   | { readonly type: 'invitation'; readonly invitationId: string }
-  | { readonly type: 'drive'; readonly user: UserRef };
+  | { readonly type: 'drive'; readonly user: UserRef }
+  /** /groups/{id}/members */
+  | { readonly type: 'groupMembers'; readonly groupId: string }
+  /** /groups/{id}/members/$ref */
+  | { readonly type: 'groupMemberRefs'; readonly groupId: string }
+  /** /groups/{id}/members/{memberId}/$ref */
+  | { readonly type: 'groupMemberRef'; readonly groupId: string; readonly memberId: string }
+  /** {user}/memberOf */
+  | { readonly type: 'memberOf'; readonly user: UserRef };
+
+export interface ParseOptions {
+  /** The path came under /beta, whose user has joinedGroups (v1.0's does not). */
+  readonly beta?: boolean;
+}
 
 export interface ParsedPath {
   readonly resource: Resource;
@@ -51,17 +66,19 @@ export function splitPath(path: string): string[] {
 }
 
 /** `segments` are the decoded segments after the version prefix. */
-export function parseGraphPath(segments: readonly string[]): ParsedPath {
-  return new Parser(segments).parse();
+export function parseGraphPath(segments: readonly string[], options: ParseOptions = {}): ParsedPath {
+  return new Parser(segments, options.beta ?? false).parse();
 }
 
 class Parser {
   readonly #segments: readonly string[];
+  readonly #beta: boolean;
   #at = 0;
   #usesMe = false;
 
-  constructor(segments: readonly string[]) {
+  constructor(segments: readonly string[], beta: boolean) {
     this.#segments = segments;
+    this.#beta = beta;
   }
 
   parse(): ParsedPath {
@@ -145,6 +162,19 @@ class Parser {
         const groupId = this.#id();
         return groupId === undefined ? this.#unknown() : this.#team(groupId, user, false);
       }
+      case 'memberof':
+        if (this.#atEnd()) return { type: 'memberOf', user };
+        this.#next();
+        return this.#unknown();
+      case 'joinedgroups': {
+        // Beta only: v1.0's user has no joinedGroups, and Graph answers its segment with 400.
+        if (!this.#beta) return this.#unknown();
+        const groupId = this.#id();
+        if (groupId === undefined) return this.#unknown();
+        const next = this.#name();
+        if (next === 'photo' || next === 'photos') return this.#photo({ kind: 'joinedGroup', user, groupId }, next);
+        return this.#unknown();
+      }
       default:
         return this.#unknown();
     }
@@ -160,9 +190,26 @@ class Parser {
         return this.#photo({ kind: 'group', groupId }, name);
       case 'team':
         return this.#team(groupId, undefined, true);
+      case 'members':
+        return this.#members(groupId);
       default:
         return this.#unknown();
     }
+  }
+
+  /** /groups/{id}/members, members/$ref, members/{memberId}/$ref. */
+  #members(groupId: string): Resource {
+    const next = this.#next();
+    if (next === undefined) return { type: 'groupMembers', groupId };
+    if (next.toLowerCase() === '$ref' && this.#atEnd()) return { type: 'groupMemberRefs', groupId };
+    // members/{memberId} alone (the member as an entity) is not served: its segment is named.
+    if (next === '' || next.toLowerCase() === '$ref' || this.#atEnd()) return this.#unknown();
+    if (this.#name() !== '$ref') return this.#unknown();
+    if (!this.#atEnd()) {
+      this.#next();
+      return this.#unknown();
+    }
+    return { type: 'groupMemberRef', groupId, memberId: next };
   }
 
   #team(groupId: string, user: UserRef | undefined, viaGroup: boolean): Resource {

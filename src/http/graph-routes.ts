@@ -13,6 +13,7 @@ import { handleDirectory } from './directory-handler.js';
 import type { GraphServices } from './graph-context.js';
 import { parseGraphPath, splitPath } from './graph-path.js';
 import type { HotReads } from './hot-reads.js';
+import { handleMembership, isMembershipResource } from './membership-handler.js';
 import { handlePhoto } from './photo-handler.js';
 import type { RequestBodies } from './request-bodies.js';
 import { callerOf, throttledError, type Throttle } from '../traffic/throttle.js';
@@ -59,7 +60,7 @@ export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOp
         await services.directory.provisionCaller(principal);
         const path = request.url.split('?', 1)[0] as string;
         const segments = splitPath(path).slice(1);
-        const parsed = parseGraphPath(segments);
+        const parsed = parseGraphPath(segments, { beta: version === 'beta' });
         if (parsed.usesMe && !principal.delegated) throw errors.meNeedsDelegated();
         const route = routeKeyOf(parsed.resource);
         // The operation, not the URL, labels its metrics: a bounded set of names.
@@ -76,6 +77,7 @@ export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOp
         const context = { principal, request, reply, serviceRoot: `${origin}/${version}`, operation, hotReads, bodies };
         const { resource } = parsed;
         if (resource.type === 'photo') await handlePhoto(services, context, resource.owner, resource.target);
+        else if (isMembershipResource(resource)) await handleMembership(services, context, resource);
         else await handleDirectory(services, context, resource);
         return reply;
       },

@@ -9,7 +9,7 @@ import type { FastifyInstance, RouteOptions } from 'fastify';
 import { permissionsOf } from '../auth/permissions.js';
 import type { JsonSchema } from './body-schema.js';
 import { BATCH_LIMIT, BATCH_METHODS } from './batch-request.js';
-import { ROUTES, SCHEMAS, type Body, type Method, type Operation } from './graph-api.js';
+import { ROUTES, SCHEMAS, type Body, type Method, type Operation, type Route } from './graph-api.js';
 
 type Json = Record<string, unknown>;
 
@@ -291,7 +291,8 @@ function pathParameters(template: string): Json[] {
 
 function graphPaths(version: string): Record<string, Json> {
   const paths: Record<string, Json> = {};
-  for (const route of Object.values(ROUTES)) {
+  for (const route of Object.values(ROUTES) as readonly Route[]) {
+    if (route.versions !== undefined && !route.versions.includes(version as 'v1.0' | 'beta')) continue;
     for (const template of route.templates) {
       const item: Json = (paths[`/${version}${template}`] ??= { parameters: pathParameters(template) });
       for (const [method, operation] of Object.entries(route.operations)) {

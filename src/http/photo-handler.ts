@@ -62,30 +62,34 @@ async function read(
         const info = await photos.info(resolved.owner);
         const size = findSize(info, target.size);
         if (notModified(ifNoneMatch, info.etag)) return notModifiedReply(context, info.etag);
-        return sendJson(context, metadata(context, `${resolved.context}/photos/$entity`, info.etag, size), info.etag);
+        const json = metadata(context, `${resolved.context}/photos/$entity`, sizePath(resolved, size), info.etag, size);
+        return sendJson(context, json, info.etag);
       }
       const size = target.op === 'value' ? 'primary' : parseSize(target.size);
       return sendCached(context, await photos.content(resolved.owner, size), resolved, sizeKeyOf(size), lookup);
     }
     case 'metadata': {
       const path = `${resolved.context}/photo/$entity`;
+      const idPath = `${resolved.context}/photo`;
       if (request.url.includes('?')) {
         // $select: built each time, never cached (a query string must not be a way to fill the cache).
         const info = await photos.info(resolved.owner);
         if (notModified(ifNoneMatch, info.etag)) return notModifiedReply(context, info.etag);
-        return sendJson(context, metadata(context, path, info.etag, info.primary), info.etag);
+        return sendJson(context, metadata(context, path, idPath, info.etag, info.primary), info.etag);
       }
       // Cached with the photo's sizes, per path, WITHOUT the service root: that comes from
       // the request's Host, and what a client sends must not become a cache key.
       const variant = `json ${path}`;
       const template = await photos.metadataJson(resolved.owner, variant, (info) =>
-        JSON.stringify(metadata(context, path, info.etag, info.primary, '')),
+        JSON.stringify(metadata(context, path, idPath, info.etag, info.primary, '')),
       );
       return sendCached(context, template, resolved, variant, lookup, withServiceRoot(template, context.serviceRoot));
     }
     case 'list': {
       // No photo: an empty collection rather than a 404 (contract §3).
       const info = await photos.find(resolved.owner);
+      // No @odata.id per entry: OData's minimal metadata leaves it out where the context and the
+      // entry's id make it (…/photos('48X48')); Graph's docs show it on single photos only.
       const value = (info?.sizes ?? []).map((size) => entry(info?.etag ?? '', size));
       const body = { '@odata.context': `${context.serviceRoot}/$metadata#${resolved.context}/photos`, value };
       if (info && notModified(ifNoneMatch, info.etag)) return notModifiedReply(context, info.etag);
@@ -112,7 +116,7 @@ async function write(
     checkEarly(precondition, current.etag);
     const body = parseJsonBody(await bodies.read(request, reply, BODY_LIMIT));
     const info = await withSlot(services, () => services.photos.resize(resolved.owner, body, precondition));
-    const json = metadata(context, `${resolved.context}/photo/$entity`, info.etag, info.primary);
+    const json = metadata(context, `${resolved.context}/photo/$entity`, `${resolved.context}/photo`, info.etag, info.primary);
     return sendJson(context, json, info.etag, 'no-store');
   }
   // PUT or PATCH /photo/$value: the body is the image, whatever its Content-Type says.
@@ -171,11 +175,20 @@ function sendCached(
 
 /** The @odata.context's place in a cached metadata answer: right after `{"@odata.context":"`. */
 const CONTEXT_AT = '{"@odata.context":"'.length;
+const ODATA_ID = Buffer.from('"@odata.id":"');
 
-/** A cached metadata answer (built with an empty service root) for this request's root. */
+/** A cached metadata answer (built with an empty service root) for this request's root, in its two URLs. */
 function withServiceRoot(template: CachedSize, serviceRoot: string): CachedSize {
   const root = Buffer.from(JSON.stringify(serviceRoot).slice(1, -1));
-  const bytes = Buffer.concat([template.bytes.subarray(0, CONTEXT_AT), root, template.bytes.subarray(CONTEXT_AT)]);
+  // The @odata.id follows the @odata.context, whose text (an owner's path of ids) holds no quote.
+  const idAt = template.bytes.indexOf(ODATA_ID, CONTEXT_AT) + ODATA_ID.length;
+  const bytes = Buffer.concat([
+    template.bytes.subarray(0, CONTEXT_AT),
+    root,
+    template.bytes.subarray(CONTEXT_AT, idAt),
+    root,
+    template.bytes.subarray(idAt),
+  ]);
   return withHeaders({ etag: template.etag, width: template.width, height: template.height, bytes }, template.headers['content-type']);
 }
 
@@ -198,6 +211,11 @@ function findSize(info: PhotoInfo, text: string): Dimensions {
   return size;
 }
 
+/** One size's canonical path: photos('48X48') under its owner. */
+function sizePath(resolved: ResolvedOwner, size: Dimensions): string {
+  return `${resolved.context}/photos('${size.width}X${size.height}')`;
+}
+
 function entry(etag: string, size: Dimensions): Record<string, unknown> {
   return {
     '@odata.mediaContentType': JPEG,
@@ -208,9 +226,21 @@ function entry(etag: string, size: Dimensions): Record<string, unknown> {
   };
 }
 
-function metadata(context: GraphContext, path: string, etag: string, size: Dimensions, serviceRoot = context.serviceRoot): Record<string, unknown> {
+/**
+ * A photo entity's JSON. `idPath` is its canonical path, written as its @odata.id as Graph
+ * does (profilephoto-get: "@odata.id": "https://graph.microsoft.com/v1.0/users('…')/photo").
+ */
+function metadata(
+  context: GraphContext,
+  path: string,
+  idPath: string,
+  etag: string,
+  size: Dimensions,
+  serviceRoot = context.serviceRoot,
+): Record<string, unknown> {
   const body: Record<string, unknown> = {
     '@odata.context': `${serviceRoot}/$metadata#${path}`,
+    '@odata.id': `${serviceRoot}/${idPath}`,
     ...entry(etag, size),
   };
   const select = selectQuery(context);

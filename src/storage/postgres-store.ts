@@ -22,10 +22,12 @@ import {
   type Dimensions,
   type Group,
   type Invitation,
+  type MemberAdded,
   type NewPhoto,
   type PhotoContent,
   type PhotoInfo,
   type PhotoOwner,
+  type Page,
   type Precondition,
   type SaveResult,
   type Store,
@@ -44,6 +46,7 @@ type Queryable = pg.Pool | pg.PoolClient;
 
 const USER_COLUMNS = 'tenant_id, id, user_principal_name, display_name, mail, user_type, is_admin, drive_id';
 const PHOTO_KEY = 'tenant_id = $1 AND owner_type = $2 AND owner_id = $3';
+const MEMBER_QUERY = 'SELECT 1 AS found FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3';
 /** Every write transaction notifies this channel on commit; other nodes LISTEN to it. */
 const CHANGES_CHANNEL = 'portrait_changes';
 /** The LISTEN connection's application_name, so that an operator can tell it in pg_stat_activity. */
@@ -230,6 +233,71 @@ export class PostgresStore implements Store {
       const deleted = await this.#rows('delete-group', 'DELETE FROM groups WHERE tenant_id = $1 AND id = $2 RETURNING id', [tenantId, id], client);
       return deleted.length > 0;
     });
+  }
+
+  async addGroupMember(tenantId: string, groupId: string, memberId: string): Promise<MemberAdded> {
+    const key = [tenantId, groupId.toLowerCase(), memberId.toLowerCase()];
+    try {
+      // A transaction, so that other nodes hear of it (its NOTIFY) when it commits.
+      return await this.#transaction(async (client): Promise<MemberAdded> => {
+        const added = await this.#rows(
+          'insert-member',
+          `INSERT INTO group_members (tenant_id, group_id, member_id)
+           SELECT $1, $2, $3
+           WHERE EXISTS (SELECT 1 FROM groups WHERE tenant_id = $1 AND id = $2)
+             AND EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND id = $3)
+           ON CONFLICT DO NOTHING RETURNING member_id`,
+          key,
+          client,
+        );
+        if (added.length > 0) return 'added';
+        return (await this.#row('get-member', MEMBER_QUERY, key, client)) === undefined ? 'missing' : 'exists';
+      });
+    } catch (error) {
+      // The group or the user was deleted between the check and the insert: the foreign key says so.
+      if (error instanceof Error && 'code' in error && error.code === '23503') return 'missing';
+      throw error;
+    }
+  }
+
+  async removeGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      const removed = await this.#rows(
+        'delete-member',
+        'DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3 RETURNING member_id',
+        [tenantId, groupId.toLowerCase(), memberId.toLowerCase()],
+        client,
+      );
+      return removed.length > 0;
+    });
+  }
+
+  async isGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean> {
+    return (await this.#row('get-member', MEMBER_QUERY, [tenantId, groupId.toLowerCase(), memberId.toLowerCase()])) !== undefined;
+  }
+
+  async listGroupMembers(tenantId: string, groupId: string, page: Page): Promise<User[]> {
+    const rows = await this.#rows(
+      'list-members',
+      `SELECT ${USER_COLUMNS.split(', ').map((c) => `u.${c}`).join(', ')} FROM group_members m
+       JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.member_id
+       WHERE m.tenant_id = $1 AND m.group_id = $2 AND m.member_id > $3
+       ORDER BY m.member_id LIMIT $4`,
+      [tenantId, groupId.toLowerCase(), page.after?.toLowerCase() ?? '', page.limit],
+    );
+    return rows.map(toUser);
+  }
+
+  async listMemberOf(tenantId: string, memberId: string, page: Page): Promise<Group[]> {
+    const rows = await this.#rows(
+      'list-member-of',
+      `SELECT g.* FROM group_members m
+       JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+       WHERE m.tenant_id = $1 AND m.member_id = $2 AND m.group_id > $3
+       ORDER BY m.group_id LIMIT $4`,
+      [tenantId, memberId.toLowerCase(), page.after?.toLowerCase() ?? '', page.limit],
+    );
+    return rows.map(toGroup);
   }
 
   async saveContactFolder(folder: ContactFolder): Promise<SaveResult> {

@@ -21,10 +21,12 @@ import {
   type Dimensions,
   type Group,
   type Invitation,
+  type MemberAdded,
   type NewPhoto,
   type PhotoContent,
   type PhotoInfo,
   type PhotoOwner,
+  type Page,
   type Precondition,
   type SaveResult,
   type Store,
@@ -166,6 +168,32 @@ export class SqliteStore implements Store {
       this.#sql.deleteOwnerPhoto.run(tenantId, 'group', id);
       return this.#sql.deleteGroup.run(tenantId, id).changes > 0;
     })();
+  }
+
+  async addGroupMember(tenantId: string, groupId: string, memberId: string): Promise<MemberAdded> {
+    const key = { tenant_id: tenantId, group_id: groupId.toLowerCase(), member_id: memberId.toLowerCase() };
+    return this.#db.transaction((): MemberAdded => {
+      if (this.#sql.insertMember.run(key).changes > 0) return 'added';
+      return this.#sql.getMember.get(key) === undefined ? 'missing' : 'exists';
+    })();
+  }
+
+  async removeGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean> {
+    return this.#sql.deleteMember.run({ tenant_id: tenantId, group_id: groupId.toLowerCase(), member_id: memberId.toLowerCase() }).changes > 0;
+  }
+
+  async isGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean> {
+    return this.#sql.getMember.get({ tenant_id: tenantId, group_id: groupId.toLowerCase(), member_id: memberId.toLowerCase() }) !== undefined;
+  }
+
+  async listGroupMembers(tenantId: string, groupId: string, page: Page): Promise<User[]> {
+    const rows = this.#sql.listMembers.all({ tenant_id: tenantId, group_id: groupId.toLowerCase(), after: page.after?.toLowerCase() ?? '', limit: page.limit });
+    return (rows as Row[]).map(toUser);
+  }
+
+  async listMemberOf(tenantId: string, memberId: string, page: Page): Promise<Group[]> {
+    const rows = this.#sql.listMemberOf.all({ tenant_id: tenantId, member_id: memberId.toLowerCase(), after: page.after?.toLowerCase() ?? '', limit: page.limit });
+    return (rows as Row[]).map(toGroup);
   }
 
   async saveContactFolder(folder: ContactFolder): Promise<SaveResult> {
@@ -443,6 +471,34 @@ function prepareStatements(db: BetterSqlite3.Database) {
        WHERE tenant_id = @tenant_id AND id = @id`,
     ),
     deleteGroup: db.prepare('DELETE FROM groups WHERE tenant_id = ? AND id = ?'),
+
+    // Inserted only when the group and the user are both in the tenant (the foreign keys
+    // would refuse it anyway; this way a missing one is an answer, not an exception).
+    insertMember: db.prepare(
+      `INSERT INTO group_members (tenant_id, group_id, member_id)
+       SELECT @tenant_id, @group_id, @member_id
+       WHERE EXISTS (SELECT 1 FROM groups WHERE tenant_id = @tenant_id AND id = @group_id)
+         AND EXISTS (SELECT 1 FROM users WHERE tenant_id = @tenant_id AND id = @member_id)
+       ON CONFLICT DO NOTHING`,
+    ),
+    getMember: db.prepare(
+      'SELECT 1 FROM group_members WHERE tenant_id = @tenant_id AND group_id = @group_id AND member_id = @member_id',
+    ),
+    deleteMember: db.prepare(
+      'DELETE FROM group_members WHERE tenant_id = @tenant_id AND group_id = @group_id AND member_id = @member_id',
+    ),
+    listMembers: db.prepare(
+      `SELECT ${userColumns.split(', ').map((c) => `u.${c}`).join(', ')} FROM group_members m
+       JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.member_id
+       WHERE m.tenant_id = @tenant_id AND m.group_id = @group_id AND m.member_id > @after
+       ORDER BY m.member_id LIMIT @limit`,
+    ),
+    listMemberOf: db.prepare(
+      `SELECT g.* FROM group_members m
+       JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+       WHERE m.tenant_id = @tenant_id AND m.member_id = @member_id AND m.group_id > @after
+       ORDER BY m.group_id LIMIT @limit`,
+    ),
 
     getFolder: db.prepare('SELECT * FROM contact_folders WHERE tenant_id = ? AND user_id = ? AND id = ?'),
     listFolders: db.prepare(

@@ -90,6 +90,12 @@ export const TABLES: readonly TableSpec[] = [
     batchRows: 500,
   },
   {
+    name: 'group_members',
+    columns: [text('tenant_id'), text('group_id'), text('member_id')],
+    key: ['tenant_id', 'group_id', 'member_id'],
+    batchRows: 500,
+  },
+  {
     // Only the secret's hash is kept, so a copy carries no secret either.
     name: 'applications',
     columns: [

@@ -166,6 +166,15 @@ export interface OAuthGrant {
 export const GRANTS_PER_USER = 50;
 /** Expired grants removed with each new one: more than are made, so the table never grows with them. */
 export const EXPIRED_GRANTS_BATCH = 100;
+/** A page of a listing ordered by id: at most `limit` items whose ids come after `after`. */
+export interface Page {
+  /** The last id of the previous page (exclusive); absent for the first page. */
+  readonly after?: string | undefined;
+  readonly limit: number;
+}
+
+/** What adding a member did: 'missing' when the group or the user is not in the tenant. */
+export type MemberAdded = 'added' | 'exists' | 'missing';
 
 /** Thrown by a store when a unique name is taken (a user's userPrincipalName). */
 export class ConflictError extends Error {
@@ -234,6 +243,19 @@ export interface Store {
   getGroup(tenantId: string, id: string): Promise<Group | undefined>;
   listGroups(tenantId: string): Promise<Group[]>;
   deleteGroup(tenantId: string, id: string): Promise<boolean>;
+
+  /**
+   * Group membership: members are users of the group's tenant. A membership goes with its
+   * group or its user (deleteGroup, deleteUser). Ids match case-insensitively.
+   */
+  addGroupMember(tenantId: string, groupId: string, memberId: string): Promise<MemberAdded>;
+  /** Whether there was such a membership to remove. */
+  removeGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean>;
+  isGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean>;
+  /** The group's members, ordered by id. */
+  listGroupMembers(tenantId: string, groupId: string, page: Page): Promise<User[]>;
+  /** The groups the user is a member of, ordered by id. */
+  listMemberOf(tenantId: string, memberId: string, page: Page): Promise<Group[]>;
 
   saveContactFolder(folder: ContactFolder): Promise<SaveResult>;
   getContactFolder(tenantId: string, userId: string, id: string): Promise<ContactFolder | undefined>;
