@@ -4,6 +4,7 @@
 // creates the ones a client needs before it can photograph them.
 import type { Principal } from '../auth/principal.js';
 import { errors } from '../errors.js';
+import type { ContactFolderProperty, ContactProperty, GroupProperty, ListQuery, Page, UserProperty } from '../storage/list-query.js';
 import type { Contact, ContactFolder, EmailAddress, Group, Invitation, Store, User } from '../storage/store.js';
 import { ConflictError } from '../storage/store.js';
 import { guestUserPrincipalName } from './guest-user-principal-name.js';
@@ -196,6 +197,23 @@ export class Directory {
 
   listContacts(user: User, folder: ContactFolder | undefined): Promise<Contact[]> {
     return this.#store.listContacts(user.tenantId, user.id, folder?.id ?? null);
+  }
+
+  /** One page of a listing (storage/list-query.ts); directory answers always ask the store. */
+  queryUsers(tenantId: string, query: ListQuery<UserProperty>): Promise<Page<User>> {
+    return this.#store.queryUsers(tenantId, query);
+  }
+
+  queryGroups(tenantId: string, query: ListQuery<GroupProperty>): Promise<Page<Group>> {
+    return this.#store.queryGroups(tenantId, query);
+  }
+
+  queryContactFolders(user: User, parent: ContactFolder | undefined, query: ListQuery<ContactFolderProperty>): Promise<Page<ContactFolder>> {
+    return this.#store.queryContactFolders(user.tenantId, user.id, parent?.id ?? null, query);
+  }
+
+  queryContacts(user: User, folder: ContactFolder | undefined, query: ListQuery<ContactProperty>): Promise<Page<Contact>> {
+    return this.#store.queryContacts(user.tenantId, user.id, folder?.id ?? null, query);
   }
 
   /** A user named by a client (POST /users, `portrait token --user`): the name must be a valid UPN. */

@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { ChangeFeed, type StoredChange, type Watcher } from './change-feed.js';
 import { applyPostgresMigrations } from './postgres-migrations.js';
+import type { ContactFolderProperty, ContactProperty, GroupProperty, ListQuery, Page, UserProperty } from './list-query.js';
+import { CONTACTS_TABLE, FOLDERS_TABLE, GROUPS_TABLE, pageStatements, POSTGRES, USERS_TABLE, type ListTable, type Scope } from './list-query-sql.js';
 import { emailAddressesJson, rolesText, toApplication, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
 import {
   CHANGE_NOTICE_MS,
@@ -159,6 +161,10 @@ export class PostgresStore implements Store {
     );
   }
 
+  async queryUsers(tenantId: string, query: ListQuery<UserProperty>): Promise<Page<User>> {
+    return this.#page(USERS_TABLE, { tenant_id: tenantId }, query, toUser, USER_COLUMNS);
+  }
+
   async deleteUser(tenantId: string, id: string): Promise<boolean> {
     return this.#transaction(async (client) => {
       await this.#rows(
@@ -192,6 +198,10 @@ export class PostgresStore implements Store {
 
   async listGroups(tenantId: string): Promise<Group[]> {
     return (await this.#rows('list-groups', 'SELECT * FROM groups WHERE tenant_id = $1 ORDER BY display_name, id', [tenantId])).map(toGroup);
+  }
+
+  async queryGroups(tenantId: string, query: ListQuery<GroupProperty>): Promise<Page<Group>> {
+    return this.#page(GROUPS_TABLE, { tenant_id: tenantId }, query, toGroup);
   }
 
   async deleteGroup(tenantId: string, id: string): Promise<boolean> {
@@ -231,6 +241,15 @@ export class PostgresStore implements Store {
     return rows.map(toFolder);
   }
 
+  async queryContactFolders(
+    tenantId: string,
+    userId: string,
+    parentFolderId: string | null,
+    query: ListQuery<ContactFolderProperty>,
+  ): Promise<Page<ContactFolder>> {
+    return this.#page(FOLDERS_TABLE, { tenant_id: tenantId, user_id: userId, parent_folder_id: parentFolderId }, query, toFolder);
+  }
+
   async saveContact(contact: Contact): Promise<SaveResult> {
     return this.#save('contacts', ['tenant_id', 'id'], {
       tenant_id: contact.tenantId,
@@ -261,6 +280,26 @@ export class PostgresStore implements Store {
       [tenantId, userId, folderId],
     );
     return rows.map(toContact);
+  }
+
+  async queryContacts(tenantId: string, userId: string, folderId: string | null, query: ListQuery<ContactProperty>): Promise<Page<Contact>> {
+    return this.#page(CONTACTS_TABLE, { tenant_id: tenantId, user_id: userId, folder_id: folderId }, query, toContact);
+  }
+
+  /**
+   * One page, and its count when asked. Unnamed statements: their text varies with the
+   * filter's shape, and a named one would stay prepared on its connection for good. The
+   * count is a second statement, so it may see a commit the page did not: Graph too
+   * counts with ConsistencyLevel: eventual.
+   */
+  async #page<T>(list: ListTable, scope: Scope, query: ListQuery, toItem: (row: Row) => T, columns = '*'): Promise<Page<T>> {
+    const { page, count } = pageStatements(POSTGRES, list, scope, query, columns);
+    const rows = (await this.#pool.query(page.sql, page.params)).rows as Row[];
+    const more = rows.length > query.limit;
+    const items = rows.slice(0, query.limit).map(toItem);
+    if (count === undefined) return { items, more };
+    const n = Number(((await this.#pool.query(count.sql, count.params)).rows[0] as { n: string }).n);
+    return { items, more, count: n };
   }
 
   async saveInvitation(invitation: Invitation): Promise<SaveResult> {

@@ -2,6 +2,7 @@
 // implementation (SQLite now, PostgreSQL next) passes — see test/store-contract.ts.
 // Methods are async so that a networked store fits the same shape.
 import type { ChangeFeed } from './change-feed.js';
+import type { ContactFolderProperty, ContactProperty, GroupProperty, ListQuery, Page, UserProperty } from './list-query.js';
 
 export interface User {
   readonly tenantId: string;
@@ -174,21 +175,26 @@ export interface Store {
   getUserByUpn(tenantId: string, userPrincipalName: string): Promise<User | undefined>;
   getUserByDrive(tenantId: string, driveId: string): Promise<User | undefined>;
   listUsers(tenantId: string): Promise<User[]>;
+  /** One page of the tenant's users (list-query.ts): keyset paging, never a whole table. */
+  queryUsers(tenantId: string, query: ListQuery<UserProperty>): Promise<Page<User>>;
   /** Removes the user with their folders, contacts and every photo among them. */
   deleteUser(tenantId: string, id: string): Promise<boolean>;
 
   saveGroup(group: Group): Promise<SaveResult>;
   getGroup(tenantId: string, id: string): Promise<Group | undefined>;
   listGroups(tenantId: string): Promise<Group[]>;
+  queryGroups(tenantId: string, query: ListQuery<GroupProperty>): Promise<Page<Group>>;
   deleteGroup(tenantId: string, id: string): Promise<boolean>;
 
   saveContactFolder(folder: ContactFolder): Promise<SaveResult>;
   getContactFolder(tenantId: string, userId: string, id: string): Promise<ContactFolder | undefined>;
   listContactFolders(tenantId: string, userId: string, parentFolderId: string | null): Promise<ContactFolder[]>;
+  queryContactFolders(tenantId: string, userId: string, parentFolderId: string | null, query: ListQuery<ContactFolderProperty>): Promise<Page<ContactFolder>>;
 
   saveContact(contact: Contact): Promise<SaveResult>;
   getContact(tenantId: string, userId: string, id: string): Promise<Contact | undefined>;
   listContacts(tenantId: string, userId: string, folderId: string | null): Promise<Contact[]>;
+  queryContacts(tenantId: string, userId: string, folderId: string | null, query: ListQuery<ContactProperty>): Promise<Page<Contact>>;
 
   saveInvitation(invitation: Invitation): Promise<SaveResult>;
   getInvitation(tenantId: string, id: string): Promise<Invitation | undefined>;
