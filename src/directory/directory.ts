@@ -156,13 +156,16 @@ export class Directory {
     return this.#found(group?.hasTeam ? group : undefined, groupId);
   }
 
-  /** Walks a folder chain: each folder must sit in the one before it. */
+  /**
+   * Walks a folder chain: each folder must sit in the one before it. The first may be any of
+   * the user's folders, at any depth: Outlook addresses every folder as contactFolders/{id}.
+   */
   async findFolderChain(user: User, folderIds: readonly string[]): Promise<ContactFolder | undefined> {
     let parent: ContactFolder | undefined;
     for (const id of folderIds) {
       refuseUnstorable(id);
       const folder = await this.#store.getContactFolder(user.tenantId, user.id, id);
-      if (!folder || folder.parentFolderId !== (parent?.id ?? null)) throw errors.resourceNotFound(id);
+      if (!folder || (parent !== undefined && folder.parentFolderId !== parent.id)) throw errors.resourceNotFound(id);
       parent = folder;
     }
     return parent;
