@@ -166,7 +166,8 @@ class Builder {
       case 'wordStartsWith': {
         const { column } = this.#text(condition.property);
         const prefix = likePrefix(condition.value);
-        return `(lower(${column}) LIKE lower(${this.param(prefix)}) ESCAPE '\\' OR lower(${column}) LIKE lower(${this.param(`% ${prefix}`)}) ESCAPE '\\')`;
+        const patterns = [prefix, ...WORD_SEPARATORS.map((separator) => `%${likePrefix(separator).slice(0, -1)}${prefix}`)];
+        return `(${patterns.map((pattern) => `lower(${column}) LIKE lower(${this.param(pattern)}) ESCAPE '\\'`).join(' OR ')})`;
       }
     }
   }
@@ -184,6 +185,9 @@ class Builder {
     return column;
   }
 }
+
+/** What starts a word for $search, as Graph tokenizes names and addresses: "O'Neil", "ana-maria", "a.b@contoso.com". */
+const WORD_SEPARATORS = [' ', '-', '.', '_', '@', "'"];
 
 /** A LIKE pattern matching text that starts with `value`: its %, _ and \ are taken literally. */
 function likePrefix(value: string): string {
