@@ -15,6 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cliToken, request, solidJpeg, startServer, type ServerProcess } from './helpers/server-process.js';
+import { TEST_STORE } from './helpers/harness.js';
+import { createScratchDatabase } from './helpers/postgres.js';
 
 const ODATA_JSON = 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8';
 const EVENTUAL = { consistencylevel: 'eventual' };
@@ -25,8 +27,9 @@ interface Answer {
   readonly body: any;
 }
 
-describe('directory listings: Graph’s paging and query options (portrait serve, SQLite)', { timeout: 240_000 }, () => {
+describe(`directory listings: Graph’s paging and query options (portrait serve, ${TEST_STORE})`, { timeout: 240_000 }, () => {
   let dataDir = '';
+  let database: { url: string; drop: () => Promise<void> } | undefined;
   let server: ServerProcess;
   let token = '';
   /** Every user made, id → displayName. */
@@ -92,8 +95,10 @@ describe('directory listings: Graph’s paging and query options (portrait serve
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'portrait-odata-lists-'));
-    server = await startServer({ dataDir });
-    token = await cliToken({ dataDir, app: 'lists', roles: ['User.ReadWrite.All', 'Group.ReadWrite.All', 'Contacts.ReadWrite'] });
+    // SQLite in the data folder; PORTRAIT_TEST_STORE=postgres runs the same on a scratch database.
+    database = TEST_STORE === 'postgres' ? await createScratchDatabase() : undefined;
+    server = await startServer({ dataDir, ...(database && { database: database.url }) });
+    token = await cliToken({ dataDir, ...(database && { database: database.url }), app: 'lists', roles: ['User.ReadWrite.All', 'Group.ReadWrite.All', 'Contacts.ReadWrite'] });
     // 230 users named so that case and order matter: 'Person 000'…, some lower-case, one with a quote.
     for (let start = 0; start < 230; start += 23) {
       await Promise.all(Array.from({ length: 23 }, (_, i) => makeUser(`${(start + i) % 3 === 0 ? 'person' : 'Person'} ${String(start + i).padStart(3, '0')}`)));
@@ -117,6 +122,7 @@ describe('directory listings: Graph’s paging and query options (portrait serve
 
   after(async () => {
     await server?.stop();
+    await database?.drop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
