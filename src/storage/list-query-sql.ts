@@ -98,10 +98,18 @@ export function pageStatements(dialect: Dialect, list: ListTable, scope: Scope, 
   const keys = query.orderBy === 'displayName' ? [name, 'id'] : ['id'];
   const direction = query.descending ? 'DESC' : 'ASC';
   if (query.after) {
-    const after = query.orderBy === 'displayName' ? [built.param(query.after.displayName ?? ''), built.param(query.after.id)] : [built.param(query.after.id)];
-    const bound = query.orderBy === 'displayName' ? [dialect.sortKey(after[0]!), after[1]!] : after;
-    // A row value comparison: one range over the (name, id) index, not an OR of two.
-    filters.push(`(${keys.join(', ')}) ${query.descending ? '<' : '>'} (${bound.join(', ')})`);
+    const beyond = query.descending ? '<' : '>';
+    if (query.orderBy === 'displayName') {
+      // (name, id) beyond the cursor, written so that the name's part is a range on the
+      // (name, id) index in both databases (SQLite does not range-scan an expression index
+      // by a row value): the page starts there instead of scanning from the tenant's first name.
+      // Each placeholder its own parameter: SQLite's '?' are positional.
+      const cursorName = () => dialect.sortKey(built.param(query.after?.displayName ?? ''));
+      const from = `${name} ${beyond}= ${cursorName()}`;
+      filters.push(`${from} AND (${name} ${beyond} ${cursorName()} OR id ${beyond} ${built.param(query.after.id)})`);
+    } else {
+      filters.push(`id ${beyond} ${built.param(query.after.id)}`);
+    }
   }
   const limit = built.param(query.limit + 1);
   const page = {
