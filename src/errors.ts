@@ -85,6 +85,21 @@ export const errors = {
   unknownSelect: (name: string) =>
     new GraphError(400, 'BadRequest', `Could not find a property named '${name}' on type 'microsoft.graph.profilePhoto'.`),
 
+  // 400: query options of a listing (http/odata-query.ts); https://learn.microsoft.com/graph/query-parameters
+  unsupportedQueryOption: (name: string) => new GraphError(400, 'Request_BadRequest', `'${name}' is not supported by the service.`),
+  invalidQueryOption: (name: string, detail: string) =>
+    new GraphError(400, 'BadRequest', `The query option '${name}' is invalid: ${detail}.`),
+  unknownQueryProperty: (name: string, type: string) =>
+    new GraphError(400, 'BadRequest', `Could not find a property named '${name}' on type '${type}'.`),
+  unsupportedFilter: (name: string, type: string) =>
+    new GraphError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified for property '${name}' of resource '${type}'.`),
+  eventualConsistencyRequired: (option: string) =>
+    new GraphError(
+      400,
+      'Request_UnsupportedQuery',
+      `Request with ${option} query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'`,
+    ),
+
   // 400: a JSON batch (POST /$batch) as a whole; nothing in it runs.
   invalidBatch: (detail: string) => new GraphError(400, 'BadRequest', `Invalid batch payload: ${detail}.`),
   batchTooLarge: (count: number, limit: number) =>

@@ -23,6 +23,7 @@ import {
   type Store,
   type User,
 } from '../src/storage/store.js';
+import { cursorAfter, type Condition, type ListCursor, type ListQuery, type Page, type UserProperty } from '../src/storage/list-query.js';
 
 export interface OpenedStore {
   /** A fresh store with no data in it. */
@@ -1013,6 +1014,164 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
           }
           assert.equal(await store.getPhoto(me), undefined);
         });
+      });
+    });
+
+    describe('paged listings (issue 11)', () => {
+      type Named = { readonly id: string; readonly displayName: string };
+      const byId = (a: Named, b: Named) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+      const byName = (a: Named, b: Named) => {
+        const [x, y] = [a.displayName.toLowerCase(), b.displayName.toLowerCase()];
+        return x < y ? -1 : x > y ? 1 : byId(a, b);
+      };
+      const base = { orderBy: 'id', descending: false, limit: 100, count: false } as const satisfies ListQuery;
+
+      /** Every page of a listing, following each page's last object, as the HTTP layer does. */
+      async function walk<T extends Named>(fetch: (query: ListQuery<never>) => Promise<Page<T>>, query: ListQuery, between?: () => Promise<void>): Promise<{ items: T[]; pages: number }> {
+        const items: T[] = [];
+        let after: ListCursor | undefined;
+        let pages = 0;
+        for (;;) {
+          const page = await fetch({ ...query, after } as ListQuery<never>);
+          assert.ok(page.items.length <= query.limit, 'a page holds at most limit objects');
+          items.push(...page.items);
+          pages++;
+          const last = page.items.at(-1);
+          if (!page.more || last === undefined) return { items, pages };
+          after = cursorAfter(last, query.orderBy);
+          await between?.();
+          assert.ok(pages < 500, 'the walk ends');
+        }
+      }
+
+      it('pages users by id: limit per page, more while objects follow, every user once', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const users = Array.from({ length: 25 }, (_, i) => user(tenantId, `u${i}@contoso.com`));
+        for (const u of users) await store.saveUser(u);
+        const first = await store.queryUsers(tenantId, { ...base, limit: 10 });
+        assert.equal(first.items.length, 10);
+        assert.equal(first.more, true);
+        assert.equal(first.count, undefined);
+        const { items, pages } = await walk((q) => store.queryUsers(tenantId, q), { ...base, limit: 10 });
+        assert.equal(pages, 3);
+        assert.deepEqual(items, [...users].sort(byId));
+        const exact = await store.queryUsers(tenantId, { ...base, limit: 25 });
+        assert.equal(exact.more, false, 'no more when the page ends exactly at the last');
+        assert.deepEqual(await store.queryUsers(randomUUID(), base), { items: [], more: false });
+      });
+
+      it('orders by displayName without regard to case, ties by id, either way', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const names = ['bravo', 'Alpha', 'alpha', 'Charlie', 'ALPHA', 'delta', 'Bravo', 'echo', 'alpha'];
+        const groups = names.map((name) => groupOf(tenantId, name));
+        for (const g of groups) await store.saveGroup(g);
+        const up = await walk((q) => store.queryGroups(tenantId, q), { ...base, orderBy: 'displayName', limit: 2 });
+        assert.deepEqual(up.items.map((g) => g.id), [...groups].sort(byName).map((g) => g.id));
+        const down = await walk((q) => store.queryGroups(tenantId, q), { ...base, orderBy: 'displayName', descending: true, limit: 4 });
+        assert.deepEqual(down.items.map((g) => g.id), [...groups].sort(byName).reverse().map((g) => g.id));
+      });
+
+      it('keeps working while objects are added before, inside and after the pages read', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const first = Array.from({ length: 30 }, (_, i) => user(tenantId, `p${i}@contoso.com`, { displayName: `Person ${String(i).padStart(2, '0')}` }));
+        for (const u of first) await store.saveUser(u);
+        for (const orderBy of ['id', 'displayName'] as const) {
+          let n = 0;
+          const add = async () => {
+            for (const name of ['Aaron', 'Person 15b', 'Zed']) await store.saveUser(user(tenantId, `x${orderBy}${n++}@contoso.com`, { displayName: name }));
+          };
+          const { items } = await walk((q) => store.queryUsers(tenantId, q), { ...base, orderBy, limit: 7 }, add);
+          const ids = items.map((u) => u.id);
+          assert.equal(new Set(ids).size, ids.length, `${orderBy}: nobody twice`);
+          for (const u of first) assert.ok(ids.includes(u.id), `${orderBy}: ${u.displayName} seen`);
+        }
+      });
+
+      it('filters: eq and in without regard to case, ne keeps nulls, null, startsWith takes % and _ literally, and/or, never', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const ann = user(tenantId, 'ann@contoso.com', { displayName: 'Ann Lee', mail: null });
+        const bob = user(tenantId, 'bob@contoso.com', { displayName: "Bob O'Neil", userType: 'Guest' });
+        const pct = user(tenantId, 'pct@contoso.com', { displayName: '100% Sure' });
+        const und = user(tenantId, 'und@contoso.com', { displayName: 'a_b' });
+        const axb = user(tenantId, 'axb@contoso.com', { displayName: 'axb' });
+        for (const u of [ann, bob, pct, und, axb]) await store.saveUser(u);
+        const find = async (where: Condition<UserProperty>) => (await store.queryUsers(tenantId, { ...base, where })).items.map((u) => u.displayName).sort();
+        assert.deepEqual(await find({ kind: 'eq', property: 'displayName', value: 'ANN LEE' }), ['Ann Lee']);
+        assert.deepEqual(await find({ kind: 'eq', property: 'userPrincipalName', value: 'BOB@contoso.COM' }), ["Bob O'Neil"]);
+        assert.deepEqual(await find({ kind: 'eq', property: 'id', value: bob.id.toUpperCase() }), ["Bob O'Neil"]);
+        assert.deepEqual(await find({ kind: 'eq', property: 'displayName', value: "bob o'neil" }), ["Bob O'Neil"]);
+        assert.deepEqual(await find({ kind: 'eq', property: 'mail', value: null }), ['Ann Lee']);
+        assert.deepEqual(await find({ kind: 'ne', property: 'mail', value: 'bob@contoso.com' }), ['100% Sure', 'Ann Lee', 'a_b', 'axb']);
+        assert.deepEqual(await find({ kind: 'ne', property: 'mail', value: null }), ["100% Sure", "Bob O'Neil", 'a_b', 'axb']);
+        assert.deepEqual(await find({ kind: 'in', property: 'userType', values: ['guest', 'nobody'] }), ["Bob O'Neil"]);
+        assert.deepEqual(await find({ kind: 'in', property: 'userType', values: [] }), []);
+        assert.deepEqual(await find({ kind: 'startsWith', property: 'displayName', value: '100%' }), ['100% Sure']);
+        assert.deepEqual(await find({ kind: 'startsWith', property: 'displayName', value: '1%' }), []);
+        assert.deepEqual(await find({ kind: 'startsWith', property: 'displayName', value: 'a_' }), ['a_b']);
+        assert.deepEqual(await find({ kind: 'wordStartsWith', property: 'displayName', value: 'neil' }), ["Bob O'Neil"]);
+        assert.deepEqual(await find({ kind: 'wordStartsWith', property: 'displayName', value: 'lee' }), ['Ann Lee']);
+        assert.deepEqual(await find({ kind: 'wordStartsWith', property: 'displayName', value: 'b' }), ["Bob O'Neil", 'a_b']);
+        assert.deepEqual(
+          await find({ kind: 'or', conditions: [{ kind: 'and', conditions: [{ kind: 'startsWith', property: 'displayName', value: 'a' }, { kind: 'ne', property: 'displayName', value: 'axb' }] }, { kind: 'eq', property: 'userType', value: 'Guest' }] }),
+          ['Ann Lee', "Bob O'Neil", 'a_b'],
+        );
+        assert.deepEqual(await find({ kind: 'never' }), []);
+        // A quote, a comment or a statement in a value is only text to compare with.
+        assert.deepEqual(await find({ kind: 'eq', property: 'displayName', value: "x' OR '1'='1" }), []);
+        assert.deepEqual(await find({ kind: 'startsWith', property: 'displayName', value: "'; DROP TABLE users; --" }), []);
+        assert.equal((await store.queryUsers(tenantId, base)).items.length, 5);
+      });
+
+      it('filters groups by whether they have a team', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const plain = groupOf(tenantId, 'Plain');
+        const teamed = groupOf(tenantId, 'Teamed', { hasTeam: true });
+        await store.saveGroup(plain);
+        await store.saveGroup(teamed);
+        const find = async (value: boolean) => (await store.queryGroups(tenantId, { ...base, where: { kind: 'eq', property: 'hasTeam', value } })).items;
+        assert.deepEqual(await find(true), [teamed]);
+        assert.deepEqual(await find(false), [plain]);
+      });
+
+      it('counts every match, whatever the page and where it starts', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const users = Array.from({ length: 12 }, (_, i) => user(tenantId, `c${i}@contoso.com`, { displayName: i < 8 ? `Match ${i}` : `Other ${i}` }));
+        for (const u of users) await store.saveUser(u);
+        const where: Condition<UserProperty> = { kind: 'startsWith', property: 'displayName', value: 'match' };
+        const first = await store.queryUsers(tenantId, { ...base, where, limit: 3, count: true });
+        assert.equal(first.count, 8);
+        const later = await store.queryUsers(tenantId, { ...base, where, limit: 3, count: true, after: cursorAfter(first.items.at(-1)!, 'id') });
+        assert.equal(later.count, 8);
+        assert.equal(later.items.length, 3);
+      });
+
+      it('lists a user’s contact folders by parent and contacts by folder, and nothing of another user or tenant', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const alice = user(tenantId, 'alice@contoso.com');
+        const bob = user(tenantId, 'bob@contoso.com');
+        await store.saveUser(alice);
+        await store.saveUser(bob);
+        const top = folder(tenantId, alice.id, null, 'Top');
+        const children = Array.from({ length: 5 }, (_, i) => folder(tenantId, alice.id, top.id, `Child ${i}`));
+        const bobs = folder(tenantId, bob.id, null, 'Bob’s');
+        for (const f of [top, ...children, bobs]) await store.saveContactFolder(f);
+        const inTop = Array.from({ length: 6 }, (_, i) => contact(tenantId, alice.id, top.id, `Deep ${i}`, { surname: i % 2 ? 'Odd' : null }));
+        const inDefault = contact(tenantId, alice.id, null, 'Default');
+        for (const c of [...inTop, inDefault, contact(tenantId, bob.id, null, 'Bob’s contact')]) await store.saveContact(c);
+
+        const folders = await walk((q) => store.queryContactFolders(tenantId, alice.id, top.id, q), { ...base, orderBy: 'displayName', limit: 2 });
+        assert.deepEqual(folders.items, [...children].sort(byName));
+        assert.deepEqual((await store.queryContactFolders(tenantId, alice.id, null, base)).items, [top]);
+        assert.deepEqual((await store.queryContactFolders(tenantId, bob.id, null, base)).items, [bobs]);
+        assert.deepEqual((await store.queryContactFolders(randomUUID(), alice.id, null, base)).items, []);
+
+        const contacts = await walk((q) => store.queryContacts(tenantId, alice.id, top.id, q), { ...base, limit: 4 });
+        assert.deepEqual(contacts.items, [...inTop].sort(byId));
+        assert.deepEqual((await store.queryContacts(tenantId, alice.id, null, base)).items, [inDefault]);
+        const odd = await store.queryContacts(tenantId, alice.id, top.id, { ...base, where: { kind: 'eq', property: 'surname', value: 'odd' }, count: true });
+        assert.equal(odd.count, 3);
+        const named = await store.queryContacts(tenantId, alice.id, top.id, { ...base, where: { kind: 'eq', property: 'folderId', value: top.id } });
+        assert.equal(named.items.length, 6);
       });
     });
 

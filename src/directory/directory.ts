@@ -4,7 +4,8 @@
 // creates the ones a client needs before it can photograph them.
 import type { Principal } from '../auth/principal.js';
 import { errors } from '../errors.js';
-import type { Contact, ContactFolder, EmailAddress, Group, Invitation, Page, Store, User } from '../storage/store.js';
+import type { ContactFolderProperty, ContactProperty, GroupProperty, ListQuery, Page, UserProperty } from '../storage/list-query.js';
+import type { Contact, ContactFolder, EmailAddress, Group, Invitation, MemberPage, Store, User } from '../storage/store.js';
 import { ConflictError } from '../storage/store.js';
 import { guestUserPrincipalName } from './guest-user-principal-name.js';
 import { driveIdFor, GUID_PATTERN, newId } from './ids.js';
@@ -200,21 +201,24 @@ export class Directory {
     if (!removed) throw errors.resourceNotFound(memberId);
   }
 
-  listGroupMembers(group: Group, page: Page): Promise<User[]> {
+  listGroupMembers(group: Group, page: MemberPage): Promise<User[]> {
     return this.#store.listGroupMembers(group.tenantId, group.id, page);
   }
 
-  listMemberOf(user: User, page: Page): Promise<Group[]> {
+  listMemberOf(user: User, page: MemberPage): Promise<Group[]> {
     return this.#store.listMemberOf(user.tenantId, user.id, page);
   }
 
-  /** Walks a folder chain: each folder must sit in the one before it. */
+  /**
+   * Walks a folder chain: each folder must sit in the one before it. The first may be any of
+   * the user's folders, at any depth: Outlook addresses every folder as contactFolders/{id}.
+   */
   async findFolderChain(user: User, folderIds: readonly string[]): Promise<ContactFolder | undefined> {
     let parent: ContactFolder | undefined;
     for (const id of folderIds) {
       refuseUnstorable(id);
       const folder = await this.#store.getContactFolder(user.tenantId, user.id, id);
-      if (!folder || folder.parentFolderId !== (parent?.id ?? null)) throw errors.resourceNotFound(id);
+      if (!folder || (parent !== undefined && folder.parentFolderId !== parent.id)) throw errors.resourceNotFound(id);
       parent = folder;
     }
     return parent;
@@ -249,6 +253,23 @@ export class Directory {
 
   listContacts(user: User, folder: ContactFolder | undefined): Promise<Contact[]> {
     return this.#store.listContacts(user.tenantId, user.id, folder?.id ?? null);
+  }
+
+  /** One page of a listing (storage/list-query.ts); directory answers always ask the store. */
+  queryUsers(tenantId: string, query: ListQuery<UserProperty>): Promise<Page<User>> {
+    return this.#store.queryUsers(tenantId, query);
+  }
+
+  queryGroups(tenantId: string, query: ListQuery<GroupProperty>): Promise<Page<Group>> {
+    return this.#store.queryGroups(tenantId, query);
+  }
+
+  queryContactFolders(user: User, parent: ContactFolder | undefined, query: ListQuery<ContactFolderProperty>): Promise<Page<ContactFolder>> {
+    return this.#store.queryContactFolders(user.tenantId, user.id, parent?.id ?? null, query);
+  }
+
+  queryContacts(user: User, folder: ContactFolder | undefined, query: ListQuery<ContactProperty>): Promise<Page<Contact>> {
+    return this.#store.queryContacts(user.tenantId, user.id, folder?.id ?? null, query);
   }
 
   /** A user named by a client (POST /users, `portrait token --user`): the name must be a valid UPN. */

@@ -23,6 +23,18 @@ const collection = (item: string): JsonSchema => ({
   required: ['value'],
   properties: { '@odata.context': ODATA_CONTEXT, value: { type: 'array', items: { $ref: `#/components/schemas/${item}` } } },
 });
+/** A listing's page: the next page's URL while more follow, the count when asked. */
+const page = (item: string): JsonSchema => {
+  const base = collection(item) as { properties: Record<string, JsonSchema> };
+  return {
+    ...collection(item),
+    properties: {
+      ...base.properties,
+      '@odata.count': { type: 'integer', description: 'Every object the $filter and $search match ($count=true).' },
+      '@odata.nextLink': { type: 'string', description: 'The next page; absent on the last.' },
+    },
+  };
+};
 
 /** The JSON bodies Portrait reads and writes. Request schemas are what validateBody checks. */
 export const SCHEMAS = {
@@ -56,7 +68,7 @@ export const SCHEMAS = {
       userType: { type: 'string', enum: ['Member', 'Guest'] },
     },
   },
-  userCollection: collection('user'),
+  userCollection: page('user'),
   userCreate: {
     type: 'object',
     title: 'user',
@@ -75,7 +87,7 @@ export const SCHEMAS = {
       resourceProvisioningOptions: { type: 'array', items: { type: 'string' } },
     },
   },
-  groupCollection: collection('group'),
+  groupCollection: page('group'),
   groupCreate: {
     type: 'object',
     title: 'group',
@@ -133,7 +145,7 @@ export const SCHEMAS = {
     type: 'object',
     properties: { '@odata.context': ODATA_CONTEXT, id: GUID, displayName: { type: 'string' }, parentFolderId: { type: ['string', 'null'] } },
   },
-  contactFolderCollection: collection('contactFolder'),
+  contactFolderCollection: page('contactFolder'),
   contactFolderCreate: { type: 'object', title: 'contactFolder', required: ['displayName'], properties: { displayName: NAME(256) } },
   contact: {
     type: 'object',
@@ -147,7 +159,7 @@ export const SCHEMAS = {
       parentFolderId: { type: ['string', 'null'] },
     },
   },
-  contactCollection: collection('contact'),
+  contactCollection: page('contact'),
   emailAddress: { type: 'object', properties: { address: { type: 'string' }, name: { type: 'string' } } },
   // displayName may be left out when givenName, surname or an address can stand for it.
   contactCreate: {
@@ -244,6 +256,8 @@ export interface Operation {
   readonly conditional?: 'read' | 'write';
   /** $select=id,width,height */
   readonly select?: boolean;
+  /** A listing: paged, with $top, $skiptoken, $select, $filter, $orderby, $count, $search (http/odata-query.ts). */
+  readonly list?: boolean;
 }
 
 export interface Route {
@@ -396,7 +410,7 @@ export const ROUTES = {
   'photo.joinedGroup.size': photoRoute('joinedGroup', 'size'),
   'photo.joinedGroup.sizeValue': photoRoute('joinedGroup', 'sizeValue'),
   users: directoryRoute(['/users'], 'users', {
-    GET: { summary: 'List the tenant’s users.', status: 200, response: json('userCollection'), errors: [403] },
+    GET: { summary: 'List the tenant’s users, a page at a time.', status: 200, response: json('userCollection'), errors: [403], list: true },
     POST: { summary: 'Create a user.', request: { ...json('userCreate'), graphType: 'microsoft.graph.user' }, status: 201, response: json('user'), errors: [403, 413] },
   }),
   user: directoryRoute([...USERS, ...DRIVE_CREATORS], 'user', {
@@ -404,7 +418,7 @@ export const ROUTES = {
     DELETE: { summary: 'Delete a user, with their photo and contacts.', status: 204, errors: [403, 404] },
   }),
   groups: directoryRoute(['/groups'], 'groups', {
-    GET: { summary: 'List the tenant’s groups.', status: 200, response: json('groupCollection'), errors: [403] },
+    GET: { summary: 'List the tenant’s groups, a page at a time.', status: 200, response: json('groupCollection'), errors: [403], list: true },
     POST: { summary: 'Create a group.', request: { ...json('groupCreate'), graphType: 'microsoft.graph.group' }, status: 201, response: json('group'), errors: [403, 413] },
   }),
   group: directoryRoute(['/groups/{group-id}'], 'group', {
@@ -422,7 +436,7 @@ export const ROUTES = {
     USERS.flatMap((user) => [`${user}/contactFolders`, `${user}/contactFolders/{contactFolder-id}/childFolders`]),
     'contacts',
     {
-      GET: { summary: 'List contact folders.', status: 200, response: json('contactFolderCollection'), errors: [403, 404] },
+      GET: { summary: 'List contact folders, a page at a time.', status: 200, response: json('contactFolderCollection'), errors: [403, 404], list: true },
       POST: { summary: 'Create a contact folder.', request: { ...json('contactFolderCreate'), graphType: 'microsoft.graph.contactFolder' }, status: 201, response: json('contactFolder'), errors: [403, 404, 413] },
     },
   ),
@@ -432,7 +446,7 @@ export const ROUTES = {
     { GET: { summary: 'A contact folder.', status: 200, response: json('contactFolder'), errors: [403, 404] } },
   ),
   contacts: directoryRoute(CONTACT_LISTS, 'contacts', {
-    GET: { summary: 'List contacts.', status: 200, response: json('contactCollection'), errors: [403, 404] },
+    GET: { summary: 'List contacts, a page at a time.', status: 200, response: json('contactCollection'), errors: [403, 404], list: true },
     POST: { summary: 'Create a contact.', request: { ...json('contactCreate'), graphType: 'microsoft.graph.contact' }, status: 201, response: json('contact'), errors: [403, 404, 413] },
   }),
   contact: directoryRoute(CONTACTS, 'contacts', {

@@ -56,13 +56,28 @@ export interface ParsedPath {
 /** Splits and percent-decodes a path; a malformed escape is a 400 naming the segment. */
 export function splitPath(path: string): string[] {
   const raw = path.split('/').filter((segment, i, all) => segment !== '' || (i > 0 && i < all.length - 1));
-  return raw.map((segment) => {
+  return raw.flatMap((segment) => {
+    let decoded: string;
     try {
-      return decodeURIComponent(segment);
+      decoded = decodeURIComponent(segment);
     } catch {
       throw errors.segmentNotFound(segment);
     }
+    return keyAsSegment(decoded);
   });
+}
+
+/** Collections whose members OData also addresses as `name('key')`. */
+const KEYED = new Set(['users', 'groups', 'teams', 'contacts', 'contactfolders', 'childfolders', 'joinedteams', 'invitations', 'drives']);
+
+/**
+ * `users('{id}')` is `users/{id}`, as OData's key syntax (and Graph) has it; a quote in the key
+ * is doubled. Only after a collection's name: a UPN such as `o'neil(x)@…` stays one segment.
+ */
+function keyAsSegment(segment: string): string[] {
+  const match = /^([A-Za-z]+)\('((?:[^']|'')*)'\)$/.exec(segment);
+  if (match === null || !KEYED.has(match[1]!.toLowerCase())) return [segment];
+  return [match[1]!, match[2]!.replace(/''/g, "'")];
 }
 
 /** `segments` are the decoded segments after the version prefix. */

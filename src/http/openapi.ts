@@ -246,6 +246,18 @@ const IMAGE_UPLOAD = {
   ),
 };
 
+/** A listing's query options (http/odata-query.ts); anything else beginning with $ is a 400. */
+const LIST_PARAMETERS: Json[] = [
+  { name: '$top', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 999, default: 100 }, description: 'Objects per page.' },
+  { name: '$skiptoken', in: 'query', required: false, schema: { type: 'string' }, description: 'Opaque; from @odata.nextLink only.' },
+  { name: '$select', in: 'query', required: false, schema: { type: 'string', examples: ['id,displayName'] } },
+  { name: '$filter', in: 'query', required: false, schema: { type: 'string', maxLength: 2048, examples: ["startswith(displayName,'a') and userType eq 'Member'"] }, description: 'eq, ne, in, startswith, and, or; groupTypes/any(c:c eq \'Unified\').' },
+  { name: '$orderby', in: 'query', required: false, schema: { type: 'string', enum: ['displayName', 'displayName asc', 'displayName desc'] } },
+  { name: '$count', in: 'query', required: false, schema: { type: 'boolean' }, description: 'Adds @odata.count; users and groups need ConsistencyLevel: eventual.' },
+  { name: '$search', in: 'query', required: false, schema: { type: 'string', examples: ['"displayName:ali"'] }, description: 'Users and groups; needs ConsistencyLevel: eventual.' },
+  { name: 'ConsistencyLevel', in: 'header', required: false, schema: { type: 'string', enum: ['eventual'] } },
+];
+
 function graphOperation(template: string, method: Method, operation: Operation): Json {
   const parameters: Json[] = [];
   if (operation.conditional === 'read') {
@@ -257,6 +269,7 @@ function graphOperation(template: string, method: Method, operation: Operation):
   if (operation.select) {
     parameters.push({ name: '$select', in: 'query', required: false, schema: { type: 'string', examples: ['id,width,height'] } });
   }
+  if (operation.list) parameters.push(...LIST_PARAMETERS);
   const { target, access } = operation.permission;
   const ok: Json = { description: operation.response ? 'OK.' : 'Done; no body.' };
   if (operation.response) ok.content = bodyContent(operation.response);

@@ -11,6 +11,7 @@ import type { PhotoOwnerRef, PhotoTarget } from './graph-path.js';
 import { parseJsonBody } from './json-body.js';
 import { BODY_LIMIT } from './limits.js';
 import type { Lookup } from '../directory/directory.js';
+import { GRAPH_JSON_CONTENT_TYPE, ODATA_VERSION } from './odata-json.js';
 import { ownerKey, PHOTO_CACHE_CONTROL, withHeaders, type CachedSize } from '../photos/photo-cache.js';
 import { sizeKeyOf } from '../photos/photo-service.js';
 import { resolvePhotoOwner, type ResolvedOwner } from './photo-owner.js';
@@ -262,7 +263,7 @@ function selectQuery(context: GraphContext): Set<string> | undefined {
 function sendJson(context: GraphContext, body: unknown, etag: string | undefined, cacheControl = PHOTO_CACHE_CONTROL): void {
   const { reply } = context;
   if (etag !== undefined) reply.header('etag', etag);
-  reply.header('cache-control', cacheControl).header('content-type', 'application/json; charset=utf-8');
+  reply.header('cache-control', cacheControl).header('content-type', GRAPH_JSON_CONTENT_TYPE).header('odata-version', ODATA_VERSION);
   return void reply.send(JSON.stringify(body));
 }
 

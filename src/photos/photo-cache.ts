@@ -27,6 +27,8 @@ export function withHeaders(content: PhotoContent, contentType = 'image/jpeg'): 
       etag: content.etag,
       'cache-control': PHOTO_CACHE_CONTROL,
       'content-length': String(content.bytes.length),
+      // JSON (a version's metadata) says its OData version, as Graph's answers do.
+      ...(contentType.startsWith('application/json') && { 'odata-version': '4.0' }),
     },
   };
 }

@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { ChangeFeed, type StoredChange, type Watcher } from './change-feed.js';
 import { applyPostgresMigrations } from './postgres-migrations.js';
+import type { ContactFolderProperty, ContactProperty, GroupProperty, ListQuery, Page, UserProperty } from './list-query.js';
+import { CONTACTS_TABLE, FOLDERS_TABLE, GROUPS_TABLE, pageStatements, POSTGRES, USERS_TABLE, type ListTable, type Scope } from './list-query-sql.js';
 import { emailAddressesJson, rolesText, toApplication, toOAuthGrant, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
 import {
   CHANGE_NOTICE_MS,
@@ -27,7 +29,7 @@ import {
   type PhotoContent,
   type PhotoInfo,
   type PhotoOwner,
-  type Page,
+  type MemberPage,
   type Precondition,
   type SaveResult,
   type Store,
@@ -191,6 +193,10 @@ export class PostgresStore implements Store {
     );
   }
 
+  async queryUsers(tenantId: string, query: ListQuery<UserProperty>): Promise<Page<User>> {
+    return this.#page(USERS_TABLE, { tenant_id: tenantId }, query, toUser, USER_COLUMNS);
+  }
+
   async deleteUser(tenantId: string, id: string): Promise<boolean> {
     return this.#transaction(async (client) => {
       await this.#rows(
@@ -225,6 +231,10 @@ export class PostgresStore implements Store {
 
   async listGroups(tenantId: string): Promise<Group[]> {
     return (await this.#rows('list-groups', 'SELECT * FROM groups WHERE tenant_id = $1 ORDER BY display_name, id', [tenantId])).map(toGroup);
+  }
+
+  async queryGroups(tenantId: string, query: ListQuery<GroupProperty>): Promise<Page<Group>> {
+    return this.#page(GROUPS_TABLE, { tenant_id: tenantId }, query, toGroup);
   }
 
   async deleteGroup(tenantId: string, id: string): Promise<boolean> {
@@ -276,7 +286,7 @@ export class PostgresStore implements Store {
     return (await this.#row('get-member', MEMBER_QUERY, [tenantId, groupId.toLowerCase(), memberId.toLowerCase()])) !== undefined;
   }
 
-  async listGroupMembers(tenantId: string, groupId: string, page: Page): Promise<User[]> {
+  async listGroupMembers(tenantId: string, groupId: string, page: MemberPage): Promise<User[]> {
     const rows = await this.#rows(
       'list-members',
       `SELECT ${USER_COLUMNS.split(', ').map((c) => `u.${c}`).join(', ')} FROM group_members m
@@ -288,7 +298,7 @@ export class PostgresStore implements Store {
     return rows.map(toUser);
   }
 
-  async listMemberOf(tenantId: string, memberId: string, page: Page): Promise<Group[]> {
+  async listMemberOf(tenantId: string, memberId: string, page: MemberPage): Promise<Group[]> {
     const rows = await this.#rows(
       'list-member-of',
       `SELECT g.* FROM group_members m
@@ -329,6 +339,15 @@ export class PostgresStore implements Store {
     return rows.map(toFolder);
   }
 
+  async queryContactFolders(
+    tenantId: string,
+    userId: string,
+    parentFolderId: string | null,
+    query: ListQuery<ContactFolderProperty>,
+  ): Promise<Page<ContactFolder>> {
+    return this.#page(FOLDERS_TABLE, { tenant_id: tenantId, user_id: userId, parent_folder_id: parentFolderId }, query, toFolder);
+  }
+
   async saveContact(contact: Contact): Promise<SaveResult> {
     return this.#save('contacts', ['tenant_id', 'id'], {
       tenant_id: contact.tenantId,
@@ -359,6 +378,26 @@ export class PostgresStore implements Store {
       [tenantId, userId, folderId],
     );
     return rows.map(toContact);
+  }
+
+  async queryContacts(tenantId: string, userId: string, folderId: string | null, query: ListQuery<ContactProperty>): Promise<Page<Contact>> {
+    return this.#page(CONTACTS_TABLE, { tenant_id: tenantId, user_id: userId, folder_id: folderId }, query, toContact);
+  }
+
+  /**
+   * One page, and its count when asked. Unnamed statements: their text varies with the
+   * filter's shape, and a named one would stay prepared on its connection for good. The
+   * count is a second statement, so it may see a commit the page did not: Graph too
+   * counts with ConsistencyLevel: eventual.
+   */
+  async #page<T>(list: ListTable, scope: Scope, query: ListQuery, toItem: (row: Row) => T, columns = '*'): Promise<Page<T>> {
+    const { page, count } = pageStatements(POSTGRES, list, scope, query, columns);
+    const rows = (await this.#pool.query(page.sql, page.params)).rows as Row[];
+    const more = rows.length > query.limit;
+    const items = rows.slice(0, query.limit).map(toItem);
+    if (count === undefined) return { items, more };
+    const n = Number(((await this.#pool.query(count.sql, count.params)).rows[0] as { n: string }).n);
+    return { items, more, count: n };
   }
 
   async saveInvitation(invitation: Invitation): Promise<SaveResult> {

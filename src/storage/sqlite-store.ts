@@ -7,6 +7,8 @@ import { emailAddressesJson, rolesText, toApplication, toOAuthGrant, toContact, 
 import { ChangeFeed, type StoredChange, type Watcher } from './change-feed.js';
 import { preparePrivateSqliteFile } from './private-sqlite-file.js';
 import { applyMigrations } from './sqlite-migrations.js';
+import type { ContactFolderProperty, ContactProperty, GroupProperty, ListQuery, Page, UserProperty } from './list-query.js';
+import { CONTACTS_TABLE, FOLDERS_TABLE, GROUPS_TABLE, pageStatements, SQLITE, USERS_TABLE, type ListTable, type Scope } from './list-query-sql.js';
 import {
   CHANGE_NOTICE_MS,
   ConflictError,
@@ -26,7 +28,7 @@ import {
   type PhotoContent,
   type PhotoInfo,
   type PhotoOwner,
-  type Page,
+  type MemberPage,
   type Precondition,
   type SaveResult,
   type Store,
@@ -128,6 +130,10 @@ export class SqliteStore implements Store {
     return (this.#sql.listUsers.all(tenantId) as Row[]).map(toUser);
   }
 
+  async queryUsers(tenantId: string, query: ListQuery<UserProperty>): Promise<Page<User>> {
+    return this.#page(USERS_TABLE, { tenant_id: tenantId }, query, toUser, USER_COLUMNS);
+  }
+
   async deleteUser(tenantId: string, id: string): Promise<boolean> {
     return this.#db.transaction(() => {
       this.#sql.deleteContactPhotosOfUser.run({ tenant_id: tenantId, user_id: id });
@@ -163,6 +169,10 @@ export class SqliteStore implements Store {
     return (this.#sql.listGroups.all(tenantId) as Row[]).map(toGroup);
   }
 
+  async queryGroups(tenantId: string, query: ListQuery<GroupProperty>): Promise<Page<Group>> {
+    return this.#page(GROUPS_TABLE, { tenant_id: tenantId }, query, toGroup);
+  }
+
   async deleteGroup(tenantId: string, id: string): Promise<boolean> {
     return this.#db.transaction(() => {
       this.#sql.deleteOwnerPhoto.run(tenantId, 'group', id);
@@ -186,12 +196,12 @@ export class SqliteStore implements Store {
     return this.#sql.getMember.get({ tenant_id: tenantId, group_id: groupId.toLowerCase(), member_id: memberId.toLowerCase() }) !== undefined;
   }
 
-  async listGroupMembers(tenantId: string, groupId: string, page: Page): Promise<User[]> {
+  async listGroupMembers(tenantId: string, groupId: string, page: MemberPage): Promise<User[]> {
     const rows = this.#sql.listMembers.all({ tenant_id: tenantId, group_id: groupId.toLowerCase(), after: page.after?.toLowerCase() ?? '', limit: page.limit });
     return (rows as Row[]).map(toUser);
   }
 
-  async listMemberOf(tenantId: string, memberId: string, page: Page): Promise<Group[]> {
+  async listMemberOf(tenantId: string, memberId: string, page: MemberPage): Promise<Group[]> {
     const rows = this.#sql.listMemberOf.all({ tenant_id: tenantId, member_id: memberId.toLowerCase(), after: page.after?.toLowerCase() ?? '', limit: page.limit });
     return (rows as Row[]).map(toGroup);
   }
@@ -221,6 +231,15 @@ export class SqliteStore implements Store {
     return (this.#sql.listFolders.all(tenantId, userId, parentFolderId) as Row[]).map(toFolder);
   }
 
+  async queryContactFolders(
+    tenantId: string,
+    userId: string,
+    parentFolderId: string | null,
+    query: ListQuery<ContactFolderProperty>,
+  ): Promise<Page<ContactFolder>> {
+    return this.#page(FOLDERS_TABLE, { tenant_id: tenantId, user_id: userId, parent_folder_id: parentFolderId }, query, toFolder);
+  }
+
   async saveContact(contact: Contact): Promise<SaveResult> {
     const existing = this.#sql.getContact.get(contact.tenantId, contact.userId, contact.id) as Row | undefined;
     return save(
@@ -247,6 +266,23 @@ export class SqliteStore implements Store {
 
   async listContacts(tenantId: string, userId: string, folderId: string | null): Promise<Contact[]> {
     return (this.#sql.listContacts.all(tenantId, userId, folderId) as Row[]).map(toContact);
+  }
+
+  async queryContacts(tenantId: string, userId: string, folderId: string | null, query: ListQuery<ContactProperty>): Promise<Page<Contact>> {
+    return this.#page(CONTACTS_TABLE, { tenant_id: tenantId, user_id: userId, folder_id: folderId }, query, toContact);
+  }
+
+  /** One page and its count, read in one transaction so that the count is of the same snapshot. */
+  #page<T>(list: ListTable, scope: Scope, query: ListQuery, toItem: (row: Row) => T, columns = '*'): Page<T> {
+    const { page, count } = pageStatements(SQLITE, list, scope, query, columns);
+    return this.#db.transaction((): Page<T> => {
+      const rows = this.#db.prepare(page.sql).all(...page.params) as Row[];
+      const more = rows.length > query.limit;
+      const items = rows.slice(0, query.limit).map(toItem);
+      if (count === undefined) return { items, more };
+      const n = (this.#db.prepare(count.sql).get(...count.params) as { n: number }).n;
+      return { items, more, count: n };
+    })();
   }
 
   async saveInvitation(invitation: Invitation): Promise<SaveResult> {
@@ -427,8 +463,10 @@ export class SqliteStore implements Store {
   }
 }
 
+const USER_COLUMNS = 'tenant_id, id, user_principal_name, display_name, mail, user_type, is_admin, drive_id';
+
 function prepareStatements(db: BetterSqlite3.Database) {
-  const userColumns = 'tenant_id, id, user_principal_name, display_name, mail, user_type, is_admin, drive_id';
+  const userColumns = USER_COLUMNS;
   const photoKey = 'tenant_id = ? AND owner_type = ? AND owner_id = ?';
   const contentColumns = 'p.etag, s.width, s.height, s.bytes';
   return {

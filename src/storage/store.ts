@@ -2,6 +2,7 @@
 // implementation (SQLite now, PostgreSQL next) passes — see test/store-contract.ts.
 // Methods are async so that a networked store fits the same shape.
 import type { ChangeFeed } from './change-feed.js';
+import type { ContactFolderProperty, ContactProperty, GroupProperty, ListQuery, Page, UserProperty } from './list-query.js';
 
 export interface User {
   readonly tenantId: string;
@@ -166,8 +167,9 @@ export interface OAuthGrant {
 export const GRANTS_PER_USER = 50;
 /** Expired grants removed with each new one: more than are made, so the table never grows with them. */
 export const EXPIRED_GRANTS_BATCH = 100;
-/** A page of a listing ordered by id: at most `limit` items whose ids come after `after`. */
-export interface Page {
+
+/** A page of a group's members (or a user's groups) by id: at most `limit` whose ids come after `after`. */
+export interface MemberPage {
   /** The last id of the previous page (exclusive); absent for the first page. */
   readonly after?: string | undefined;
   readonly limit: number;
@@ -236,12 +238,15 @@ export interface Store {
   getUserByUpn(tenantId: string, userPrincipalName: string): Promise<User | undefined>;
   getUserByDrive(tenantId: string, driveId: string): Promise<User | undefined>;
   listUsers(tenantId: string): Promise<User[]>;
+  /** One page of the tenant's users (list-query.ts): keyset paging, never a whole table. */
+  queryUsers(tenantId: string, query: ListQuery<UserProperty>): Promise<Page<User>>;
   /** Removes the user with their folders, contacts, grants and every photo among them. */
   deleteUser(tenantId: string, id: string): Promise<boolean>;
 
   saveGroup(group: Group): Promise<SaveResult>;
   getGroup(tenantId: string, id: string): Promise<Group | undefined>;
   listGroups(tenantId: string): Promise<Group[]>;
+  queryGroups(tenantId: string, query: ListQuery<GroupProperty>): Promise<Page<Group>>;
   deleteGroup(tenantId: string, id: string): Promise<boolean>;
 
   /**
@@ -253,17 +258,19 @@ export interface Store {
   removeGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean>;
   isGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean>;
   /** The group's members, ordered by id. */
-  listGroupMembers(tenantId: string, groupId: string, page: Page): Promise<User[]>;
+  listGroupMembers(tenantId: string, groupId: string, page: MemberPage): Promise<User[]>;
   /** The groups the user is a member of, ordered by id. */
-  listMemberOf(tenantId: string, memberId: string, page: Page): Promise<Group[]>;
+  listMemberOf(tenantId: string, memberId: string, page: MemberPage): Promise<Group[]>;
 
   saveContactFolder(folder: ContactFolder): Promise<SaveResult>;
   getContactFolder(tenantId: string, userId: string, id: string): Promise<ContactFolder | undefined>;
   listContactFolders(tenantId: string, userId: string, parentFolderId: string | null): Promise<ContactFolder[]>;
+  queryContactFolders(tenantId: string, userId: string, parentFolderId: string | null, query: ListQuery<ContactFolderProperty>): Promise<Page<ContactFolder>>;
 
   saveContact(contact: Contact): Promise<SaveResult>;
   getContact(tenantId: string, userId: string, id: string): Promise<Contact | undefined>;
   listContacts(tenantId: string, userId: string, folderId: string | null): Promise<Contact[]>;
+  queryContacts(tenantId: string, userId: string, folderId: string | null, query: ListQuery<ContactProperty>): Promise<Page<Contact>>;
 
   saveInvitation(invitation: Invitation): Promise<SaveResult>;
   getInvitation(tenantId: string, id: string): Promise<Invitation | undefined>;
