@@ -77,11 +77,9 @@ export const errors = {
       "One or more added object references already exist for the following modified properties: 'members'.",
     ),
   invalidObjectIdentifier: (id: string) => new GraphError(400, 'Request_BadRequest', `Invalid object identifier '${id}'.`),
-  // $top and $skiptoken of the member and memberOf listings (pages of 100 by default, as Graph's).
+  // $top of every listing (pages of 100 by default, as Graph's), in Graph's words.
   invalidPageSize: (got: string) =>
     new GraphError(400, 'Request_UnsupportedQuery', `Invalid page size specified: '${got}'. Must be between 1 and 999 inclusive.`),
-  invalidSkipToken: () =>
-    new GraphError(400, 'Request_BadRequest', 'The $skiptoken is not one this service issued; follow @odata.nextLink as it was given.'),
   unknownSelect: (name: string) =>
     new GraphError(400, 'BadRequest', `Could not find a property named '${name}' on type 'microsoft.graph.profilePhoto'.`),
 

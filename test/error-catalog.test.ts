@@ -32,7 +32,6 @@ const SAMPLES: { readonly [K in keyof Catalog]: Parameters<Catalog[K]> } = {
   memberExists: [],
   invalidObjectIdentifier: ['not-a-guid'],
   invalidPageSize: ['1000'],
-  invalidSkipToken: [],
   unknownSelect: ['colour'],
   unsupportedQueryOption: ['$skip'],
   invalidQueryOption: ['$top', "it must be an integer from 1 to 999; got '1000'"],

@@ -385,7 +385,13 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assertError(await send(a, 'reader', 'GET', `/v1.0/groups/${group}/members?$top=${top}`), 400, 'Request_UnsupportedQuery', /Must be between 1 and 999 inclusive\.$/);
       }
       for (const token of ['abc', "x'); DROP TABLE group_members; --", '']) {
-        assertError(await send(a, 'reader', 'GET', `/v1.0/groups/${group}/members?$skiptoken=${encodeURIComponent(token)}`), 400, 'Request_BadRequest', /\$skiptoken/);
+        assertError(await send(a, 'reader', 'GET', `/v1.0/groups/${group}/members?$skiptoken=${encodeURIComponent(token)}`), 400, 'BadRequest', /\$skiptoken/);
+      }
+      // Other query options are not answered on these listings, and say so rather than being ignored.
+      for (const option of ['$filter=displayName eq \'x\'', '$orderby=displayName', '$skip=5', '$expand=manager', '$count=true', 'search="a"']) {
+        const name = option.split('=')[0] as string;
+        const message = new RegExp(`^'${name.replace('$', '\\$')}' is not supported by the service\\.$`);
+        assertError(await send(a, 'reader', 'GET', `/v1.0/groups/${group}/members?${option}`), 400, 'Request_BadRequest', message);
       }
       // The same page options on memberOf.
       const member = ids[0] as string;

@@ -9,11 +9,13 @@
 import { authorizeKind, authorizeOwner } from '../auth/permissions.js';
 import { GUID_PATTERN } from '../directory/ids.js';
 import { errors } from '../errors.js';
+import { DEFAULT_PAGE_SIZE } from '../storage/list-query.js';
 import type { Group, User } from '../storage/store.js';
 import { groupJson, userJson } from './directory-handler.js';
 import type { GraphContext, GraphServices } from './graph-context.js';
 import type { Resource } from './graph-path.js';
 import { readJsonBody, type JsonObject } from './json-body.js';
+import { pageOptionsOnly, parseTop } from './odata-query.js';
 
 export type MembershipResource = Extract<Resource, { type: 'groupMembers' | 'groupMemberRefs' | 'groupMemberRef' | 'memberOf' }>;
 
@@ -21,9 +23,6 @@ export function isMembershipResource(resource: Resource): resource is Membership
   return resource.type === 'groupMembers' || resource.type === 'groupMemberRefs' || resource.type === 'groupMemberRef' || resource.type === 'memberOf';
 }
 
-/** Graph's page sizes for directory listings: 100 unless $top says otherwise, never more than 999. */
-export const DEFAULT_PAGE = 100;
-export const MAX_PAGE = 999;
 
 /** The service whose URLs a reference may use besides this service's own. */
 const GRAPH_ROOT = 'https://graph.microsoft.com/';
@@ -54,7 +53,7 @@ export async function handleMembership(services: GraphServices, context: GraphCo
   if (resource.type === 'memberOf') {
     const user = await directory.findUser(principal, resource.user);
     await authorizeFor(principal.delegated && user.id === principal.objectId);
-    const groups = await directory.listMemberOf(user, { after: page?.after, limit: (page?.top ?? DEFAULT_PAGE) + 1 });
+    const groups = await directory.listMemberOf(user, { after: page?.after, limit: (page?.top ?? DEFAULT_PAGE_SIZE) + 1 });
     return sendPage(context, groups, page, (group) => ({ '@odata.type': '#microsoft.graph.group', ...groupJson(group) }));
   }
 
@@ -64,7 +63,7 @@ export async function handleMembership(services: GraphServices, context: GraphCo
     case 'groupMembers':
     case 'groupMemberRefs': {
       if (method === 'POST') return addMember(services, context, group);
-      const members = await directory.listGroupMembers(group, { after: page?.after, limit: (page?.top ?? DEFAULT_PAGE) + 1 });
+      const members = await directory.listGroupMembers(group, { after: page?.after, limit: (page?.top ?? DEFAULT_PAGE_SIZE) + 1 });
       if (resource.type === 'groupMembers') {
         return sendPage(context, members, page, (user) => ({ '@odata.type': '#microsoft.graph.user', ...userJson(user) }));
       }
@@ -141,19 +140,18 @@ interface PageQuery {
   readonly after: string | undefined;
 }
 
-/** $top (1 to 999) and $skiptoken (the last id of the page before, as this service wrote it). */
+/**
+ * $top (1 to 999) and $skiptoken (the last id of the page before, as this service wrote it);
+ * any other query option is refused by name (odata-query.ts), never ignored.
+ */
 function pageOf(context: GraphContext): PageQuery {
-  const query = context.request.query as Record<string, unknown>;
-  let top = DEFAULT_PAGE;
-  const rawTop = query.$top;
-  if (rawTop !== undefined) {
-    const text = String(rawTop);
-    if (!/^[1-9]\d{0,2}$/.test(text)) throw errors.invalidPageSize(text.length > 16 ? `${text.slice(0, 16)}…` : text);
-    top = Number(text);
+  const url = context.request.url;
+  const question = url.indexOf('?');
+  const { top, skiptoken } = pageOptionsOnly(question < 0 ? '' : url.slice(question + 1));
+  if (skiptoken !== undefined && !GUID_PATTERN.test(skiptoken)) {
+    throw errors.invalidQueryOption('$skiptoken', 'it is not one this listing gave out; follow @odata.nextLink as it is');
   }
-  const rawToken = query.$skiptoken;
-  if (rawToken !== undefined && (typeof rawToken !== 'string' || !GUID_PATTERN.test(rawToken))) throw errors.invalidSkipToken();
-  return { top, after: typeof rawToken === 'string' ? rawToken.toLowerCase() : undefined };
+  return { top: parseTop(top), after: skiptoken?.toLowerCase() };
 }
 
 /**
@@ -167,14 +165,14 @@ function sendPage<T extends { readonly id: string }>(
   json: (item: T) => JsonObject,
   contextPath = 'directoryObjects',
 ): void {
-  const top = page?.top ?? DEFAULT_PAGE;
+  const top = page?.top ?? DEFAULT_PAGE_SIZE;
   const shown = items.slice(0, top);
   const body: JsonObject = { '@odata.context': `${context.serviceRoot}/$metadata#${contextPath}` };
   const last = shown.at(-1);
   if (items.length > top && last !== undefined) {
     const path = (context.request.url.split('?', 1)[0] as string).replace(/^\/[^/]+/, '');
     const query = new URLSearchParams();
-    if (top !== DEFAULT_PAGE) query.set('$top', String(top));
+    if (top !== DEFAULT_PAGE_SIZE) query.set('$top', String(top));
     query.set('$skiptoken', last.id);
     body['@odata.nextLink'] = `${context.serviceRoot}${path}?${query.toString().replaceAll('%24', '$')}`;
   }

@@ -102,13 +102,32 @@ function isEventual(headers: IncomingHttpHeaders): boolean {
   return values.some((v) => v?.trim().toLowerCase() === 'eventual');
 }
 
-function parseTop(text: string | undefined): number {
+/** $top of any listing: 1 to 999, in Graph's words when it is not. */
+export function parseTop(text: string | undefined): number {
   if (text === undefined) return DEFAULT_PAGE_SIZE;
   const n = /^\s*\d{1,6}\s*$/.test(text) ? Number(text) : NaN;
-  if (!(n >= 1 && n <= MAX_PAGE_SIZE)) {
-    throw errors.invalidQueryOption('$top', `it must be an integer from 1 to ${MAX_PAGE_SIZE}; got '${text.slice(0, 40)}'`);
-  }
+  if (!(n >= 1 && n <= MAX_PAGE_SIZE)) throw errors.invalidPageSize(text.length > 40 ? `${text.slice(0, 40)}…` : text);
   return n;
+}
+
+/**
+ * The query options of a listing that pages by $top and $skiptoken only (members, memberOf):
+ * any other system query option is refused by name, as parseListOptions refuses those it
+ * does not answer, never ignored.
+ */
+export function pageOptionsOnly(rawQuery: string): { readonly top: string | undefined; readonly skiptoken: string | undefined } {
+  const found: { top?: string; skiptoken?: string } = {};
+  for (const [name, value] of new URLSearchParams(rawQuery)) {
+    const lower = name.toLowerCase();
+    const base = lower.startsWith('$') ? lower.slice(1) : lower;
+    if (base === 'top' || base === 'skiptoken') {
+      if (found[base] !== undefined) throw errors.invalidQueryOption(`$${base}`, 'it is given more than once');
+      found[base] = value;
+    } else if (lower.startsWith('$') || OTHER_SYSTEM.has(base) || (SUPPORTED as readonly string[]).includes(base)) {
+      throw errors.unsupportedQueryOption(name);
+    }
+  }
+  return { top: found.top, skiptoken: found.skiptoken };
 }
 
 function parseCount(text: string | undefined): boolean {
