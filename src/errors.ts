@@ -107,7 +107,7 @@ export const errors = {
   invalidImage: (reason: string) =>
     new GraphError(400, 'InvalidImage', `The image could not be decoded: ${reason}.`),
   unsupportedImageFormat: (detected: string) =>
-    new GraphError(400, 'UnsupportedImageFormat', `Detected ${detected}; send JPEG, PNG, WebP, GIF or AVIF.`),
+    new GraphError(400, 'UnsupportedImageFormat', `Detected ${detected}; send JPEG, PNG, WebP, GIF, AVIF or HEIC.`),
   pixelLimitExceeded: (width: number, height: number, limit: number) =>
     new GraphError(
       400,

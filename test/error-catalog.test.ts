@@ -41,7 +41,7 @@ const SAMPLES: { readonly [K in keyof Catalog]: Parameters<Catalog[K]> } = {
   invalidBatch: ['requests must be a non-empty array'],
   batchTooLarge: [21, 20],
   invalidImage: ['the JPEG data is corrupt'],
-  unsupportedImageFormat: ['HEIC/HEIF (HEVC)'],
+  unsupportedImageFormat: ['TIFF'],
   pixelLimitExceeded: [10_000, 10_000, 50_000_000],
   sideLimitExceeded: [100_000, 10, 16_384],
   imageTooLargeToDecode: ['7000×7000 progressive JPEG (4:4:4)', 343_000_000, 192 * 1024 * 1024],

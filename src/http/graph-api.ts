@@ -320,7 +320,7 @@ function photoRouteOf(kind: PhotoOwnerRef['kind'], part: PhotoPart): Route {
   const templates = PHOTO_OWNERS[kind].map((owner) => owner + PHOTO_SUFFIX[part]);
   const remove: Operation = { summary: 'Delete the photo (every size).', permission: write, status: 200, errors: [403, 404, 412, 429], conditional: 'write' };
   const upload: Operation = {
-    summary: 'Upload a photo: JPEG, PNG, WebP, GIF or AVIF up to 4 MB, whatever the Content-Type says. Answers with an empty body.',
+    summary: 'Upload a photo: JPEG, PNG, WebP, GIF, AVIF or HEIC up to 4 MB, whatever the Content-Type says. Answers with an empty body.',
     permission: write,
     request: image,
     status: kind === 'team' ? 204 : 200,
