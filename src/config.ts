@@ -46,6 +46,8 @@ export interface Config {
   /** Bytes of hot photo sizes kept in memory; 0 turns the cache off. */
   readonly cacheBytes: number;
   readonly autoProvisionUsers: boolean;
+  /** `--dev-sign-in`: the built-in issuer's password-less sign-in page even when others can reach it. */
+  readonly devSignIn: boolean;
   readonly trustedIssuers: readonly TrustedIssuer[];
   readonly audiences: readonly string[];
   /** The origins whose pages may call the API from a browser (http/cors.ts). */
@@ -86,6 +88,7 @@ export const SERVE_OPTIONS = {
   'decode-memory-mb': { type: 'string' },
   'cache-mb': { type: 'string' },
   'no-auto-provision': { type: 'boolean' },
+  'dev-sign-in': { type: 'boolean' },
   issuer: { type: 'string', multiple: true },
   audience: { type: 'string', multiple: true },
   'cors-origin': { type: 'string', multiple: true },
@@ -140,6 +143,7 @@ export function loadServeConfig(argv: readonly string[]): Config {
       values['body-memory-mb'] === undefined ? undefined : integerFlag('--body-memory-mb', values['body-memory-mb'], 0, 4, 1_048_576) * 1024 * 1024,
     cacheBytes: integerFlag('--cache-mb', values['cache-mb'], 64, 0, 65_536) * 1024 * 1024,
     autoProvisionUsers: !values['no-auto-provision'],
+    devSignIn: values['dev-sign-in'] === true,
     trustedIssuers: (values.issuer ?? []).map(issuerFlag),
     audiences: [...DEFAULT_AUDIENCES, ...(values.audience ?? [])],
     corsOrigins: corsOriginsFlag(values['cors-origin']),
