@@ -150,6 +150,24 @@ export class PhotoService {
     }
   }
 
+  /**
+   * A bulk import's upload (`portrait import-photos`), which changes nothing when the photo
+   * is the one stored, so that an import run again skips what it did: the file is the stored
+   * largest size itself (what `export-photos` writes), or it renders to the stored master
+   * (the pipeline is deterministic: the same bytes make the same JPEG).
+   */
+  async importPhoto(owner: PhotoOwner, bytes: Buffer): Promise<'written' | 'unchanged'> {
+    const largest = await this.#store.getPhotoContent(owner, 'primary');
+    if (largest !== undefined && largest.bytes.equals(bytes)) return 'unchanged';
+    const rendered = await this.#timed('upload', () =>
+      this.#renderer.renderUpload(bytes, { pixelLimit: this.#options.pixelLimit, memory: this.#options.decodeMemory }),
+    );
+    const master = largest === undefined ? undefined : await this.#store.getMaster(owner);
+    if (master !== undefined && master.bytes.equals(rendered.master.bytes)) return 'unchanged';
+    await this.#write(owner, rendered, {});
+    return 'written';
+  }
+
   /** Times a render for the metrics; imaging/ knows nothing of them. */
   async #timed(kind: 'upload' | 'resize', render: () => Promise<RenderedPhoto>): Promise<RenderedPhoto> {
     const started = performance.now();
