@@ -547,6 +547,30 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
         await store.ensureTenant(other);
         assert.equal(await store.getApplication(other, clientId), undefined);
       });
+
+      it('lists a tenant\'s applications oldest first, or every tenant\'s; removes one by client id in any case', async (t) => {
+        const { store } = await setup(t);
+        const [a, b] = [randomUUID(), randomUUID()];
+        await store.ensureTenant(a);
+        await store.ensureTenant(b);
+        const first = application(a, 'First', { createdAt: '2030-01-01T00:00:00.000Z' });
+        const second = application(a, 'Second', { createdAt: '2030-01-02T00:00:00.000Z' });
+        const elsewhere = application(b, 'Elsewhere');
+        for (const app of [second, elsewhere, first]) await store.saveApplication(app);
+        assert.deepEqual(await store.listApplications(a), [first, second]);
+        assert.deepEqual(await store.listApplications(b), [elsewhere]);
+        const all = await store.listApplications(undefined);
+        for (const app of [first, second, elsewhere]) assert.ok(all.some((listed) => listed.clientId === app.clientId), app.displayName);
+        const tenantsInOrder = all.map((listed) => listed.tenantId);
+        assert.deepEqual(tenantsInOrder, [...tenantsInOrder].sort(), 'grouped by tenant');
+
+        assert.equal(await store.deleteApplication(a, first.clientId.toUpperCase()), true);
+        assert.equal(await store.getApplication(a, first.clientId), undefined);
+        assert.equal(await store.deleteApplication(a, first.clientId), false, 'gone already');
+        assert.equal(await store.deleteApplication(a, elsewhere.clientId), false, 'another tenant\'s is not removed');
+        assert.deepEqual(await store.listApplications(a), [second]);
+        assert.deepEqual(await store.listApplications(b), [elsewhere]);
+      });
     });
 
     describe('photos', () => {

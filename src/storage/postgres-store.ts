@@ -311,6 +311,22 @@ export class PostgresStore implements Store {
     return row && toApplication(row);
   }
 
+  async listApplications(tenantId: string | undefined): Promise<Application[]> {
+    const rows =
+      tenantId === undefined
+        ? await this.#rows('list-all-applications', 'SELECT * FROM applications ORDER BY tenant_id, created_at, client_id', [])
+        : await this.#rows('list-applications', 'SELECT * FROM applications WHERE tenant_id = $1 ORDER BY created_at, client_id', [tenantId]);
+    return rows.map(toApplication);
+  }
+
+  async deleteApplication(tenantId: string, clientId: string): Promise<boolean> {
+    const deleted = await this.#rows('delete-application', 'DELETE FROM applications WHERE tenant_id = $1 AND client_id = $2 RETURNING client_id', [
+      tenantId,
+      clientId.toLowerCase(),
+    ]);
+    return deleted.length > 0;
+  }
+
   async getPhoto(owner: PhotoOwner): Promise<PhotoInfo | undefined> {
     const row = await this.#row(
       'get-photo',

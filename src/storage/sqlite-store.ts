@@ -260,6 +260,15 @@ export class SqliteStore implements Store {
     return row && toApplication(row);
   }
 
+  async listApplications(tenantId: string | undefined): Promise<Application[]> {
+    const rows = (tenantId === undefined ? this.#sql.listAllApplications.all() : this.#sql.listApplications.all(tenantId)) as Row[];
+    return rows.map(toApplication);
+  }
+
+  async deleteApplication(tenantId: string, clientId: string): Promise<boolean> {
+    return this.#sql.deleteApplication.run(tenantId, clientId.toLowerCase()).changes > 0;
+  }
+
   async getPhoto(owner: PhotoOwner): Promise<PhotoInfo | undefined> {
     const row = this.#sql.getPhoto.get(owner.tenantId, owner.type, owner.id) as Row | undefined;
     return row && toPhotoInfo(row);
@@ -456,6 +465,9 @@ function prepareStatements(db: BetterSqlite3.Database) {
     ),
 
     getApplication: db.prepare('SELECT * FROM applications WHERE tenant_id = ? AND client_id = ?'),
+    listApplications: db.prepare('SELECT * FROM applications WHERE tenant_id = ? ORDER BY created_at, client_id'),
+    listAllApplications: db.prepare('SELECT * FROM applications ORDER BY tenant_id, created_at, client_id'),
+    deleteApplication: db.prepare('DELETE FROM applications WHERE tenant_id = ? AND client_id = ?'),
     insertApplication: db.prepare(
       `INSERT INTO applications (tenant_id, client_id, display_name, roles, secret_hash, created_at)
        VALUES (@tenant_id, @client_id, @display_name, @roles, @secret_hash, @created_at)`,
