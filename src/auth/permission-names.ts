@@ -30,6 +30,12 @@ export function checkPermissionNames(names: readonly string[], kind: PermissionK
   return { ok: true, names: checked };
 }
 
+/** "unknown role 'User.ReadWrite.Al' in --roles; did you mean 'User.ReadWrite.All'?" — the name cut to 64 characters. */
+export function unknownNameMessage(check: { readonly unknown: string; readonly closest: string }, kind: PermissionKind, flag: string): string {
+  const shown = check.unknown.length > 64 ? `${check.unknown.slice(0, 64)}…` : check.unknown;
+  return `unknown ${kind} '${shown}' in ${flag}; did you mean '${check.closest}'?`;
+}
+
 /** The known name with the smallest case-insensitive edit distance; the first such in sort order on a tie. */
 function closestName(name: string, known: readonly string[]): string {
   // Long input is cut: the suggestion only has to be close, and the distance costs length².
