@@ -46,14 +46,17 @@ export async function openInstallation(dataDir: string, location: StoreLocation,
   if (location.kind === 'sqlite' && !existsSync(location.file)) {
     throw new DataFolderError(`no Portrait data at ${location.file}: ${fix}`);
   }
-  if (options.issuerKey && !existsSync(issuerKeyFile(dataDir))) {
-    throw new DataFolderError(`no issuer key in ${dataDir} (issuer-key.pem), so no server would accept its tokens: ${fix}`);
-  }
   const store = await openStore(location);
   const tenantId = await store.getSetting('default_tenant');
-  if (tenantId === undefined) {
+  const problem =
+    tenantId === undefined
+      ? `no Portrait data in ${describeLocation(location)} (it has no default tenant)`
+      : options.issuerKey && !existsSync(issuerKeyFile(dataDir))
+        ? `no issuer key in ${dataDir} (issuer-key.pem), so no server would accept its tokens`
+        : undefined;
+  if (problem !== undefined || tenantId === undefined) {
     await store.close();
-    throw new DataFolderError(`no Portrait data in ${describeLocation(location)} (it has no default tenant): ${fix}`);
+    throw new DataFolderError(`${problem}: ${fix}`);
   }
   return { store, tenantId };
 }

@@ -33,8 +33,9 @@ export async function importCommand(argv: readonly string[], env: Environment = 
     throw new ImportError(`cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
   }
   const dataDir = resolve(values.data ?? 'data');
+  const location = storeLocation(values.database, dataDir, 2);
   ensureDataFolder(dataDir);
-  const store = await openStore(storeLocation(values.database, dataDir, 2));
+  const store = await openStore(location);
   try {
     const tenantId = values.tenant?.toLowerCase() ?? (await defaultTenant(store));
     return await importDocument(store, tenantId, document);

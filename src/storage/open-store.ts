@@ -45,9 +45,14 @@ export async function openStore(location: StoreLocation): Promise<Store> {
       ? new SqliteStore({ filename: location.file })
       : await PostgresStore.open({ connectionString: location.url, poolSize: location.poolSize });
   } catch (error) {
-    const what = location.kind === 'sqlite' ? 'the SQLite database' : 'PostgreSQL at';
-    throw new StoreUnavailableError(`cannot open ${what} ${describeLocation(location)}: ${reason(error)}`);
+    throw storeUnavailable(location, error);
   }
+}
+
+/** "cannot open PostgreSQL at postgres://…: connection refused (…)" — the location without its password. */
+export function storeUnavailable(location: StoreLocation, error: unknown): StoreUnavailableError {
+  const what = location.kind === 'sqlite' ? 'the SQLite database' : 'PostgreSQL at';
+  return new StoreUnavailableError(`cannot open ${what} ${describeLocation(location)}: ${reason(error)}`);
 }
 
 /** Why opening failed, in words: a socket error's code, else the driver's first line. */
