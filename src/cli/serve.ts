@@ -45,7 +45,7 @@ export async function serve(argv: readonly string[], env: Environment = {}): Pro
   // One libvips thread per image (sharp's own default on glibc, where more threads
   // fragment memory): parallelism comes from uploads running side by side on libuv's
   // pool, whose default of 4 threads covers the default of 2 uploads per core on 2 cores.
-  sharp.concurrency(Number(process.env.VIPS_CONCURRENCY ?? 1));
+  sharp.concurrency(Number(env.VIPS_CONCURRENCY ?? 1));
   // No libvips operation cache: every upload is a new image, so it never hits, and it
   // would keep up to 50 MB of decoded pixels alive between uploads.
   sharp.cache(false);
