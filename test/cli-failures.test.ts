@@ -110,6 +110,18 @@ describe('every failure is one line and a documented exit status', { concurrency
     assert.equal(existsSync(join(root, 'nowhere')), false);
   });
 
+  it('a --data that is a file, or under one: exit 1, naming it', async (t) => {
+    const root = scratch(t);
+    const file = join(root, 'data');
+    writeFileSync(file, 'not a folder');
+    for (const [args, dataDir] of [
+      [['serve', '--no-tls', '--port', '0'], file],
+      [['init'], join(file, 'below')],
+    ] as const) {
+      await assertFails({ args: [...args, '--data', dataDir], code: 1, says: new RegExp(`^portrait ${args[0]}: cannot make the data folder ${dataDir}: a file is in the way$`) });
+    }
+  });
+
   it('a --tls-cert or --tls-key that cannot be read, or holds no certificate or key: exit 1, before the database is touched', async (t) => {
     const root = scratch(t);
     const dataDir = join(root, 'data');

@@ -14,7 +14,13 @@ import type { ServedNames } from '../tls/served-names.js';
 
 export function ensureDataFolder(dataDir: string): void {
   // An existing folder keeps its mode (it may be a mount, or `--data .`); its files are private.
-  makePrivateFolder(dataDir);
+  try {
+    makePrivateFolder(dataDir);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'read-only file system' : (error as Error).message;
+    throw new DataFolderError(`cannot make the data folder ${dataDir}: ${why}`);
+  }
 }
 
 /** The tenant tokens are issued for when no --tenant is given, created once per data folder. */
