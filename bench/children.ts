@@ -6,6 +6,12 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 /** Running children, each with the signal that ends it at once when the bench exits. */
 const live = new Map<ChildProcess, NodeJS.Signals>();
 const OUTPUT_TAIL = 64 * 1024;
+/**
+ * stdout kept for stdout() and waitFor: its beginning, where banners and reports are. A
+ * server logs an access line per request (about 300 B), so a read run would otherwise
+ * pile up hundreds of MB here.
+ */
+const STDOUT_KEPT = 1024 * 1024;
 
 export interface Exit {
   readonly code: number | null;
@@ -51,7 +57,7 @@ export function startChild(command: string, args: readonly string[], options: Ch
   let stdout = '';
   const listeners = new Set<() => void>();
   child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
+    if (stdout.length < STDOUT_KEPT) stdout += chunk.toString('utf8');
     output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL);
     for (const listener of listeners) listener();
   });

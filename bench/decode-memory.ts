@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
 import { renderUpload } from '../src/imaging/render-photo.js';
+import { buildHeif, gridDescriptor, ispe } from '../test/helpers/heif-boxes.js';
+import { PHOTOS_DIR, photo } from '../test/helpers/images.js';
 import { PHONE_PHOTO } from './images.js';
 
 const MiB = 1024 * 1024;
@@ -56,7 +58,26 @@ const CASES: readonly Case[] = [
   { name: '7000×7000 WebP, lossless (gradient)', make: () => gradient(7000, 7000).webp({ lossless: true }).toBuffer() },
   { name: '4000×3000 AVIF 8-bit', make: () => flat(4000, 3000).avif({ effort: 0 }).toBuffer() },
   { name: '4000×3000 AVIF 10-bit', make: () => flat(4000, 3000).avif({ effort: 0, bitdepth: 10 }).toBuffer() },
+  { name: '3024×4032 iPhone HEIC, 8-bit, 48 tiles (fixture)', make: async () => readFileSync(join(PHOTOS_DIR, 'heic-mobile-iphone_13_pro_max.HEIC')) },
+  { name: '3600×2700 HEIC, 10-bit, 36 tiles', make: async () => heifGrid('heic-made-landscape-10bit.heic', 6, 6) },
 ];
+
+/** A rows × columns grid whose every tile is the one coded 600×450 image of a fixture (its hvcC and data). */
+function heifGrid(fixture: string, rows: number, columns: number): Buffer {
+  const file = photo(fixture);
+  const hvcC = file.indexOf('hvcC', 0, 'latin1') - 4;
+  const mdat = file.indexOf('mdat', 0, 'latin1') - 4;
+  const tile = { hvcC: file.subarray(hvcC, hvcC + file.readUInt32BE(hvcC)), data: file.subarray(mdat + 8) };
+  const ids = Array.from({ length: rows * columns }, (_, i) => i + 1);
+  return buildHeif({
+    primary: 1000,
+    items: [
+      { id: 1000, type: 'grid', data: gridDescriptor(rows, columns, columns * 600, rows * 450), properties: [ispe(columns * 600, rows * 450)] },
+      ...ids.map((id) => ({ id, type: 'hvc1', data: tile.data, hidden: true, properties: [tile.hvcC, ispe(600, 450)] })),
+    ],
+    references: [{ type: 'dimg', from: 1000, to: ids }],
+  });
+}
 
 /** In the child: one render, what it reserved and how much the peak RSS grew, as JSON on stdout. */
 async function measureOne(file: string): Promise<void> {
@@ -82,7 +103,7 @@ async function main(): Promise<void> {
   const self = fileURLToPath(import.meta.url);
   const rows = ['| Image | File | Peak RSS growth | Reserved (estimate) | Estimate ÷ growth |', '| --- | --- | --- | --- | --- |'];
   try {
-    for (const { name, make } of CASES) {
+    for (const { name, make } of CASES.filter((c) => !process.env.BENCH_CASES || c.name.includes(process.env.BENCH_CASES))) {
       const bytes = await make();
       const file = join(folder, 'image');
       writeFileSync(file, bytes);

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { TokenVerifier } from './auth/token-verifier.js';
 import { errors } from './errors.js';
 import { sendError, setCommonHeaders } from './http/error-envelope.js';
@@ -12,9 +12,15 @@ import type { GraphServices } from './http/graph-context.js';
 import { GRAPH_VERSIONS, registerGraphRoutes } from './http/graph-routes.js';
 import { recordRoutes, registerOpenApiRoutes } from './http/openapi.js';
 import { registerOAuthRoutes, type OAuthOptions } from './http/oauth-routes.js';
+import { CorsPolicy } from './http/cors.js';
+import { AccessLog } from './http/access-log.js';
 import { HotReads } from './http/hot-reads.js';
+import { registerMetricsRoute } from './http/metrics-route.js';
+import type { PortraitMetrics } from './metrics/portrait-metrics.js';
 import { defaultBodyMemoryBytes } from './http/limits.js';
 import { DEFAULT_BODY_TIMING, RequestBodies } from './http/request-bodies.js';
+import type { FaultSimulator } from './traffic/fault-simulator.js';
+import type { Throttle } from './traffic/throttle.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -49,6 +55,14 @@ export interface AppOptions {
    * all of them); by default `portrait serve`'s defaults, the budget sized to the upload queue.
    */
   readonly bodies?: RequestBodies | undefined;
+  /** Which pages may call the API from a browser (http/cors.ts); any origin by default. */
+  readonly cors?: CorsPolicy | undefined;
+  /** `serve --throttle`: Graph-like budgets per application, user and tenant; none when absent. */
+  readonly throttle?: Throttle | undefined;
+  /** `serve --simulate`: faults and latency on purpose, in front of everything; none when absent. */
+  readonly faults?: FaultSimulator | undefined;
+  /** Counts every request (both paths) and serves GET /metrics to a token with Reports.Read.All; none when absent. */
+  readonly metrics?: PortraitMetrics | undefined;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -57,6 +71,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     options.bodies ?? new RequestBodies({ ...DEFAULT_BODY_TIMING, memoryBytes: defaultBodyMemoryBytes(options.services.uploads.places) });
   const hotReads =
     options.hotReads === false ? undefined : (options.hotReads ?? (photos.hasCache ? new HotReads(photos) : undefined));
+  const cors = options.cors ?? new CorsPolicy('any');
+  hotReads?.useThrottle(options.throttle);
+  const { faults } = options;
   let route: (request: IncomingMessage, response: ServerResponse) => void = () => {
     throw new Error('Fastify has not made its server yet');
   };
@@ -65,6 +82,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // No child logger per request (pino builds one even when nothing is logged): errors
     // are logged with their request id by the error envelope itself.
     childLoggerFactory: (logger) => logger,
+    // Fastify's two lines per request give way to one access line (http/access-log.ts),
+    // written the same way by the read fast path.
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     // Graph segment names are case-insensitive; ids and $value keep their text.
     routerOptions: { caseSensitive: false, ignoreDuplicateSlashes: false },
@@ -87,9 +107,23 @@ export function buildApp(options: AppOptions): FastifyInstance {
   function newServer(): HttpServer | HttpsServer {
     // A photo read answered before with the same token and URL is answered from the
     // photo cache and never reaches Fastify (http/hot-reads.ts).
-    const listener = (request: IncomingMessage, response: ServerResponse) => {
-      if (!hotReads?.serve(request, response)) route(request, response);
+    const answer = (request: IncomingMessage, response: ServerResponse) => {
+      // A page's request (browsers send Origin) gets its CORS headers whoever answers it: the
+      // fast path, a simulated fault or the routes (whose hook sets them too, for inject()).
+      const { origin } = request.headers;
+      if (origin !== undefined) setRawHeaders(response, cors.actualHeaders(origin));
+      if (!hotReads?.serve(request, response, access, performance.now())) route(request, response);
     };
+    // Simulated faults (serve --simulate) come first, as from a proxy in front; without
+    // them the listener is the fast path's own, and costs nothing more.
+    const listener =
+      faults === undefined
+        ? answer
+        : (request: IncomingMessage, response: ServerResponse) => {
+            const { origin } = request.headers;
+            if (origin !== undefined) setRawHeaders(response, cors.actualHeaders(origin));
+            faults.handle(request, response, () => answer(request, response));
+          };
     const server = options.https
       ? createHttpsServer({ cert: options.https.cert, key: options.https.key }, listener)
       : createHttpServer(listener);
@@ -100,6 +134,20 @@ export function buildApp(options: AppOptions): FastifyInstance {
   }
   // Given a server factory, Fastify listens on the first address of a name only (cli/listen.ts).
   app.decorate('newServer', newServer);
+
+  const access = new AccessLog(app.log, options.metrics);
+  options.metrics?.watch({ uploads: options.services.uploads, bodies, fastPath: hotReads });
+  app.decorateRequest('observed', null);
+  // After the answer is sent: one access line and one count per request (the fast path
+  // writes its own, in hot-reads.ts). A callback hook: it runs on every request.
+  app.addHook('onResponse', (request, reply, done) => {
+    const status = reply.statusCode;
+    const bodyless = request.method === 'HEAD' || status === 304 || status === 204;
+    const bytes = bodyless ? 0 : Number(reply.getHeader('content-length') ?? 0) || 0;
+    const route = request.observed?.route ?? request.routeOptions.url ?? 'unmatched';
+    access.finished(request.method, request.url, status, bytes, reply.elapsedTime, request.id, route, request.observed);
+    done();
+  });
   app.addHook('preClose', (done) => {
     hotReads?.close();
     done();
@@ -116,6 +164,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // A callback hook, not an async one: this runs on every request, the hot path included.
   app.addHook('onRequest', (request, reply, done) => {
     setCommonHeaders(request, reply);
+    const { origin } = request.headers;
+    if (origin === undefined) return done();
+    // A browser's preflight is answered here, before any token, on every path alike
+    // (http/cors.ts); an OPTIONS that is none goes on to the routes like any request.
+    const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
+    const headers = preflight ? cors.preflightHeaders(origin) : cors.actualHeaders(origin);
+    for (let i = 0; i < headers.length; i += 2) reply.header(headers[i] as string, headers[i + 1]);
+    if (preflight) return void reply.code(204).send();
     done();
   });
 
@@ -134,10 +190,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
     }
   });
 
-  registerGraphRoutes(app, { verifier: options.verifier, services: options.services, publicUrl: options.publicUrl, hotReads, bodies });
+  registerGraphRoutes(app, { verifier: options.verifier, services: options.services, publicUrl: options.publicUrl, hotReads, bodies, throttle: options.throttle });
   if (options.oauth) registerOAuthRoutes(app, { ...options.oauth, publicUrl: options.publicUrl }, bodies);
   registerOpenApiRoutes(app, routes, GRAPH_VERSIONS);
+  if (options.metrics) registerMetricsRoute(app, { verifier: options.verifier, metrics: options.metrics });
   return app;
+}
+
+/** [name, value, …] onto a response not yet sent: writeHead merges them with its own. */
+function setRawHeaders(response: ServerResponse, headers: readonly string[]): void {
+  for (let i = 0; i < headers.length; i += 2) response.setHeader(headers[i] as string, headers[i + 1] as string);
 }
 
 function isDecodable(segment: string): boolean {

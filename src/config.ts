@@ -4,8 +4,12 @@ import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TrustedIssuer } from './auth/token-verifier.js';
+import { canonicalOrigin, type CorsOrigins } from './http/cors.js';
 import { BODY_MIN_BYTES_PER_SECOND, BODY_TIMEOUT_MS } from './http/limits.js';
 import { StoreLocationError, storeLocation, type StoreLocation } from './storage/open-store.js';
+import { MAX_DELAYED } from './traffic/fault-simulator.js';
+import { parseFaultRule, type FaultRule } from './traffic/fault-spec.js';
+import { parseThrottleSpec, type Limit } from './traffic/throttle-spec.js';
 
 /** A bad flag or argument: the CLI prints its one-line message and exits 2. */
 export class UsageError extends Error {
@@ -44,9 +48,23 @@ export interface Config {
   readonly autoProvisionUsers: boolean;
   readonly trustedIssuers: readonly TrustedIssuer[];
   readonly audiences: readonly string[];
+  /** The origins whose pages may call the API from a browser (http/cors.ts). */
+  readonly corsOrigins: CorsOrigins;
   readonly clockSkewSeconds: number;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
+  /** `--throttle`: Graph-like request budgets (traffic/throttle-spec.ts); empty: off, the default. */
+  readonly throttleLimits: readonly Limit[];
+  /** `--simulate` (repeatable): faults and latency on purpose (traffic/fault-spec.ts); empty: none. */
+  readonly faultRules: readonly FaultRule[];
+  /** `--seed`: makes --simulate's decisions repeat; a random one (printed) when absent. */
+  readonly seed: number | undefined;
+  /** `--simulate-max-delayed`: requests waiting out a simulated latency at once. */
+  readonly maxDelayed: number;
+  /** A plain-HTTP listener for GET /metrics with no token (http/metrics-route.ts); none when undefined. */
+  readonly metricsPort: number | undefined;
+  /** Where that listener binds: loopback unless said otherwise, since it asks for no token. */
+  readonly metricsHost: string;
 }
 
 /**
@@ -75,9 +93,22 @@ export const SERVE_OPTIONS = {
   'no-auto-provision': { type: 'boolean', description: 'do not create a user seen first in a delegated token' },
   issuer: { type: 'string', multiple: true, value: 'ISSUER[=JWKS_URL]', description: 'trust this token issuer too; {tenantid} stands for the token\'s tid (repeatable)' },
   audience: { type: 'string', multiple: true, value: 'AUD', description: 'accept this token audience too (repeatable)' },
+  'cors-origin': { type: 'string', multiple: true, value: 'ORIGIN', description: 'let browser pages of only these origins call the API (repeatable; default any origin)' },
   'clock-skew': { type: 'string', value: 'SECONDS', description: 'leeway for exp and nbf (default 60)' },
-  'log-level': { type: 'string', value: 'LEVEL', description: 'fatal, error, warn, info, debug, trace or silent (default warn)' },
+  'log-level': { type: 'string', value: 'LEVEL', description: 'fatal, error, warn, info (one access line per request), debug, trace or silent (default info)' },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', description: 'how long requests in flight may finish after SIGTERM (default 10)' },
+  throttle: { type: 'string', value: 'off|graph|app=N/WINDOW,user=N/WINDOW,write=N/WINDOW', description: 'throttle as Graph does, 429 with Retry-After when a budget is spent (default off)' },
+  simulate: {
+    type: 'string',
+    multiple: true,
+    value: "'[METHODS ]PATTERN: RULE, …'",
+    description: "faults and latency on purpose, e.g. 'GET /v1.0/users/*/photo*: latency=100-500ms, 429=10%' (repeatable; in the variable, separated by ';')",
+    listSeparator: ';',
+  },
+  seed: { type: 'string', value: 'N', description: "repeat --simulate's decisions in the same order (default: a random seed, printed)" },
+  'simulate-max-delayed': { type: 'string', value: 'N', description: 'requests that may wait out a simulated latency at once (default 1000)' },
+  'metrics-port': { type: 'string', value: 'P', description: 'also serve GET /metrics without a token, over plain HTTP, on this port (default: none)' },
+  'metrics-host': { type: 'string', value: 'H', description: 'where --metrics-port listens (default 127.0.0.1)' },
 } as const satisfies FlagTable;
 
 const DEFAULT_AUDIENCES = ['https://graph.microsoft.com', '00000003-0000-0000-c000-000000000000'];
@@ -111,7 +142,8 @@ function serveConfig(values: ReturnType<typeof parseFlags<typeof SERVE_OPTIONS>>
     : values['tls-cert'] && values['tls-key']
       ? { mode: 'files', certFile: resolve(values['tls-cert']), keyFile: resolve(values['tls-key']) }
       : { mode: 'self-signed' };
-  const logLevel = values['log-level'] ?? 'warn';
+  // info: one access line per request (http/access-log.ts); warn keeps only problems.
+  const logLevel = values['log-level'] ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const config = {
     dataDir,
@@ -134,10 +166,18 @@ function serveConfig(values: ReturnType<typeof parseFlags<typeof SERVE_OPTIONS>>
     autoProvisionUsers: !values['no-auto-provision'],
     trustedIssuers: (values.issuer ?? []).map(issuerFlag),
     audiences: [...DEFAULT_AUDIENCES, ...(values.audience ?? [])],
+    corsOrigins: corsOriginsFlag(values['cors-origin']),
     clockSkewSeconds: integerFlag('--clock-skew', values['clock-skew'], 60, 0, 3600),
     logLevel,
     shutdownTimeoutMs: integerFlag('--shutdown-timeout', values['shutdown-timeout'], 10, 0, 3600) * 1000,
+    throttleLimits: specFlag(() => parseThrottleSpec(values.throttle ?? 'off')).limits,
+    faultRules: (values.simulate ?? []).map((text) => specFlag(() => parseFaultRule(text))),
+    seed: values.seed === undefined ? undefined : integerFlag('--seed', values.seed, 0, 0, 2 ** 32 - 1),
+    maxDelayed: integerFlag('--simulate-max-delayed', values['simulate-max-delayed'], MAX_DELAYED, 0, 100_000),
+    metricsPort: values['metrics-port'] === undefined ? undefined : integerFlag('--metrics-port', values['metrics-port'], 0, 0, 65535),
+    metricsHost: values['metrics-host'] ?? '127.0.0.1',
   };
+  if (values['metrics-host'] !== undefined && config.metricsPort === undefined) throw new UsageError('--metrics-host needs --metrics-port');
   const decodeMemoryMb = integerFlag('--decode-memory-mb', values['decode-memory-mb'], defaultDecodeMemoryMb(config.uploadConcurrency), 64, 1_048_576);
   return Object.freeze({ ...config, decodeMemoryBytes: decodeMemoryMb * 1024 * 1024 });
 }
@@ -155,6 +195,18 @@ export function defaultDecodeMemoryMb(uploadConcurrency: number): number {
   return Math.max(192, 48 * uploadConcurrency);
 }
 
+/** Any origin when none is given, or '*' is; else exactly those given. */
+function corsOriginsFlag(values: readonly string[] | undefined): CorsOrigins {
+  if (values === undefined || values.includes('*')) return 'any';
+  return values.map((value) => {
+    const origin = canonicalOrigin(value);
+    if (origin === undefined) {
+      throw new UsageError(`--cors-origin must be an origin like https://app.contoso.com (a scheme, a host, maybe a port; no path), got '${value}'`);
+    }
+    return origin;
+  });
+}
+
 /** One flag of a command: parseArgs's type, with what its help line says. */
 export interface FlagSpec {
   readonly type: 'string' | 'boolean';
@@ -162,6 +214,8 @@ export interface FlagSpec {
   /** The placeholder for its value in help and the README (DIR, N, URL…); none for a boolean. */
   readonly value?: string;
   readonly description: string;
+  /** For a repeatable flag's variable: what separates its items, when commas or spaces may be inside one. */
+  readonly listSeparator?: string;
 }
 
 export type FlagTable = Readonly<Record<string, FlagSpec>>;
@@ -179,7 +233,8 @@ export function envName(flag: string): string {
 /**
  * parseFlags, then each flag not given on the command line from its PORTRAIT_* variable
  * (`which`: every flag, or these). An empty variable counts as unset. Booleans are
- * 1/true or 0/false; repeatable flags are a list separated by commas or spaces.
+ * 1/true or 0/false; repeatable flags are a list separated by commas or spaces, or by
+ * the flag's own listSeparator.
  * `fromEnvironment` maps each flag taken from a variable to the variable's name.
  */
 export function parseFlagsWithEnvironment<T extends OptionSpec>(argv: readonly string[], options: T, env: Environment, which: 'all' | readonly (keyof T & string)[]) {
@@ -196,7 +251,9 @@ export function parseFlagsWithEnvironment<T extends OptionSpec>(argv: readonly s
       if (!yes && !/^(0|false)$/i.test(text.trim())) throw new UsageError(`${variable} must be 1, true, 0 or false, got '${text}'`);
       if (yes) values[flag] = true;
     } else {
-      values[flag] = spec.multiple ? text.split(/[\s,]+/).filter((item) => item !== '') : text;
+      const separator = (spec as { listSeparator?: string }).listSeparator;
+      const items = separator === undefined ? text.split(/[\s,]+/) : text.split(separator).map((item) => item.trim());
+      values[flag] = spec.multiple ? items.filter((item) => item !== '') : text;
     }
     fromEnvironment.set(flag, variable);
   }
@@ -228,6 +285,15 @@ export function integerFlag(name: string, text: string | undefined, fallback: nu
     throw new UsageError(`${name} must be an integer from ${min} to ${max}, got '${text}'`);
   }
   return value;
+}
+
+/** A spec parser's one-line complaint as a usage error (exit 2). */
+function specFlag<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
 }
 
 function urlFlag(name: string, text: string): string {

@@ -7,32 +7,36 @@ export class GraphError extends Error {
   readonly code: string;
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
+  /** Why, for the access log only: never sent (a 401 tells a client no more than Graph does). */
+  readonly reason: string | undefined;
 
-  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}, reason?: string) {
     super(message);
     this.name = 'GraphError';
     this.status = status;
     this.code = code;
     this.headers = headers;
+    this.reason = reason;
   }
 }
 
 const AUTH_REALM = 'Bearer realm="portrait"';
 
 export const errors = {
-  // 401: no verifiable token; https://learn.microsoft.com/graph/errors
-  tokenMissing: () =>
+  // 401: no verifiable token; https://learn.microsoft.com/graph/errors. The reason
+  // (expired, bad signature, unknown issuer…) goes to the access log, never to the client.
+  tokenMissing: (reason = 'no bearer token') =>
     new GraphError(401, 'InvalidAuthenticationToken', 'Access token is empty.', {
       'www-authenticate': AUTH_REALM,
-    }),
-  tokenInvalid: () =>
+    }, reason),
+  tokenInvalid: (reason = 'invalid token') =>
     new GraphError(401, 'InvalidAuthenticationToken', 'Access token validation failure.', {
       'www-authenticate': `${AUTH_REALM}, error="invalid_token"`,
-    }),
-  tokenExpired: () =>
+    }, reason),
+  tokenExpired: (reason = 'expired') =>
     new GraphError(401, 'InvalidAuthenticationToken', 'Access token has expired or is not yet valid.', {
       'www-authenticate': `${AUTH_REALM}, error="invalid_token"`,
-    }),
+    }, reason),
 
   // 403: the caller is known but not allowed; the message says what would allow it.
   forbidden: (missing: string) =>
@@ -65,8 +69,34 @@ export const errors = {
   invalidUserPrincipalName: (why: string) =>
     new GraphError(400, 'InvalidPropertyValue', `The property 'userPrincipalName' is invalid: ${why}.`),
   conflict: (message: string) => new GraphError(400, 'Request_BadRequest', message),
+  // POST /groups/{id}/members/$ref: Graph's words for a member added twice, and for an id that is no GUID.
+  memberExists: () =>
+    new GraphError(
+      400,
+      'Request_BadRequest',
+      "One or more added object references already exist for the following modified properties: 'members'.",
+    ),
+  invalidObjectIdentifier: (id: string) => new GraphError(400, 'Request_BadRequest', `Invalid object identifier '${id}'.`),
+  // $top of every listing (pages of 100 by default, as Graph's), in Graph's words.
+  invalidPageSize: (got: string) =>
+    new GraphError(400, 'Request_UnsupportedQuery', `Invalid page size specified: '${got}'. Must be between 1 and 999 inclusive.`),
   unknownSelect: (name: string) =>
     new GraphError(400, 'BadRequest', `Could not find a property named '${name}' on type 'microsoft.graph.profilePhoto'.`),
+
+  // 400: query options of a listing (http/odata-query.ts); https://learn.microsoft.com/graph/query-parameters
+  unsupportedQueryOption: (name: string) => new GraphError(400, 'Request_BadRequest', `'${name}' is not supported by the service.`),
+  invalidQueryOption: (name: string, detail: string) =>
+    new GraphError(400, 'BadRequest', `The query option '${name}' is invalid: ${detail}.`),
+  unknownQueryProperty: (name: string, type: string) =>
+    new GraphError(400, 'BadRequest', `Could not find a property named '${name}' on type '${type}'.`),
+  unsupportedFilter: (name: string, type: string) =>
+    new GraphError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified for property '${name}' of resource '${type}'.`),
+  eventualConsistencyRequired: (option: string) =>
+    new GraphError(
+      400,
+      'Request_UnsupportedQuery',
+      `Request with ${option} query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'`,
+    ),
 
   // 400: a JSON batch (POST /$batch) as a whole; nothing in it runs.
   invalidBatch: (detail: string) => new GraphError(400, 'BadRequest', `Invalid batch payload: ${detail}.`),
@@ -77,7 +107,7 @@ export const errors = {
   invalidImage: (reason: string) =>
     new GraphError(400, 'InvalidImage', `The image could not be decoded: ${reason}.`),
   unsupportedImageFormat: (detected: string) =>
-    new GraphError(400, 'UnsupportedImageFormat', `Detected ${detected}; send JPEG, PNG, WebP, GIF or AVIF.`),
+    new GraphError(400, 'UnsupportedImageFormat', `Detected ${detected}; send JPEG, PNG, WebP, GIF, AVIF or HEIC.`),
   pixelLimitExceeded: (width: number, height: number, limit: number) =>
     new GraphError(
       400,
@@ -125,6 +155,20 @@ export const errors = {
     new GraphError(413, 'RequestEntityTooLarge', `The request body exceeds the ${limit}-byte limit.`),
   tooManyRequests: (retryAfterSeconds: number) =>
     new GraphError(429, 'TooManyRequests', 'Please retry again later.', retryAfter(retryAfterSeconds)),
+  // 429: `serve --throttle` — a budget of Graph's kind spent (traffic/throttle.ts); x-ms-throttle-scope
+  // and x-ms-throttle-information as Graph's identity service sends them (https://learn.microsoft.com/graph/throttling-limits).
+  throttled: (spent: string, retryAfterSeconds: number, scope: string, information: string) =>
+    new GraphError(429, 'TooManyRequests', `Please retry again later. ${spent}`, {
+      ...retryAfter(retryAfterSeconds),
+      'x-ms-throttle-scope': scope,
+      'x-ms-throttle-information': information,
+    }),
+  // `serve --simulate`: faults made on purpose (traffic/fault-simulator.ts), marked x-portrait-simulated.
+  simulatedThrottling: (retryAfterSeconds: number) =>
+    new GraphError(429, 'TooManyRequests', 'Simulated throttling (serve --simulate); please retry again later.', retryAfter(retryAfterSeconds)),
+  simulatedUnavailable: (retryAfterSeconds: number) =>
+    new GraphError(503, 'serviceNotAvailable', 'Simulated outage (serve --simulate); the service is temporarily unavailable.', retryAfter(retryAfterSeconds)),
+  simulatedGatewayTimeout: () => new GraphError(504, 'gatewayTimeout', 'Simulated gateway timeout (serve --simulate).'),
   // 503: out of room for now — decoding memory taken by other uploads for longer than one may wait, or no room for another body.
   decodeMemoryBusy: (retryAfterSeconds: number) =>
     new GraphError(503, 'serviceNotAvailable', 'The server is busy decoding other images; please retry later.', retryAfter(retryAfterSeconds)),

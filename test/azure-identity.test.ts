@@ -87,8 +87,9 @@ async function startHttpsServe(dataDir: string): Promise<HttpsServer> {
       out
         .split('\n')
         .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as { req?: { method: string; url: string } })
-        .flatMap((entry) => (entry.req ? [`${entry.req.method} ${entry.req.url}`] : [])),
+        // The access lines (src/http/access-log.ts): one per request.
+        .map((line) => JSON.parse(line) as { msg?: string; method?: string; path?: string })
+        .flatMap((entry) => (entry.msg === 'request' ? [`${entry.method} ${entry.path}`] : [])),
     stop,
   };
 }
@@ -156,6 +157,10 @@ describe('Azure Identity gets tokens from Portrait', { timeout: 120_000 }, () =>
 
     // What MSAL asked for, with instance discovery off: the configuration, then the token. Nothing
     // else — in particular nothing of login.microsoftonline.com, which this machine cannot reach.
+    // An access line is written once its answer is sent, asynchronously: wait a little for the last.
+    for (const deadline = Date.now() + 2000; server.requests().length < before + 2 && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     const asked = server.requests().slice(before);
     t.diagnostic(`requests made by ClientSecretCredential: ${asked.join(', ')}`);
     assert.equal(asked.length, 2, asked.join('\n'));

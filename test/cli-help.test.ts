@@ -85,7 +85,10 @@ describe('portrait --help, --version and COMMAND --help', () => {
   it('serve --help names each flag\'s PORTRAIT_* variable; the other commands name PORTRAIT_DATA and PORTRAIT_DATABASE', async () => {
     const serve = await runCli(['serve', '--help']);
     for (const flag of Object.keys(SERVE_OPTIONS)) {
-      const line = serve.stdout.split('\n').find((l) => l.trimStart().startsWith(`--${flag}`)) ?? '';
+      const lines = serve.stdout.split('\n');
+      const at = lines.findIndex((l) => l.trimStart().startsWith(`--${flag}`));
+      // A long flag has its description on the next line.
+      const line = `${lines[at] ?? ''}${lines[at + 1]?.startsWith('    ') ? lines[at + 1] : ''}`;
       assert.ok(line.endsWith(`[${envName(flag)}]`), `--${flag}'s line names ${envName(flag)}: ${line}`);
     }
     const token = await runCli(['token', '--help']);
@@ -140,6 +143,13 @@ describe('PORTRAIT_* variables', () => {
       'clock-skew': '5',
       'log-level': 'info',
       'shutdown-timeout': '3',
+      'cors-origin': 'https://app.contoso.com, https://admin.contoso.com',
+      throttle: 'app=100/10s,user=50/10s',
+      simulate: 'GET /v1.0/users/*/photo*: latency=10-20ms, 429=10%; PUT,PATCH /v1.0/me/*: 503=5%',
+      seed: '42',
+      'simulate-max-delayed': '10',
+      'metrics-port': '9100',
+      'metrics-host': '0.0.0.0',
     };
     const skipped = ['tls-cert', 'tls-key']; // exclusive with --no-tls: below
     assert.deepEqual(Object.keys(SERVE_OPTIONS).filter((flag) => !(flag in samples) && !skipped.includes(flag)), [], 'a sample for every flag');
@@ -148,7 +158,8 @@ describe('PORTRAIT_* variables', () => {
     const fromFlags = loadServeConfig(
       Object.entries(samples).flatMap(([flag, value]) => {
         if (SERVE_OPTIONS[flag as keyof typeof SERVE_OPTIONS].type === 'boolean') return [`--${flag}`];
-        if (flag === 'issuer' || flag === 'audience') return value.split(/[\s,]+/).filter(Boolean).flatMap((item) => [`--${flag}`, item]);
+        if (flag === 'simulate') return value.split(';').flatMap((item) => [`--${flag}`, item.trim()]);
+        if (flag === 'issuer' || flag === 'audience' || flag === 'cors-origin') return value.split(/[\s,]+/).filter(Boolean).flatMap((item) => [`--${flag}`, item]);
         return [`--${flag}`, value];
       }),
     );
@@ -159,6 +170,8 @@ describe('PORTRAIT_* variables', () => {
     assert.equal(fromEnv.cacheBytes, 0);
     assert.deepEqual(fromEnv.trustedIssuers.map((i) => i.issuer), ['https://login.microsoftonline.com/{tenantid}/v2.0', 'https://id.example.com/realms/a']);
     assert.ok(fromEnv.audiences.includes('api://photos') && fromEnv.audiences.includes('api://people'));
+    assert.equal(fromEnv.faultRules.length, 2, 'PORTRAIT_SIMULATE: two specs, split at ;');
+    assert.equal(fromEnv.metricsPort, 9100);
 
     const tls = loadServeConfig(argv, { PORTRAIT_TLS_CERT: '/etc/portrait/cert.pem', PORTRAIT_TLS_KEY: '/etc/portrait/key.pem' });
     assert.deepEqual(tls.tls, { mode: 'files', certFile: '/etc/portrait/cert.pem', keyFile: '/etc/portrait/key.pem' });

@@ -239,7 +239,7 @@ describe('@microsoft/microsoft-graph-client 3.0.7 against portrait serve over HT
 
     it('.get() on /photo: the metadata Graph returns', () => {
       const meta = jsonOf(run, 'user get');
-      assert.deepEqual(Object.keys(meta).sort(), ['@odata.context', '@odata.mediaContentType', '@odata.mediaEtag', 'height', 'id', 'width']);
+      assert.deepEqual(Object.keys(meta).sort(), ['@odata.context', '@odata.id', '@odata.mediaContentType', '@odata.mediaEtag', 'height', 'id', 'width']);
       assert.equal(meta['@odata.context'], `${context(`users('${ids.adele}')`)}/photo/$entity`);
       assert.equal(meta['@odata.mediaContentType'], 'image/jpeg');
       assert.match(meta['@odata.mediaEtag'], ETAG);

@@ -140,7 +140,7 @@ describe('the read fast path', () => {
     const selected = await send(base, 'GET', `${meta}?$select=id`, auth);
     const again = await send(base, 'GET', `${meta}?$select=id`, auth);
     assert.deepEqual(again.json(), selected.json());
-    assert.deepEqual(Object.keys(selected.json()).sort(), ['@odata.context', '@odata.mediaContentType', '@odata.mediaEtag', 'id']);
+    assert.deepEqual(Object.keys(selected.json()).sort(), ['@odata.context', '@odata.id', '@odata.mediaContentType', '@odata.mediaEtag', 'id']);
     assert.equal(served(), before + 1);
   });
 

@@ -74,7 +74,7 @@ describe('openapi.json: the published contract is what the server runs', () => {
     const post = async (url: string, body: unknown, status = 201) => {
       const r = await h.app.inject({ method: 'POST', url: `/v1.0${url}`, headers: auth.app, payload: body as object });
       assert.equal(r.statusCode, status, `${url}: ${r.body}`);
-      return r.json();
+      return status === 204 ? undefined : r.json();
     };
     const invitation = await post('/invitations', { invitedUserEmailAddress: 'guest@fabrikam.com', inviteRedirectUrl: 'https://example.com' });
     const group = await post('/groups', { displayName: 'Design' });
@@ -108,6 +108,7 @@ describe('openapi.json: the published contract is what the server runs', () => {
       'drive-id': t.drive,
       'group-id': group.id,
       'team-id': group.id,
+      'member-id': userId,
       'contactFolder-id': t.folder,
       'childFolder-id': t.child,
       size: '96x96',
@@ -119,6 +120,10 @@ describe('openapi.json: the published contract is what the server runs', () => {
     (guest as any).contacts = theirs.contacts;
     const put = await h.app.inject({ method: 'PUT', url: `/v1.0/groups/${group.id}/photo/$value`, headers: auth.app, payload: photo('exif-org-nikon-e950.jpg') });
     assert.equal(put.statusCode, 200);
+    // Both users are in the group, so that its joinedGroups paths (beta) answer.
+    for (const userId of [aliceUser.id, invitation.invitedUser.id]) {
+      await post(`/groups/${group.id}/members/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${userId}` }, 204);
+    }
   });
   after(() => h.close());
 
@@ -137,6 +142,14 @@ describe('openapi.json: the published contract is what the server runs', () => {
       .map(([path, item]) => [path.slice('/v1.0'.length), item]);
   }
 
+  /** The templates only /beta serves (joinedGroups: v1.0's user has none), with their items. */
+  let betaOnly: [string, Record<string, any>][] = [];
+
+  /** Every template with the version it is walked under: /v1.0's, then what only /beta has. */
+  function walkedTemplates(): [string, Record<string, any>, string][] {
+    return [...graphTemplates().map(([t, item]) => [t, item, 'v1.0'] as [string, Record<string, any>, string]), ...betaOnly.map(([t, item]) => [t, item, 'beta'] as [string, Record<string, any>, string])];
+  }
+
   it('is valid OpenAPI 3.1, served without a token, for /v1.0 and /beta alike', async () => {
     const result = await new Validator().validate(doc as unknown as Parameters<Validator['validate']>[0]);
     assert.equal(result.valid, true, String(JSON.stringify(result.errors)).slice(0, 2000));
@@ -146,7 +159,12 @@ describe('openapi.json: the published contract is what the server runs', () => {
     const betaDoc = beta.json();
     assert.equal((await new Validator().validate(betaDoc)).valid, true);
     const paths = Object.keys(betaDoc.paths).filter((p) => p.startsWith('/beta/'));
-    assert.deepEqual(paths.map((p) => p.slice('/beta'.length)).sort(), graphTemplates().map(([t]) => t).concat(['/$batch', '/openapi.json']).sort());
+    const v1 = new Set(graphTemplates().map(([t]) => t).concat(['/$batch', '/openapi.json']));
+    const betaTemplates = paths.map((p) => p.slice('/beta'.length));
+    assert.deepEqual([...v1].filter((t) => !betaTemplates.includes(t)), [], '/beta serves everything /v1.0 does');
+    betaOnly = betaTemplates.filter((t) => !v1.has(t)).map((t) => [t, betaDoc.paths[`/beta${t}`]]);
+    // Only joinedGroups is beta's alone: v1.0's user has no such navigation.
+    assert.ok(betaOnly.length > 0 && betaOnly.every(([t]) => t.includes('/joinedGroups/{group-id}/photo')), betaOnly.map(([t]) => t).join('\n'));
   });
 
   it('describes profilePhoto as Graph defines it: id, and nullable Int32 height and width', () => {
@@ -181,12 +199,13 @@ describe('openapi.json: the published contract is what the server runs', () => {
 
   it('every Graph path is served with exactly its documented methods: 403 without permission, 405 with its Allow otherwise', async () => {
     let checked = 0;
-    for (const [template, item] of graphTemplates()) {
+    assert.ok(betaOnly.length > 0, 'the first test found the beta-only templates');
+    for (const [template, item, version] of walkedTemplates()) {
       const { url, delegated } = instantiate(template);
       const documented = METHODS.filter((m) => item[m.toLowerCase()] !== undefined);
       const allow = documented.includes('GET') ? [...documented, 'HEAD'] : documented;
       for (const method of METHODS) {
-        const res = await h.app.inject({ method, url: `/v1.0${url}`, headers: delegated ? auth.meNone : auth.appNone });
+        const res = await h.app.inject({ method, url: `/${version}${url}`, headers: delegated ? auth.meNone : auth.appNone });
         const where = `${method} ${template} (${url})`;
         if (documented.includes(method)) {
           assert.equal(res.statusCode, 403, `${where}: ${res.body}`);
@@ -205,12 +224,12 @@ describe('openapi.json: the published contract is what the server runs', () => {
   });
 
   it('every documented read answers its documented status and a body its schema accepts (and 304 where documented)', async () => {
-    for (const [template, item] of graphTemplates()) {
+    for (const [template, item, version] of walkedTemplates()) {
       const get = item.get;
       if (!get) continue;
       const { url, delegated } = instantiate(template);
       const where = `GET ${template} (${url})`;
-      const res = await h.app.inject({ method: 'GET', url: `/v1.0${url}`, headers: delegated ? auth.me : auth.app });
+      const res = await h.app.inject({ method: 'GET', url: `/${version}${url}`, headers: delegated ? auth.me : auth.app });
       const success = Object.keys(get.responses).find((s) => s.startsWith('2'));
       assert.equal(String(res.statusCode), success, `${where}: ${res.body}`);
       const content = get.responses[success as string].content;
@@ -224,7 +243,7 @@ describe('openapi.json: the published contract is what the server runs', () => {
       }
       if (get.responses['304']) {
         assert.ok(get.parameters.some((p: { name: string }) => p.name === 'If-None-Match'), where);
-        const again = await h.app.inject({ method: 'GET', url: `/v1.0${url}`, headers: { ...(delegated ? auth.me : auth.app), 'if-none-match': String(res.headers.etag) } });
+        const again = await h.app.inject({ method: 'GET', url: `/${version}${url}`, headers: { ...(delegated ? auth.me : auth.app), 'if-none-match': String(res.headers.etag) } });
         assert.equal(again.statusCode, 304, where);
       }
     }
@@ -256,6 +275,7 @@ describe('openapi.json: the published contract is what the server runs', () => {
       'contactFolderCreate',
       'groupCreate',
       'invitationCreate',
+      'memberReference',
       'profilePhotoUpdate',
       'teamCreate',
       'userCreate',

@@ -297,6 +297,7 @@ describe('every owner path form of contract §2, under /v1.0 and /beta', () => {
         const token = tokens[form.caller];
         const base = `/${version}${form.path(w)}`;
         const context = (suffix: string) => `http://localhost:80/${version}/$metadata#${form.context(w)}${suffix}`;
+        const canonical = (suffix: string) => `http://localhost:80/${version}/${form.context(w)}${suffix}`;
         const uploadStatus = form.kind === 'team' ? 204 : 200;
 
         // PUT photo/$value: 200 (team 204), empty body, an ETag.
@@ -312,6 +313,8 @@ describe('every owner path form of contract §2, under /v1.0 and /beta', () => {
         assert.equal(meta.headers.etag, etag);
         assert.deepEqual(meta.json(), {
           '@odata.context': context('/photo/$entity'),
+          // Graph's canonical URL of the photo (profilephoto-get's examples), whichever path form was used.
+          '@odata.id': canonical('/photo'),
           '@odata.mediaContentType': 'image/jpeg',
           '@odata.mediaEtag': etag,
           id: `${FIRST.side}X${FIRST.side}`,
@@ -358,6 +361,7 @@ describe('every owner path form of contract §2, under /v1.0 and /beta', () => {
             assert.equal(one.headers.etag, etag2);
             assert.deepEqual(one.json(), {
               '@odata.context': context('/photos/$entity'),
+              '@odata.id': canonical("/photos('48X48')"),
               '@odata.mediaContentType': 'image/jpeg',
               '@odata.mediaEtag': etag2,
               id: '48X48',
@@ -554,11 +558,6 @@ describe('owners that are not there: 404 Request_ResourceNotFound', () => {
   const unknown = '00000000-0000-4000-8000-000000000000';
   const chains: readonly { name: string; path: (w: World) => string; missing: (w: World) => string }[] = [
     {
-      name: 'a child folder addressed as a top-level folder',
-      path: (x) => `/me/contactFolders/${x.folders.meChild}/childFolders/${x.folders.meGrandchild}/contacts/${x.contacts.meDeep}`,
-      missing: (x) => x.folders.meChild,
-    },
-    {
       name: 'a grandchild folder skipping its parent',
       path: (x) => `/me/contactFolders/${x.folders.me}/childFolders/${x.folders.meGrandchild}/contacts/${x.contacts.meDeep}`,
       missing: (x) => x.folders.meGrandchild,
@@ -595,6 +594,17 @@ describe('owners that are not there: 404 Request_ResourceNotFound', () => {
     },
     { name: 'an unknown contact', path: () => `/me/contacts/${unknown}`, missing: () => unknown },
   ];
+  it('a folder at any depth is contactFolders/{id}, and its chain goes on from there (issue 11)', async () => {
+    // Outlook addresses every folder of a mailbox as contactFolders/{id}; the chain after it must still be real.
+    for (const path of [
+      `/me/contactFolders/${w.folders.meChild}/childFolders/${w.folders.meGrandchild}/contacts/${w.contacts.meDeep}`,
+      `/me/contactFolders/${w.folders.meGrandchild}/contacts/${w.contacts.meDeep}`,
+    ]) {
+      const res = await call('PUT', `/v1.0${path}/photo/$value`, { token: tokens.me, payload: FIRST.bytes });
+      assert.equal(res.statusCode, 200, `${path}: ${res.body}`);
+    }
+  });
+
   for (const chain of chains) {
     it(`a folder chain that isn't real: ${chain.name}`, async () => {
       for (const version of VERSIONS) {

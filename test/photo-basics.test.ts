@@ -46,6 +46,7 @@ describe('a user photo round trip', () => {
     assert.equal(meta.statusCode, 200);
     assert.deepEqual(meta.json(), {
       '@odata.context': `http://localhost:80/v1.0/$metadata#users('${userId}')/photo/$entity`,
+      '@odata.id': `http://localhost:80/v1.0/users('${userId}')/photo`,
       '@odata.mediaContentType': 'image/jpeg',
       '@odata.mediaEtag': etag,
       id: '504X504',

@@ -9,6 +9,8 @@ import { describe, it, type TestContext } from 'node:test';
 import {
   ConflictError,
   type Application,
+  GRANTS_PER_USER,
+  type OAuthGrant,
   type Contact,
   type ContactFolder,
   type Dimensions,
@@ -21,6 +23,7 @@ import {
   type Store,
   type User,
 } from '../src/storage/store.js';
+import { cursorAfter, type Condition, type ListCursor, type ListQuery, type Page, type UserProperty } from '../src/storage/list-query.js';
 
 export interface OpenedStore {
   /** A fresh store with no data in it. */
@@ -393,6 +396,120 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
       });
     });
 
+    describe('group membership', () => {
+      it('adds, finds, lists and removes members; a second add says the member exists', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const group = groupOf(tenantId, 'Design');
+        const other = groupOf(tenantId, 'Sales');
+        const [ann, bob] = [user(tenantId, 'ann@contoso.com'), user(tenantId, 'bob@contoso.com')];
+        for (const g of [group, other]) await store.saveGroup(g);
+        for (const u of [ann, bob]) await store.saveUser(u);
+        const page = { limit: 10 };
+        assert.deepEqual(await store.listGroupMembers(tenantId, group.id, page), []);
+        assert.equal(await store.addGroupMember(tenantId, group.id, ann.id), 'added');
+        // Ids match case-insensitively, as everywhere in the store.
+        assert.equal(await store.addGroupMember(tenantId, group.id.toUpperCase(), ann.id.toUpperCase()), 'exists');
+        assert.equal(await store.addGroupMember(tenantId, group.id, bob.id), 'added');
+        assert.equal(await store.addGroupMember(tenantId, other.id, bob.id), 'added');
+        assert.equal(await store.isGroupMember(tenantId, group.id, ann.id), true);
+        assert.equal(await store.isGroupMember(tenantId, other.id.toUpperCase(), bob.id.toUpperCase()), true);
+        assert.equal(await store.isGroupMember(tenantId, other.id, ann.id), false);
+        assert.deepEqual(await store.listGroupMembers(tenantId, group.id, page), sortById([ann, bob]));
+        assert.deepEqual(await store.listMemberOf(tenantId, bob.id, page), sortById([group, other]));
+        assert.deepEqual(await store.listMemberOf(tenantId, ann.id, page), [group]);
+
+        assert.equal(await store.removeGroupMember(tenantId, group.id, ann.id.toUpperCase()), true);
+        assert.equal(await store.removeGroupMember(tenantId, group.id, ann.id), false, 'a second remove finds nothing');
+        assert.equal(await store.isGroupMember(tenantId, group.id, ann.id), false);
+        assert.deepEqual(await store.listGroupMembers(tenantId, group.id, page), [bob]);
+        assert.deepEqual(await store.listMemberOf(tenantId, ann.id, page), []);
+      });
+
+      it('adds nothing for a group or user that is not there, or is in another tenant', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const elsewhere = randomUUID();
+        await store.ensureTenant(elsewhere);
+        const group = groupOf(tenantId, 'Design');
+        const ann = user(tenantId, 'ann@contoso.com');
+        const theirGroup = groupOf(elsewhere, 'Design');
+        const theirUser = user(elsewhere, 'ann@contoso.com');
+        for (const g of [group, theirGroup]) await store.saveGroup(g);
+        for (const u of [ann, theirUser]) await store.saveUser(u);
+        assert.equal(await store.addGroupMember(tenantId, group.id, randomUUID()), 'missing');
+        assert.equal(await store.addGroupMember(tenantId, randomUUID(), ann.id), 'missing');
+        assert.equal(await store.addGroupMember(tenantId, group.id, theirUser.id), 'missing', 'a user of another tenant');
+        assert.equal(await store.addGroupMember(tenantId, theirGroup.id, ann.id), 'missing', 'a group of another tenant');
+        assert.equal(await store.addGroupMember(elsewhere, group.id, ann.id), 'missing', 'both, asked from another tenant');
+        assert.deepEqual(await store.listGroupMembers(tenantId, group.id, { limit: 10 }), []);
+        assert.deepEqual(await store.listGroupMembers(elsewhere, theirGroup.id, { limit: 10 }), []);
+        // The same ids in the other tenant are other objects.
+        assert.equal(await store.addGroupMember(tenantId, group.id, ann.id), 'added');
+        assert.equal(await store.isGroupMember(elsewhere, group.id, ann.id), false);
+        assert.deepEqual(await store.listMemberOf(elsewhere, ann.id, { limit: 10 }), []);
+      });
+
+      it('pages members and groups by id: each page after the last id of the one before', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const group = groupOf(tenantId, 'Everyone');
+        await store.saveGroup(group);
+        const users = Array.from({ length: 7 }, (_, i) => user(tenantId, `u${i}@contoso.com`));
+        const groups = Array.from({ length: 5 }, (_, i) => groupOf(tenantId, `g${i}`));
+        for (const u of users) {
+          await store.saveUser(u);
+          assert.equal(await store.addGroupMember(tenantId, group.id, u.id), 'added');
+        }
+        for (const g of groups) {
+          await store.saveGroup(g);
+          assert.equal(await store.addGroupMember(tenantId, g.id, users[0]!.id), 'added');
+        }
+        const pages: string[][] = [];
+        let after: string | undefined;
+        for (;;) {
+          const page = await store.listGroupMembers(tenantId, group.id, { after, limit: 3 });
+          if (page.length === 0) break;
+          assert.ok(page.length <= 3);
+          pages.push(page.map((u) => u.id));
+          after = page.at(-1)!.id;
+        }
+        assert.deepEqual(pages.map((p) => p.length), [3, 3, 1]);
+        assert.deepEqual(pages.flat(), sortById(users).map((u) => u.id));
+        const first = await store.listMemberOf(tenantId, users[0]!.id, { limit: 4 });
+        const rest = await store.listMemberOf(tenantId, users[0]!.id, { after: first.at(-1)!.id, limit: 4 });
+        assert.deepEqual([...first, ...rest], sortById([group, ...groups]));
+      });
+
+      it('removes memberships with their user or their group, and a new object of the same id starts with none', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const [design, sales] = [groupOf(tenantId, 'Design'), groupOf(tenantId, 'Sales')];
+        const [ann, bob] = [user(tenantId, 'ann@contoso.com'), user(tenantId, 'bob@contoso.com')];
+        for (const g of [design, sales]) await store.saveGroup(g);
+        for (const u of [ann, bob]) await store.saveUser(u);
+        for (const g of [design, sales]) for (const u of [ann, bob]) await store.addGroupMember(tenantId, g.id, u.id);
+
+        assert.equal(await store.deleteUser(tenantId, ann.id), true);
+        assert.deepEqual(await store.listGroupMembers(tenantId, design.id, { limit: 10 }), [bob]);
+        assert.equal(await store.deleteGroup(tenantId, design.id), true);
+        assert.deepEqual(await store.listMemberOf(tenantId, bob.id, { limit: 10 }), [sales]);
+
+        await store.saveUser(ann);
+        await store.saveGroup(design);
+        assert.deepEqual(await store.listMemberOf(tenantId, ann.id, { limit: 10 }), []);
+        assert.deepEqual(await store.listGroupMembers(tenantId, design.id, { limit: 10 }), []);
+        assert.equal(await store.isGroupMember(tenantId, sales.id, ann.id), false);
+      });
+
+      it('adds a member once when many add it at once', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const group = groupOf(tenantId, 'Design');
+        const ann = user(tenantId, 'ann@contoso.com');
+        await store.saveGroup(group);
+        await store.saveUser(ann);
+        const outcomes = await Promise.all(Array.from({ length: 8 }, () => store.addGroupMember(tenantId, group.id, ann.id)));
+        assert.deepEqual(outcomes.filter((o) => o === 'added'), ['added']);
+        assert.ok(outcomes.every((o) => o === 'added' || o === 'exists'), outcomes.join());
+      });
+    });
+
     describe('contact folders and contacts', () => {
       it('keeps a chain of nested folders and lists them by parent, null for the top', async (t) => {
         const { store, tenantId } = await setupTenant(t);
@@ -515,6 +632,8 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
           { roles: ['User.Read.All'] },
           { secretHash: `scrypt$32768$8$1$${randomBytes(16).toString('base64url')}$${randomBytes(32).toString('base64url')}` },
           { createdAt: '2030-01-02T03:04:05.678Z' },
+          { redirectUris: ['http://localhost:3000/', 'https://app.contoso.com/auth?x=1'] },
+          { redirectUris: ['https://app.contoso.com/auth?x=1'] },
         ]) {
           const next: Application = { ...(await store.getApplication(tenantId, reports.clientId))!, ...change };
           assert.equal(await store.saveApplication(next), 'updated', `changing ${Object.keys(change).join()}`);
@@ -570,6 +689,77 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
         assert.equal(await store.deleteApplication(a, elsewhere.clientId), false, 'another tenant\'s is not removed');
         assert.deepEqual(await store.listApplications(a), [second]);
         assert.deepEqual(await store.listApplications(b), [elsewhere]);
+      });
+    });
+
+    describe('OAuth grants', () => {
+      const grant = (tenantId: string, userId: string, overrides: Partial<OAuthGrant> = {}): OAuthGrant => ({
+        grantHash: randomBytes(32).toString('base64url'),
+        kind: 'code',
+        tenantId,
+        clientId: randomUUID(),
+        userId,
+        scopes: ['User.ReadWrite', 'openid'],
+        redirectUri: 'http://localhost:3000/',
+        codeChallenge: randomBytes(32).toString('base64url'),
+        nonce: 'n-0S6_WzA2Mj',
+        expiresAt: Date.now() + 60_000,
+        ...overrides,
+      });
+
+      it('gives a grant back once, whole, and never again', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const code = grant(tenantId, randomUUID());
+        const refresh = grant(tenantId, code.userId, { kind: 'refresh', redirectUri: null, codeChallenge: null, nonce: null });
+        await store.saveOAuthGrant(code);
+        await store.saveOAuthGrant(refresh);
+        assert.deepEqual(await store.takeOAuthGrant(code.grantHash, Date.now()), code);
+        assert.equal(await store.takeOAuthGrant(code.grantHash, Date.now()), undefined, 'a code is used once');
+        assert.deepEqual(await store.takeOAuthGrant(refresh.grantHash, Date.now()), refresh);
+        assert.equal(await store.takeOAuthGrant(randomBytes(32).toString('base64url'), Date.now()), undefined);
+      });
+
+      it('gives one redemption of a grant to one of many at once', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const code = grant(tenantId, randomUUID());
+        await store.saveOAuthGrant(code);
+        const taken = await Promise.all(Array.from({ length: 8 }, () => store.takeOAuthGrant(code.grantHash, Date.now())));
+        assert.equal(taken.filter((g) => g !== undefined).length, 1);
+      });
+
+      it('gives nothing for an expired grant, and removes expired grants as new ones come', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const old = grant(tenantId, randomUUID(), { expiresAt: Date.now() - 1 });
+        const later = grant(tenantId, randomUUID(), { expiresAt: Date.now() + 1000 });
+        await store.saveOAuthGrant(later);
+        assert.equal(await store.takeOAuthGrant(later.grantHash, later.expiresAt), undefined, 'expired at its expiry');
+        await store.saveOAuthGrant(old);
+        await store.saveOAuthGrant(grant(tenantId, randomUUID()));
+        assert.equal(await store.takeOAuthGrant(old.grantHash, 0), undefined, 'removed when the next grant was saved');
+      });
+
+      it(`keeps at most ${GRANTS_PER_USER} grants a user, dropping those that expire first`, async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const userId = randomUUID();
+        const now = Date.now();
+        const grants = Array.from({ length: GRANTS_PER_USER + 3 }, (_, i) => grant(tenantId, userId, { expiresAt: now + 60_000 + i }));
+        for (const g of grants) await store.saveOAuthGrant(g);
+        const other = grant(tenantId, randomUUID());
+        await store.saveOAuthGrant(other);
+        const kept = [];
+        for (const g of grants) if ((await store.takeOAuthGrant(g.grantHash, now)) !== undefined) kept.push(g);
+        assert.deepEqual(kept, grants.slice(3));
+        assert.ok(await store.takeOAuthGrant(other.grantHash, now), "another user's grant is not touched");
+      });
+
+      it("deleting a user removes the user's grants", async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const alice = user(tenantId, 'alice@contoso.com');
+        await store.saveUser(alice);
+        const code = grant(tenantId, alice.id);
+        await store.saveOAuthGrant(code);
+        assert.equal(await store.deleteUser(tenantId, alice.id), true);
+        assert.equal(await store.takeOAuthGrant(code.grantHash, Date.now()), undefined);
       });
     });
 
@@ -851,6 +1041,164 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
       });
     });
 
+    describe('paged listings (issue 11)', () => {
+      type Named = { readonly id: string; readonly displayName: string };
+      const byId = (a: Named, b: Named) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+      const byName = (a: Named, b: Named) => {
+        const [x, y] = [a.displayName.toLowerCase(), b.displayName.toLowerCase()];
+        return x < y ? -1 : x > y ? 1 : byId(a, b);
+      };
+      const base = { orderBy: 'id', descending: false, limit: 100, count: false } as const satisfies ListQuery;
+
+      /** Every page of a listing, following each page's last object, as the HTTP layer does. */
+      async function walk<T extends Named>(fetch: (query: ListQuery<never>) => Promise<Page<T>>, query: ListQuery, between?: () => Promise<void>): Promise<{ items: T[]; pages: number }> {
+        const items: T[] = [];
+        let after: ListCursor | undefined;
+        let pages = 0;
+        for (;;) {
+          const page = await fetch({ ...query, after } as ListQuery<never>);
+          assert.ok(page.items.length <= query.limit, 'a page holds at most limit objects');
+          items.push(...page.items);
+          pages++;
+          const last = page.items.at(-1);
+          if (!page.more || last === undefined) return { items, pages };
+          after = cursorAfter(last, query.orderBy);
+          await between?.();
+          assert.ok(pages < 500, 'the walk ends');
+        }
+      }
+
+      it('pages users by id: limit per page, more while objects follow, every user once', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const users = Array.from({ length: 25 }, (_, i) => user(tenantId, `u${i}@contoso.com`));
+        for (const u of users) await store.saveUser(u);
+        const first = await store.queryUsers(tenantId, { ...base, limit: 10 });
+        assert.equal(first.items.length, 10);
+        assert.equal(first.more, true);
+        assert.equal(first.count, undefined);
+        const { items, pages } = await walk((q) => store.queryUsers(tenantId, q), { ...base, limit: 10 });
+        assert.equal(pages, 3);
+        assert.deepEqual(items, [...users].sort(byId));
+        const exact = await store.queryUsers(tenantId, { ...base, limit: 25 });
+        assert.equal(exact.more, false, 'no more when the page ends exactly at the last');
+        assert.deepEqual(await store.queryUsers(randomUUID(), base), { items: [], more: false });
+      });
+
+      it('orders by displayName without regard to case, ties by id, either way', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const names = ['bravo', 'Alpha', 'alpha', 'Charlie', 'ALPHA', 'delta', 'Bravo', 'echo', 'alpha'];
+        const groups = names.map((name) => groupOf(tenantId, name));
+        for (const g of groups) await store.saveGroup(g);
+        const up = await walk((q) => store.queryGroups(tenantId, q), { ...base, orderBy: 'displayName', limit: 2 });
+        assert.deepEqual(up.items.map((g) => g.id), [...groups].sort(byName).map((g) => g.id));
+        const down = await walk((q) => store.queryGroups(tenantId, q), { ...base, orderBy: 'displayName', descending: true, limit: 4 });
+        assert.deepEqual(down.items.map((g) => g.id), [...groups].sort(byName).reverse().map((g) => g.id));
+      });
+
+      it('keeps working while objects are added before, inside and after the pages read', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const first = Array.from({ length: 30 }, (_, i) => user(tenantId, `p${i}@contoso.com`, { displayName: `Person ${String(i).padStart(2, '0')}` }));
+        for (const u of first) await store.saveUser(u);
+        for (const orderBy of ['id', 'displayName'] as const) {
+          let n = 0;
+          const add = async () => {
+            for (const name of ['Aaron', 'Person 15b', 'Zed']) await store.saveUser(user(tenantId, `x${orderBy}${n++}@contoso.com`, { displayName: name }));
+          };
+          const { items } = await walk((q) => store.queryUsers(tenantId, q), { ...base, orderBy, limit: 7 }, add);
+          const ids = items.map((u) => u.id);
+          assert.equal(new Set(ids).size, ids.length, `${orderBy}: nobody twice`);
+          for (const u of first) assert.ok(ids.includes(u.id), `${orderBy}: ${u.displayName} seen`);
+        }
+      });
+
+      it('filters: eq and in without regard to case, ne keeps nulls, null, startsWith takes % and _ literally, and/or, never', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const ann = user(tenantId, 'ann@contoso.com', { displayName: 'Ann Lee', mail: null });
+        const bob = user(tenantId, 'bob@contoso.com', { displayName: "Bob O'Neil", userType: 'Guest' });
+        const pct = user(tenantId, 'pct@contoso.com', { displayName: '100% Sure' });
+        const und = user(tenantId, 'und@contoso.com', { displayName: 'a_b' });
+        const axb = user(tenantId, 'axb@contoso.com', { displayName: 'axb' });
+        for (const u of [ann, bob, pct, und, axb]) await store.saveUser(u);
+        const find = async (where: Condition<UserProperty>) => (await store.queryUsers(tenantId, { ...base, where })).items.map((u) => u.displayName).sort();
+        assert.deepEqual(await find({ kind: 'eq', property: 'displayName', value: 'ANN LEE' }), ['Ann Lee']);
+        assert.deepEqual(await find({ kind: 'eq', property: 'userPrincipalName', value: 'BOB@contoso.COM' }), ["Bob O'Neil"]);
+        assert.deepEqual(await find({ kind: 'eq', property: 'id', value: bob.id.toUpperCase() }), ["Bob O'Neil"]);
+        assert.deepEqual(await find({ kind: 'eq', property: 'displayName', value: "bob o'neil" }), ["Bob O'Neil"]);
+        assert.deepEqual(await find({ kind: 'eq', property: 'mail', value: null }), ['Ann Lee']);
+        assert.deepEqual(await find({ kind: 'ne', property: 'mail', value: 'bob@contoso.com' }), ['100% Sure', 'Ann Lee', 'a_b', 'axb']);
+        assert.deepEqual(await find({ kind: 'ne', property: 'mail', value: null }), ["100% Sure", "Bob O'Neil", 'a_b', 'axb']);
+        assert.deepEqual(await find({ kind: 'in', property: 'userType', values: ['guest', 'nobody'] }), ["Bob O'Neil"]);
+        assert.deepEqual(await find({ kind: 'in', property: 'userType', values: [] }), []);
+        assert.deepEqual(await find({ kind: 'startsWith', property: 'displayName', value: '100%' }), ['100% Sure']);
+        assert.deepEqual(await find({ kind: 'startsWith', property: 'displayName', value: '1%' }), []);
+        assert.deepEqual(await find({ kind: 'startsWith', property: 'displayName', value: 'a_' }), ['a_b']);
+        assert.deepEqual(await find({ kind: 'wordStartsWith', property: 'displayName', value: 'neil' }), ["Bob O'Neil"]);
+        assert.deepEqual(await find({ kind: 'wordStartsWith', property: 'displayName', value: 'lee' }), ['Ann Lee']);
+        assert.deepEqual(await find({ kind: 'wordStartsWith', property: 'displayName', value: 'b' }), ["Bob O'Neil", 'a_b']);
+        assert.deepEqual(
+          await find({ kind: 'or', conditions: [{ kind: 'and', conditions: [{ kind: 'startsWith', property: 'displayName', value: 'a' }, { kind: 'ne', property: 'displayName', value: 'axb' }] }, { kind: 'eq', property: 'userType', value: 'Guest' }] }),
+          ['Ann Lee', "Bob O'Neil", 'a_b'],
+        );
+        assert.deepEqual(await find({ kind: 'never' }), []);
+        // A quote, a comment or a statement in a value is only text to compare with.
+        assert.deepEqual(await find({ kind: 'eq', property: 'displayName', value: "x' OR '1'='1" }), []);
+        assert.deepEqual(await find({ kind: 'startsWith', property: 'displayName', value: "'; DROP TABLE users; --" }), []);
+        assert.equal((await store.queryUsers(tenantId, base)).items.length, 5);
+      });
+
+      it('filters groups by whether they have a team', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const plain = groupOf(tenantId, 'Plain');
+        const teamed = groupOf(tenantId, 'Teamed', { hasTeam: true });
+        await store.saveGroup(plain);
+        await store.saveGroup(teamed);
+        const find = async (value: boolean) => (await store.queryGroups(tenantId, { ...base, where: { kind: 'eq', property: 'hasTeam', value } })).items;
+        assert.deepEqual(await find(true), [teamed]);
+        assert.deepEqual(await find(false), [plain]);
+      });
+
+      it('counts every match, whatever the page and where it starts', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const users = Array.from({ length: 12 }, (_, i) => user(tenantId, `c${i}@contoso.com`, { displayName: i < 8 ? `Match ${i}` : `Other ${i}` }));
+        for (const u of users) await store.saveUser(u);
+        const where: Condition<UserProperty> = { kind: 'startsWith', property: 'displayName', value: 'match' };
+        const first = await store.queryUsers(tenantId, { ...base, where, limit: 3, count: true });
+        assert.equal(first.count, 8);
+        const later = await store.queryUsers(tenantId, { ...base, where, limit: 3, count: true, after: cursorAfter(first.items.at(-1)!, 'id') });
+        assert.equal(later.count, 8);
+        assert.equal(later.items.length, 3);
+      });
+
+      it('lists a user’s contact folders by parent and contacts by folder, and nothing of another user or tenant', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const alice = user(tenantId, 'alice@contoso.com');
+        const bob = user(tenantId, 'bob@contoso.com');
+        await store.saveUser(alice);
+        await store.saveUser(bob);
+        const top = folder(tenantId, alice.id, null, 'Top');
+        const children = Array.from({ length: 5 }, (_, i) => folder(tenantId, alice.id, top.id, `Child ${i}`));
+        const bobs = folder(tenantId, bob.id, null, 'Bob’s');
+        for (const f of [top, ...children, bobs]) await store.saveContactFolder(f);
+        const inTop = Array.from({ length: 6 }, (_, i) => contact(tenantId, alice.id, top.id, `Deep ${i}`, { surname: i % 2 ? 'Odd' : null }));
+        const inDefault = contact(tenantId, alice.id, null, 'Default');
+        for (const c of [...inTop, inDefault, contact(tenantId, bob.id, null, 'Bob’s contact')]) await store.saveContact(c);
+
+        const folders = await walk((q) => store.queryContactFolders(tenantId, alice.id, top.id, q), { ...base, orderBy: 'displayName', limit: 2 });
+        assert.deepEqual(folders.items, [...children].sort(byName));
+        assert.deepEqual((await store.queryContactFolders(tenantId, alice.id, null, base)).items, [top]);
+        assert.deepEqual((await store.queryContactFolders(tenantId, bob.id, null, base)).items, [bobs]);
+        assert.deepEqual((await store.queryContactFolders(randomUUID(), alice.id, null, base)).items, []);
+
+        const contacts = await walk((q) => store.queryContacts(tenantId, alice.id, top.id, q), { ...base, limit: 4 });
+        assert.deepEqual(contacts.items, [...inTop].sort(byId));
+        assert.deepEqual((await store.queryContacts(tenantId, alice.id, null, base)).items, [inDefault]);
+        const odd = await store.queryContacts(tenantId, alice.id, top.id, { ...base, where: { kind: 'eq', property: 'surname', value: 'odd' }, count: true });
+        assert.equal(odd.count, 3);
+        const named = await store.queryContacts(tenantId, alice.id, top.id, { ...base, where: { kind: 'eq', property: 'folderId', value: top.id } });
+        assert.equal(named.items.length, 6);
+      });
+    });
+
     describe('lifetime', () => {
       it('keeps everything written across close and reopen', async (t) => {
         const { store, reopen } = await setup(t);
@@ -1065,6 +1413,7 @@ function application(tenantId: string, displayName: string, overrides: Partial<A
     roles: ['User.ReadWrite.All'],
     // The store keeps whatever hash it is given; this one has the shape client-secrets.ts writes.
     secretHash: `scrypt$32768$8$1$${randomBytes(16).toString('base64url')}$${randomBytes(32).toString('base64url')}`,
+    redirectUris: [],
     createdAt: new Date().toISOString(),
     ...overrides,
   };

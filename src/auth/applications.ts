@@ -22,7 +22,12 @@ export class Applications {
   }
 
   /** Registers a new application with a new client id; the secret is returned here and never again. */
-  async register(tenantId: string, displayName: string, roles: readonly string[]): Promise<{ application: Application; secret: string }> {
+  async register(
+    tenantId: string,
+    displayName: string,
+    roles: readonly string[],
+    redirectUris: readonly string[] = [],
+  ): Promise<{ application: Application; secret: string }> {
     await this.#store.ensureTenant(tenantId);
     const secret = newClientSecret();
     const application: Application = {
@@ -31,6 +36,7 @@ export class Applications {
       displayName,
       roles: [...roles],
       secretHash: await hashClientSecret(secret),
+      redirectUris: [...redirectUris],
       createdAt: new Date().toISOString(),
     };
     await this.#store.saveApplication(application);

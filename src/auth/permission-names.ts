@@ -14,8 +14,15 @@ export type NameCheck =
 
 /** Roles are application permissions; scopes are delegated ones. */
 export function knownPermissions(kind: PermissionKind): readonly string[] {
-  return kind === 'role' ? APPLICATION_PERMISSIONS : DELEGATED_PERMISSIONS;
+  return kind === 'role' ? APPLICATION_NAMES : DELEGATED_NAMES;
 }
+
+/** Application permissions checked outside the table: GET /metrics's (http/metrics-route.ts, METRICS_PERMISSION). */
+const OUTSIDE_THE_TABLE = ['Reports.Read.All'];
+const APPLICATION_NAMES: readonly string[] = [...new Set([...APPLICATION_PERMISSIONS, ...OUTSIDE_THE_TABLE])].sort();
+
+/** Sorted, so that a tie in "did you mean" goes the same way every time. */
+const DELEGATED_NAMES: readonly string[] = [...DELEGATED_PERMISSIONS].sort();
 
 /** The names as Graph spells them, in the order given, each once; or the first unknown one. */
 export function checkPermissionNames(names: readonly string[], kind: PermissionKind): NameCheck {

@@ -15,7 +15,9 @@ export type PermissionTarget =
   | 'team'
   | 'contacts'
   | 'invitations'
-  | 'drive';
+  | 'drive'
+  | 'groupMembers'
+  | 'memberOf';
 
 export type Access = 'read' | 'write';
 
@@ -35,6 +37,12 @@ const USER_READ_OWN = ['User.Read', 'User.ReadBasic.All', 'User.Read.All', 'User
 const USER_READ_OTHER = ['User.ReadBasic.All', 'User.Read.All', 'User.ReadWrite.All'];
 const PHOTO_READ = ['ProfilePhoto.Read.All', 'ProfilePhoto.ReadWrite.All'];
 const GROUP_READ = ['Group.Read.All', 'Group.ReadWrite.All'];
+// Graph's "List photos" (group-list-photos) lets Group.ReadBasic.All read a group's photos.
+const GROUP_PHOTO_READ = ['Group.ReadBasic.All', ...GROUP_READ];
+// Membership, as Graph's group-list-members, group-post-members and user-list-memberof list them.
+const MEMBERS_READ = ['GroupMember.Read.All', 'GroupMember.ReadWrite.All', ...GROUP_READ, 'Directory.Read.All', 'Directory.ReadWrite.All'];
+const MEMBERS_WRITE = ['GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Directory.ReadWrite.All'];
+const MEMBER_OF_OTHER = ['User.Read.All', 'User.ReadWrite.All', ...MEMBERS_READ];
 const TEAM_READ = ['Team.ReadBasic.All', 'TeamSettings.Read.All', 'TeamSettings.ReadWrite.All', ...GROUP_READ];
 const CONTACTS_READ = ['Contacts.Read', 'Contacts.ReadWrite'];
 const FILES_READ = ['Files.Read', 'Files.ReadWrite', 'Files.Read.All', 'Files.ReadWrite.All'];
@@ -59,7 +67,7 @@ const TABLE: Record<PermissionTarget, Record<Access, Cell>> = {
     },
   },
   groupPhoto: {
-    read: same([...GROUP_READ, ...PHOTO_READ]),
+    read: same([...GROUP_PHOTO_READ, ...PHOTO_READ]),
     write: same(['Group.ReadWrite.All', 'ProfilePhoto.ReadWrite.All']),
   },
   teamPhoto: {
@@ -100,7 +108,29 @@ const TABLE: Record<PermissionTarget, Record<Access, Cell>> = {
     read: { own: FILES_READ, other: FILES_READ_ALL, application: FILES_READ_ALL },
     write: { own: [], other: [], application: [] },
   },
+  // Adding or removing a member with a delegated token also takes an administrator role, as
+  // Graph's needs a role (or group ownership, which Portrait does not keep).
+  groupMembers: {
+    read: same(MEMBERS_READ),
+    write: { own: MEMBERS_WRITE, other: MEMBERS_WRITE, adminFor: 'all', application: MEMBERS_WRITE },
+  },
+  // {user}/memberOf: User.Read covers your own groups.
+  memberOf: {
+    read: { own: ['User.Read', 'User.ReadWrite', ...MEMBER_OF_OTHER], other: MEMBER_OF_OTHER, application: MEMBER_OF_OTHER },
+    write: { own: [], other: [], application: [] },
+  },
 };
+
+/** Every delegated permission the table names: those a person may be given at sign-in. */
+export const DELEGATED_PERMISSIONS: ReadonlySet<string> = new Set(
+  Object.values(TABLE).flatMap((cells) => Object.values(cells).flatMap((cell: Cell) => [...cell.own, ...cell.other])),
+);
+
+/**
+ * What a person's token carries when nothing narrower is asked for (`portrait token`, a
+ * `/.default` sign-in): enough to put, get and delete their own photo and their contacts'.
+ */
+export const DEFAULT_USER_SCOPES: readonly string[] = ['User.ReadWrite', 'User.ReadBasic.All', 'Contacts.ReadWrite'];
 
 export type Decision =
   | { readonly allowed: true }
@@ -184,8 +214,6 @@ export function permissionsOf(target: PermissionTarget, access: Access): {
 /** Every permission an application token's `roles` can usefully hold, as Graph spells them. */
 export const APPLICATION_PERMISSIONS: readonly string[] = namesIn((cell) => cell.application);
 
-/** Every permission a delegated token's `scp` can usefully hold, as Graph spells them. */
-export const DELEGATED_PERMISSIONS: readonly string[] = namesIn((cell) => [...cell.own, ...cell.other]);
 
 function namesIn(pick: (cell: Cell) => readonly string[]): string[] {
   const names = Object.values(TABLE).flatMap((byAccess) => Object.values(byAccess).flatMap(pick));

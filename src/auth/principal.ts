@@ -13,6 +13,11 @@ export interface Principal {
   readonly objectId: string;
   /** Delegated tokens carry scp; application tokens carry roles. */
   readonly delegated: boolean;
+  /**
+   * The application the token was issued to (appid, or azp), as signed, at most 64 characters:
+   * counted by --throttle, named in the access log.
+   */
+  readonly appId?: string | undefined;
   /** scp or roles, lower-cased: permission names compare case-insensitively. */
   readonly permissions: ReadonlySet<string>;
   /** The token's wids name an administrator role. */

@@ -39,14 +39,16 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   // One key set per concrete issuer; jose's remote set caches keys and refetches on an unknown kid.
   const remoteKeys = new Map<string, JWTVerifyGetKey>();
 
-  function keyFor(payload: JWTPayload): KeyObject | JWTVerifyGetKey | undefined {
+  /** The key to verify with; throws 401 (with the reason for the log) when the issuer is not trusted. */
+  function keyFor(payload: JWTPayload): KeyObject | JWTVerifyGetKey {
     const { iss, tid } = payload;
-    if (typeof iss !== 'string' || typeof tid !== 'string') return undefined;
+    if (typeof iss !== 'string' || typeof tid !== 'string') throw errors.tokenInvalid('no iss or tid claim');
     if (options.builtInKey && iss.startsWith(BUILT_IN_ISSUER_PREFIX)) {
-      return iss === builtInIssuer(tid) ? options.builtInKey : undefined;
+      if (iss === builtInIssuer(tid)) return options.builtInKey;
+      throw errors.tokenInvalid('unknown issuer');
     }
     const trusted = options.trustedIssuers.find((t) => t.issuer.replace('{tenantid}', tid) === iss);
-    if (!trusted) return undefined;
+    if (!trusted) throw errors.tokenInvalid('unknown issuer');
     let keys = remoteKeys.get(iss);
     if (!keys) {
       keys = lazyRemoteKeys(trusted.jwksUri, iss);
@@ -60,10 +62,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     try {
       unverified = decodeJwt(token);
     } catch {
-      throw errors.tokenInvalid();
+      throw errors.tokenInvalid('malformed token');
     }
     const key = keyFor(unverified);
-    if (!key) throw errors.tokenInvalid();
     let payload: JWTPayload;
     try {
       const verifyOptions = {
@@ -77,25 +78,25 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         typeof key === 'function' ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, key, verifyOptions)
       ).payload;
     } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw errors.tokenExpired();
-      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'nbf') throw errors.tokenExpired();
-      throw errors.tokenInvalid();
+      if (error instanceof joseErrors.JWTExpired) throw errors.tokenExpired('expired');
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'nbf') throw errors.tokenExpired('not yet valid');
+      throw errors.tokenInvalid(failureReason(error));
     }
     return toPrincipal(payload);
   }
 
   return {
     async verify(authorization) {
-      if (authorization === undefined) throw errors.tokenMissing();
+      if (authorization === undefined) throw errors.tokenMissing('no Authorization header');
       const match = /^Bearer +(\S+) *$/i.exec(authorization);
-      if (!match) throw errors.tokenMissing();
+      if (!match) throw errors.tokenMissing('Authorization is not Bearer');
       const token = match[1] as string;
       const cached = cache.get(token);
       if (cached) {
         const t = now();
         if (t > cached.expiresAt + options.clockSkewSeconds) {
           cache.delete(token);
-          throw errors.tokenExpired();
+          throw errors.tokenExpired('expired');
         }
         if (t >= cached.notBefore - options.clockSkewSeconds) return cached;
       }
@@ -137,6 +138,21 @@ function lazyRemoteKeys(jwksUri: string | undefined, issuer: string): JWTVerifyG
   };
 }
 
+/** Why jose refused a token, in the words an operator looks for in the log. */
+function failureReason(error: unknown): string {
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'bad signature';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.claim === 'aud') return 'wrong audience';
+    if (error.claim === 'iss') return 'unknown issuer';
+    return error.reason === 'missing' ? `no ${error.claim} claim` : `bad ${error.claim} claim`;
+  }
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'no signing key matches the token';
+  if (error instanceof joseErrors.JOSEAlgNotAllowed || error instanceof joseErrors.JOSENotSupported) return 'unsupported algorithm';
+  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) return 'malformed token';
+  // The issuer's keys could not be fetched: say so, but not the URL's answer.
+  return `issuer keys unavailable (${error instanceof Error ? error.name : 'error'})`;
+}
+
 async function discoverJwksUri(issuer: string): Promise<string> {
   const response = await fetch(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, {
     signal: AbortSignal.timeout(5000),
@@ -149,7 +165,7 @@ async function discoverJwksUri(issuer: string): Promise<string> {
 function toPrincipal(payload: JWTPayload): Principal {
   const { tid, oid, scp, roles, wids } = payload;
   if (typeof tid !== 'string' || !GUID.test(tid) || typeof oid !== 'string' || !GUID.test(oid)) {
-    throw errors.tokenInvalid();
+    throw errors.tokenInvalid('tid or oid is not a GUID');
   }
   const delegated = typeof scp === 'string';
   const names = delegated
@@ -161,6 +177,7 @@ function toPrincipal(payload: JWTPayload): Principal {
   return {
     tenantId: tid.toLowerCase(),
     objectId: oid.toLowerCase(),
+    appId: [payload.appid, payload.azp].find((v): v is string => typeof v === 'string')?.slice(0, 64),
     delegated,
     permissions: new Set(names.filter((n) => n !== '').map((n) => n.toLowerCase())),
     adminInToken: Array.isArray(wids) && wids.some((w) => typeof w === 'string' && ADMIN_ROLE_TEMPLATE_IDS.has(w.toLowerCase())),

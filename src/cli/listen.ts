@@ -7,6 +7,8 @@ import { lookup } from 'node:dns/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
+import { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 
 /** The service could not listen: one line for the operator (`portrait serve: …`, exit 1). */
@@ -33,8 +35,11 @@ export async function listenOnAll(app: FastifyInstance, host: string, port: numb
     }
   }
   const [first = host, ...rest] = addresses;
+  // Fastify logs its addresses as http:// when it did not make the server itself.
+  const secure = app.server instanceof TlsServer;
+  const listenTextResolver = (address: string) => `Server listening at ${secure ? address.replace(/^http:/, 'https:') : address}`;
   try {
-    await app.listen({ host: first, port });
+    await app.listen({ host: first, port, listenTextResolver });
   } catch (error) {
     throw new ListenError(`cannot listen on ${first.includes(':') ? `[${first}]` : first}:${port}: ${reason(error)}`);
   }
@@ -80,4 +85,26 @@ export function closeOthers(listening: Listening, force: boolean): void {
     if (force) server.closeAllConnections();
     else server.closeIdleConnections();
   }
+}
+
+const WILDCARDS = new Set(['0.0.0.0', '::', '[::]', '::0']);
+
+/** Whether the host means every address of the machine. */
+export function isWildcard(host: string): boolean {
+  return WILDCARDS.has(host);
+}
+
+/**
+ * A URL that reaches the server from this machine: https://0.0.0.0:8443 is where it
+ * listens, not an address to send requests to, so a wildcard becomes localhost (which
+ * the self-signed certificate names).
+ */
+export function localUrl(secure: boolean, host: string, port: number): string {
+  const name = isWildcard(host) ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `${secure ? 'https' : 'http'}://${name}:${port}`;
+}
+
+/** How other machines reach a server listening on every address: by this machine's name. */
+export function remoteUrl(secure: boolean, port: number): string {
+  return `${secure ? 'https' : 'http'}://${hostname()}:${port}`;
 }

@@ -3,11 +3,17 @@
 // database and resolves — the entry point exits 0.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { buildApp } from '../app.js';
+import { CorsPolicy } from '../http/cors.js';
 import { BODY_GRACE_MS, defaultBodyMemoryBytes } from '../http/limits.js';
 import { RequestBodies } from '../http/request-bodies.js';
-import { closeOthers, listenOnAll } from './listen.js';
+import { closeOthers, isWildcard, listenOnAll, ListenError, localUrl, remoteUrl } from './listen.js';
+import { listenForMetrics } from '../http/metrics-route.js';
+import { PortraitMetrics } from '../metrics/portrait-metrics.js';
+import { joinedStdout } from './log-stream.js';
 import { Applications } from '../auth/applications.js';
 import { loadOrCreateIssuerKey } from '../auth/built-in-issuer.js';
 import { createTokenVerifier } from '../auth/token-verifier.js';
@@ -21,6 +27,12 @@ import { UploadGate } from '../photos/upload-gate.js';
 import { describeLocation, openStore } from '../storage/open-store.js';
 import { servedNames } from '../tls/served-names.js';
 import type { CommandHelp } from './command-help.js';
+import { FaultPlan } from '../traffic/fault-plan.js';
+import { FaultSimulator } from '../traffic/fault-simulator.js';
+import { describeFaultRule } from '../traffic/fault-spec.js';
+import { newSeed } from '../traffic/seeded-random.js';
+import { Throttle } from '../traffic/throttle.js';
+import { describeLimits } from '../traffic/throttle-spec.js';
 import { defaultTenant, ensureDataFolder, ensureSelfSignedCertificate } from './data-folder.js';
 
 export const SERVE_HELP: CommandHelp = {
@@ -52,9 +64,22 @@ export async function serve(argv: readonly string[], env: Environment = {}): Pro
   ensureDataFolder(config.dataDir);
   // Before the database: a certificate that cannot be used is found without waiting on it.
   const tls = tlsFiles(config);
-  const store = await openStore(config.database);
+  const metrics = new PortraitMetrics();
+  const logStream = joinedStdout();
+  // Every store call timed in one place (metrics/timed-store.ts).
+  const store = metrics.timeStore(await openStore(config.database));
   const tenantId = await defaultTenant(store);
   const issuerKey = loadOrCreateIssuerKey(config.dataDir);
+  // Off by default (development); on PostgreSQL the nodes share one budget (traffic/throttle.ts).
+  const throttle =
+    config.throttleLimits.length === 0
+      ? undefined
+      : new Throttle(config.throttleLimits, { ledger: store.usage, onSyncError: (error) => app.log.warn({ err: error }, 'throttle: could not share counts') });
+  const seed = config.seed ?? newSeed();
+  const faults = config.faultRules.length === 0 ? undefined : new FaultSimulator(new FaultPlan(config.faultRules, seed), { maxDelayed: config.maxDelayed });
+  const photoCache = config.cacheBytes > 0 ? new PhotoCache(config.cacheBytes) : undefined;
+  const decodeMemory = new DecodeBudget({ bytes: config.decodeMemoryBytes });
+  metrics.watch({ photoCache, decodeBudget: decodeMemory });
 
   const app = buildApp({
     verifier: createTokenVerifier({
@@ -70,8 +95,9 @@ export async function serve(argv: readonly string[], env: Environment = {}): Pro
         { renderUpload, renderResize },
         {
           pixelLimit: config.pixelLimit,
-          decodeMemory: new DecodeBudget({ bytes: config.decodeMemoryBytes }),
-          cache: config.cacheBytes > 0 ? new PhotoCache(config.cacheBytes) : undefined,
+          decodeMemory,
+          cache: photoCache,
+          timings: metrics.photoTimings,
         },
       ),
       uploads: new UploadGate({ concurrency: config.uploadConcurrency, queueLimit: config.uploadQueueLimit }),
@@ -83,15 +109,20 @@ export async function serve(argv: readonly string[], env: Environment = {}): Pro
       graceMs: BODY_GRACE_MS,
       memoryBytes: config.bodyMemoryBytes ?? defaultBodyMemoryBytes(config.uploadConcurrency + config.uploadQueueLimit),
     }),
+    cors: new CorsPolicy(config.corsOrigins),
     oauth: { issuerKey, applications: new Applications(store), audiences: config.audiences },
     ready: () => store.ping(),
-    logger: { level: config.logLevel },
+    logger: { level: config.logLevel, stream: logStream },
     https: tls && { cert: tls.cert, key: tls.key },
+    throttle,
+    faults,
+    metrics,
   });
 
   const listening = await listenOnAll(app, config.host, config.port);
   const { port } = listening;
-  const url = `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const url = localUrl(Boolean(tls), config.host, port);
+  const metricsServer = config.metricsPort === undefined ? undefined : await listenMetrics(metrics, config.metricsHost, config.metricsPort);
   const databaseFlag = config.database.kind === 'postgres' ? ` --database ${describeLocation(config.database)}` : '';
   const dataFlag = `--data ${JSON.stringify(config.dataDir)}${databaseFlag}`;
   // The signal handlers before the banner: whoever waits for the banner may signal at once.
@@ -104,6 +135,8 @@ export async function serve(argv: readonly string[], env: Environment = {}): Pro
       }, config.shutdownTimeoutMs);
       force.unref();
       closeOthers(listening, false);
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
       void app
         .close()
         .catch((error: unknown) => app.log.error({ err: error }, 'while closing'))
@@ -118,16 +151,33 @@ export async function serve(argv: readonly string[], env: Environment = {}): Pro
   process.stdout.write(
     [
       `Portrait is serving Microsoft Graph photos at ${url}/v1.0 (and /beta)`,
+      ...(isWildcard(config.host) ? [`  listening:   on every address; other machines use ${remoteUrl(Boolean(tls), port)}`] : []),
       `  data:        ${describeLocation(config.database)}`,
       tls ? `  certificate: ${tls.certPath}  (curl --cacert, or NODE_EXTRA_CA_CERTS)` : '  TLS: off',
       `  tenant:      ${tenantId}`,
       `  get a token: npx portrait token ${dataFlag} --user alice@contoso.com`,
+      ...(throttle ? [`  throttling:  ${describeLimits(throttle.limits)}${store.usage ? ' (shared by the nodes on this database)' : ' (per process)'}`] : []),
+      ...config.faultRules.map((rule) => `  simulating:  ${describeFaultRule(rule)}  (--seed ${seed}; answers marked x-portrait-simulated)`),
+      metricsServer
+        ? `  metrics:     ${localUrl(false, config.metricsHost, (metricsServer.address() as AddressInfo).port)}/metrics`
+        : `  metrics:     ${url}/metrics, with a Reports.Read.All token (or --metrics-port)`,
       '',
     ].join('\n'),
   );
 
   await stopped;
+  await throttle?.close();
+  logStream.flush();
+  metrics.close();
   await store.close();
+}
+
+async function listenMetrics(metrics: PortraitMetrics, host: string, port: number): Promise<Server> {
+  try {
+    return await listenForMetrics(metrics, host, port);
+  } catch (error) {
+    throw new ListenError(`cannot listen for metrics on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 function tlsFiles(config: Config): { certPath: string; cert: Buffer; key: Buffer } | undefined {

@@ -3,6 +3,7 @@
 import { resolve } from 'node:path';
 import { issueToken, loadOrCreateIssuerKey, type TokenSubject } from '../auth/built-in-issuer.js';
 import { checkPermissionNames, unknownNameMessage, type PermissionKind } from '../auth/permission-names.js';
+import { DEFAULT_USER_SCOPES } from '../auth/permissions.js';
 import { parseFlagsWithEnvironment, UsageError, type Environment, type FlagTable } from '../config.js';
 import { Directory } from '../directory/directory.js';
 import { GUID_PATTERN, idFromName } from '../directory/ids.js';
@@ -10,9 +11,6 @@ import { userPrincipalNameProblem } from '../directory/user-principal-name.js';
 import { storeLocation } from '../storage/open-store.js';
 import type { CommandHelp } from './command-help.js';
 import { openInstallation } from './data-folder.js';
-
-/** Enough for a newcomer to put, get and delete their own photo and their contacts'. */
-export const DEFAULT_USER_SCOPES = ['User.ReadWrite', 'User.ReadBasic.All', 'Contacts.ReadWrite'];
 
 const OPTIONS = {
   data: { type: 'string', value: 'DIR', description: 'the data folder serve uses: its issuer key signs the token (default ./data)' },

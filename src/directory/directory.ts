@@ -4,7 +4,8 @@
 // creates the ones a client needs before it can photograph them.
 import type { Principal } from '../auth/principal.js';
 import { errors } from '../errors.js';
-import type { Contact, ContactFolder, EmailAddress, Group, Invitation, Store, User } from '../storage/store.js';
+import type { ContactFolderProperty, ContactProperty, GroupProperty, ListQuery, Page, UserProperty } from '../storage/list-query.js';
+import type { Contact, ContactFolder, EmailAddress, Group, Invitation, MemberPage, Store, User } from '../storage/store.js';
 import { ConflictError } from '../storage/store.js';
 import { guestUserPrincipalName } from './guest-user-principal-name.js';
 import { driveIdFor, GUID_PATTERN, newId } from './ids.js';
@@ -57,6 +58,8 @@ export class Directory {
   readonly #seenCallers = new Set<string>();
   readonly #users: LookupCache<User> | undefined;
   readonly #groups: LookupCache<Group> | undefined;
+  /** Whether a user is a member of a group (joinedGroups photo reads), keyed by tenant, user and group. */
+  readonly #memberships: LookupCache<boolean> | undefined;
 
   constructor(store: Store, options: DirectoryOptions) {
     this.#store = store;
@@ -64,6 +67,7 @@ export class Directory {
     const ttl = options.lookupTtlMs ?? 30_000;
     this.#users = ttl > 0 ? new LookupCache(100_000, ttl) : undefined;
     this.#groups = ttl > 0 ? new LookupCache(100_000, ttl) : undefined;
+    this.#memberships = ttl > 0 ? new LookupCache(100_000, ttl) : undefined;
     // Every change to users and groups, this process's and others', reaches these caches
     // through the store's feed: whoever makes a change publishes it, nobody else clears.
     store.changes.subscribe((change) => {
@@ -71,12 +75,16 @@ export class Directory {
         case 'photo-changed':
           return;
         case 'group-changed':
+          // A member came or went, or the group (and its memberships) went.
+          this.#memberships?.clear();
           return this.#groups?.clear();
         case 'user-removed':
         case 'elsewhere':
           // A caller seen before may be gone now: provision them again on their next request.
           this.#seenCallers.clear();
           this.#users?.clear();
+          // Their memberships went with them (or, elsewhere, anyone's may have changed).
+          this.#memberships?.clear();
           // Another process may also have changed groups.
           if (change.kind === 'elsewhere') this.#groups?.clear();
           return;
@@ -155,13 +163,62 @@ export class Directory {
     return this.#found(group?.hasTeam ? group : undefined, groupId);
   }
 
-  /** Walks a folder chain: each folder must sit in the one before it. */
+  /**
+   * {user}/joinedGroups/{id}: the group, when the user is a member of it. A group the user
+   * is not in is as unknown as one that does not exist (404), as Graph answers.
+   */
+  async findJoinedGroup(principal: Principal, ref: UserRef, groupId: string, lookup: Lookup = {}): Promise<Group> {
+    const user = await this.findUser(principal, ref, lookup);
+    const group = await this.findGroup(principal.tenantId, groupId, lookup);
+    if (!(await this.#isMember(principal.tenantId, group.id, user.id, lookup))) throw errors.resourceNotFound(groupId);
+    return group;
+  }
+
+  /** POST /groups/{id}/members/$ref: the user becomes a member; 400 when they are one already. */
+  async addGroupMember(group: Group, user: User): Promise<void> {
+    let outcome;
+    try {
+      outcome = await this.#store.addGroupMember(group.tenantId, group.id, user.id);
+    } finally {
+      // Every cache of the group's memberships hears of it, in this process and (through the
+      // store's own notice) in the others.
+      this.#store.changes.publish({ kind: 'group-changed', tenantId: group.tenantId, groupId: group.id });
+    }
+    if (outcome === 'exists') throw errors.memberExists();
+    // The group or the user was deleted since they were looked up.
+    if (outcome === 'missing') throw errors.resourceNotFound(user.id);
+  }
+
+  /** DELETE /groups/{id}/members/{memberId}/$ref: 404 when the object is no member of the group. */
+  async removeGroupMember(group: Group, memberId: string): Promise<void> {
+    refuseUnstorable(memberId);
+    let removed;
+    try {
+      removed = await this.#store.removeGroupMember(group.tenantId, group.id, memberId);
+    } finally {
+      this.#store.changes.publish({ kind: 'group-changed', tenantId: group.tenantId, groupId: group.id });
+    }
+    if (!removed) throw errors.resourceNotFound(memberId);
+  }
+
+  listGroupMembers(group: Group, page: MemberPage): Promise<User[]> {
+    return this.#store.listGroupMembers(group.tenantId, group.id, page);
+  }
+
+  listMemberOf(user: User, page: MemberPage): Promise<Group[]> {
+    return this.#store.listMemberOf(user.tenantId, user.id, page);
+  }
+
+  /**
+   * Walks a folder chain: each folder must sit in the one before it. The first may be any of
+   * the user's folders, at any depth: Outlook addresses every folder as contactFolders/{id}.
+   */
   async findFolderChain(user: User, folderIds: readonly string[]): Promise<ContactFolder | undefined> {
     let parent: ContactFolder | undefined;
     for (const id of folderIds) {
       refuseUnstorable(id);
       const folder = await this.#store.getContactFolder(user.tenantId, user.id, id);
-      if (!folder || folder.parentFolderId !== (parent?.id ?? null)) throw errors.resourceNotFound(id);
+      if (!folder || (parent !== undefined && folder.parentFolderId !== parent.id)) throw errors.resourceNotFound(id);
       parent = folder;
     }
     return parent;
@@ -196,6 +253,23 @@ export class Directory {
 
   listContacts(user: User, folder: ContactFolder | undefined): Promise<Contact[]> {
     return this.#store.listContacts(user.tenantId, user.id, folder?.id ?? null);
+  }
+
+  /** One page of a listing (storage/list-query.ts); directory answers always ask the store. */
+  queryUsers(tenantId: string, query: ListQuery<UserProperty>): Promise<Page<User>> {
+    return this.#store.queryUsers(tenantId, query);
+  }
+
+  queryGroups(tenantId: string, query: ListQuery<GroupProperty>): Promise<Page<Group>> {
+    return this.#store.queryGroups(tenantId, query);
+  }
+
+  queryContactFolders(user: User, parent: ContactFolder | undefined, query: ListQuery<ContactFolderProperty>): Promise<Page<ContactFolder>> {
+    return this.#store.queryContactFolders(user.tenantId, user.id, parent?.id ?? null, query);
+  }
+
+  queryContacts(user: User, folder: ContactFolder | undefined, query: ListQuery<ContactProperty>): Promise<Page<Contact>> {
+    return this.#store.queryContacts(user.tenantId, user.id, folder?.id ?? null, query);
   }
 
   /** A user named by a client (POST /users, `portrait token --user`): the name must be a valid UPN. */
@@ -348,6 +422,25 @@ export class Directory {
     const group = await this.#store.getGroup(tenantId, id);
     reusableUntil(lookup, group ? this.#groups.set(cacheKey, group) : 0);
     return group;
+  }
+
+  /** Asked of the store for writes and directory answers; reads may use a recent answer. */
+  async #isMember(tenantId: string, groupId: string, userId: string, lookup: Lookup): Promise<boolean> {
+    if (!lookup.cached || !this.#memberships || !this.#store.changes.live) {
+      reusableUntil(lookup, 0);
+      return this.#store.isGroupMember(tenantId, groupId, userId);
+    }
+    // Ids from the store: lower-case already, and no client text in the key.
+    const cacheKey = `${tenantId}|${userId}|${groupId}`;
+    const hit = this.#memberships.entry(cacheKey);
+    if (hit) {
+      reusableUntil(lookup, hit.expires);
+      return hit.value;
+    }
+    const member = await this.#store.isGroupMember(tenantId, groupId, userId);
+    // Only a membership is reused: a read that is refused (404) asks again next time.
+    reusableUntil(lookup, member ? this.#memberships.set(cacheKey, member) : 0);
+    return member;
   }
 
   #found<T>(value: T | undefined, id: string): T {

@@ -2,7 +2,7 @@
 // README). Ids not given are derived from names, so running the same document
 // twice changes nothing the second time.
 import { errors } from '../errors.js';
-import type { Contact, ContactFolder, SaveResult, Store, User } from '../storage/store.js';
+import { ConflictError, type Contact, type ContactFolder, type SaveResult, type Store, type User } from '../storage/store.js';
 import { guestUserPrincipalName } from './guest-user-principal-name.js';
 import { driveIdFor, GUID_PATTERN, idFromName } from './ids.js';
 import { userPrincipalNameProblem } from './user-principal-name.js';
@@ -21,6 +21,7 @@ type Json = Record<string, unknown>;
 export async function importDocument(store: Store, tenantId: string, document: unknown): Promise<ImportCounts> {
   const counts: ImportCounts = { created: 0, updated: 0, unchanged: 0 };
   const count = (result: SaveResult) => void counts[result]++;
+  checkMembers(document, '', 'document');
   const root = object(document, 'the document');
   await store.ensureTenant(tenantId);
 
@@ -28,9 +29,9 @@ export async function importDocument(store: Store, tenantId: string, document: u
     const at = `users[${i}]`;
     const json = object(item, at);
     const upn = userPrincipalName(json.userPrincipalName, `${at}.userPrincipalName`);
-    const user = await saveUser(store, count, {
+    const user = await saveUser(store, count, at, {
       tenantId,
-      id: id(json.id, `${at}.id`) ?? idFromName(tenantId, 'user', upn.toLowerCase()),
+      id: id(json.id, `${at}.id`) ?? (await store.getUserByUpn(tenantId, upn))?.id ?? idFromName(tenantId, 'user', upn.toLowerCase()),
       userPrincipalName: upn,
       displayName: optional(json.displayName, `${at}.displayName`) ?? upn.split('@')[0] ?? upn,
       mail: optional(json.mail, `${at}.mail`) ?? null,
@@ -64,9 +65,9 @@ export async function importDocument(store: Store, tenantId: string, document: u
     const email = string(json.invitedUserEmailAddress, `${at}.invitedUserEmailAddress`);
     const invited = json.invitedUser === undefined ? {} : object(json.invitedUser, `${at}.invitedUser`);
     const upn = guestUserPrincipalName(tenantId, email);
-    const guest = await saveUser(store, count, {
+    const guest = await saveUser(store, count, `${at}.invitedUser`, {
       tenantId,
-      id: id(invited.id, `${at}.invitedUser.id`) ?? idFromName(tenantId, 'user', upn.toLowerCase()),
+      id: id(invited.id, `${at}.invitedUser.id`) ?? (await store.getUserByUpn(tenantId, upn))?.id ?? idFromName(tenantId, 'user', upn.toLowerCase()),
       userPrincipalName: upn,
       displayName: optional(invited.displayName, `${at}.invitedUser.displayName`) ?? email,
       mail: email,
@@ -87,9 +88,21 @@ export async function importDocument(store: Store, tenantId: string, document: u
   return counts;
 }
 
-async function saveUser(store: Store, count: (r: SaveResult) => void, input: Omit<User, 'driveId'>): Promise<User> {
+/**
+ * A user without an id in the document is whoever has its userPrincipalName already (say, one
+ * a token created), so importing merges by name; one whose id is given must own the name.
+ */
+async function saveUser(store: Store, count: (r: SaveResult) => void, at: string, input: Omit<User, 'driveId'>): Promise<User> {
   const user: User = { ...input, driveId: driveIdFor(input.id) };
-  count(await store.saveUser(user));
+  try {
+    count(await store.saveUser(user));
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error;
+    const owner = await store.getUserByUpn(input.tenantId, input.userPrincipalName);
+    throw new ImportError(
+      `${at}: userPrincipalName '${input.userPrincipalName}' belongs to another user (id ${owner?.id ?? 'unknown'}) than id ${input.id}`,
+    );
+  }
   return user;
 }
 
@@ -151,6 +164,43 @@ async function importContacts(
       emailAddresses: emails,
     };
     count(await store.saveContact(contact));
+  }
+}
+
+/**
+ * The members each object may have, and which of them hold objects (arrays of them, except
+ * invitedUser). The whole document is checked before anything is saved: a misspelled member
+ * ("usres") is refused rather than quietly ignored, which would import nothing, or half.
+ */
+const SHAPES = {
+  document: { users: 'user', groups: 'group', invitations: 'invitation' },
+  user: {
+    id: null, userPrincipalName: null, displayName: null, mail: null, userType: null, admin: null,
+    contacts: 'contact', contactFolders: 'contactFolder',
+  },
+  group: { id: null, displayName: null, mailNickname: null, description: null, team: null },
+  invitation: { id: null, invitedUserEmailAddress: null, invitedUser: 'invitedUser', inviteRedirectUrl: null },
+  invitedUser: { id: null, displayName: null, contacts: 'contact' },
+  contactFolder: { id: null, displayName: null, contacts: 'contact', childFolders: 'contactFolder' },
+  contact: { id: null, displayName: null, givenName: null, surname: null, emailAddresses: 'emailAddress' },
+  emailAddress: { address: null, name: null },
+} as const satisfies Record<string, Record<string, string | null>>;
+
+type Shape = keyof typeof SHAPES;
+
+/** `at` is where the object is ('' for the document itself), as the messages of the import name it. */
+function checkMembers(value: unknown, at: string, shape: Shape): void {
+  const json = object(value, at || 'the document');
+  const members: Record<string, Shape | null> = SHAPES[shape];
+  for (const [key, member] of Object.entries(json)) {
+    if (!Object.hasOwn(members, key)) {
+      throw new ImportError(`${at || 'the document'} has an unknown member '${key.slice(0, 64)}' (it may have: ${Object.keys(members).join(', ')})`);
+    }
+    const inner = members[key];
+    const path = at === '' ? key : `${at}.${key}`;
+    if (inner === null || inner === undefined || member === undefined) continue;
+    if (inner === 'invitedUser') checkMembers(member, path, inner);
+    else for (const [i, item] of array(member, path).entries()) checkMembers(item, `${path}[${i}]`, inner);
   }
 }
 

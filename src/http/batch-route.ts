@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import { errors } from '../errors.js';
+import { observedPrincipal } from './access-log.js';
 import { parseBatch, type BatchStep } from './batch-request.js';
 import { clientRequestIdOf, errorBody } from './error-envelope.js';
 import { BODY_LIMIT } from './limits.js';
@@ -78,7 +79,7 @@ export function registerBatchRoute(app: FastifyInstance, options: BatchRouteOpti
       exposeHeadRoute: false,
       handler: async function batchRequest(request: FastifyRequest, reply: FastifyReply) {
         // The batch is authenticated as a whole (401 for all of it); each request is authorized on its own.
-        await options.verifier.verify(request.headers.authorization);
+        request.observed = observedPrincipal(await options.verifier.verify(request.headers.authorization));
         if (request.method !== 'POST') throw errors.methodNotAllowed(['POST']);
         // Graph caps a whole batch at the same 4 MB as one upload.
         const steps = parseBatch(await options.bodies.read(request, reply, BODY_LIMIT), version);

@@ -7,9 +7,12 @@ import { errors } from '../errors.js';
 import type { Contact, ContactFolder, EmailAddress, Group, Invitation, User } from '../storage/store.js';
 import type { GraphContext, GraphServices } from './graph-context.js';
 import type { Resource } from './graph-path.js';
+import { answerList, CONTACT_LIST, FOLDER_LIST, GROUP_LIST, USER_LIST } from './directory-lists.js';
 import { readJsonBody, textOrNull, type JsonObject } from './json-body.js';
+import type { MembershipResource } from './membership-handler.js';
+import { sendGraphJson } from './odata-json.js';
 
-type DirectoryResource = Exclude<Resource, { type: 'photo' }>;
+type DirectoryResource = Exclude<Resource, { type: 'photo' } | MembershipResource>;
 
 export async function handleDirectory(services: GraphServices, context: GraphContext, resource: DirectoryResource): Promise<void> {
   const { directory } = services;
@@ -38,7 +41,9 @@ export async function handleDirectory(services: GraphServices, context: GraphCon
   switch (resource.type) {
     case 'users': {
       await guard(none);
-      if (method === 'GET') return list(context, 'users', (await directory.listUsers(tenantId)).map(userJson));
+      if (method === 'GET') {
+        return answerList(context, { schema: USER_LIST, contextPath: 'users', listing: 'users', fetch: (query) => directory.queryUsers(tenantId, query), toJson: userJson });
+      }
       const body = await readJsonBody(context);
       const user = await directory.createUser(tenantId, {
         userPrincipalName: body.userPrincipalName as string,
@@ -56,7 +61,9 @@ export async function handleDirectory(services: GraphServices, context: GraphCon
     }
     case 'groups': {
       await guard(none);
-      if (method === 'GET') return list(context, 'groups', (await directory.listGroups(tenantId)).map(groupJson));
+      if (method === 'GET') {
+        return answerList(context, { schema: GROUP_LIST, contextPath: 'groups', listing: 'groups', fetch: (query) => directory.queryGroups(tenantId, query), toJson: groupJson });
+      }
       const body = await readJsonBody(context);
       const displayName = body.displayName as string;
       const group = await directory.createGroup(tenantId, {
@@ -93,7 +100,15 @@ export async function handleDirectory(services: GraphServices, context: GraphCon
         (found) => found.user.id,
       );
       if (resource.type === 'contactFolder') return entity(context, 'contactFolders/$entity', folderJson(parent as ContactFolder));
-      if (method === 'GET') return list(context, 'contactFolders', (await directory.listContactFolders(user, parent)).map(folderJson));
+      if (method === 'GET') {
+        return answerList(context, {
+          schema: FOLDER_LIST,
+          contextPath: 'contactFolders',
+          listing: ['contactFolders', user.id, parent?.id ?? null],
+          fetch: (query) => directory.queryContactFolders(user, parent, query),
+          toJson: folderJson,
+        });
+      }
       const body = await readJsonBody(context);
       const folder = await directory.createContactFolder(user, parent, body.displayName as string);
       return created(context, 'contactFolders/$entity', folderJson(folder));
@@ -106,7 +121,15 @@ export async function handleDirectory(services: GraphServices, context: GraphCon
         },
         (found) => found.user.id,
       );
-      if (method === 'GET') return list(context, 'contacts', (await directory.listContacts(user, folder)).map(contactJson));
+      if (method === 'GET') {
+        return answerList(context, {
+          schema: CONTACT_LIST,
+          contextPath: 'contacts',
+          listing: ['contacts', user.id, folder?.id ?? null],
+          fetch: (query) => directory.queryContacts(user, folder, query),
+          toJson: contactJson,
+        });
+      }
       const contact = await directory.createContact(user, folder, contactInput(await readJsonBody(context)));
       return created(context, 'contacts/$entity', contactJson(contact));
     }
@@ -150,7 +173,7 @@ function contactInput(body: JsonObject): { displayName: string; givenName: strin
   return { displayName, givenName, surname, emailAddresses };
 }
 
-function userJson(user: User): JsonObject {
+export function userJson(user: User): JsonObject {
   return {
     id: user.id,
     displayName: user.displayName,
@@ -160,7 +183,7 @@ function userJson(user: User): JsonObject {
   };
 }
 
-function groupJson(group: Group): JsonObject {
+export function groupJson(group: Group): JsonObject {
   return {
     id: group.id,
     displayName: group.displayName,
@@ -207,8 +230,7 @@ function driveJson(user: User): JsonObject {
 }
 
 function send(context: GraphContext, status: number, body: JsonObject): void {
-  context.reply.code(status).header('content-type', 'application/json; charset=utf-8');
-  return void context.reply.send(JSON.stringify(body));
+  return sendGraphJson(context, status, body);
 }
 
 function entity(context: GraphContext, path: string, body: JsonObject): void {
@@ -217,10 +239,6 @@ function entity(context: GraphContext, path: string, body: JsonObject): void {
 
 function created(context: GraphContext, path: string, body: JsonObject): void {
   return send(context, 201, { '@odata.context': `${context.serviceRoot}/$metadata#${path}`, ...body });
-}
-
-function list(context: GraphContext, path: string, value: JsonObject[]): void {
-  return send(context, 200, { '@odata.context': `${context.serviceRoot}/$metadata#${path}`, value });
 }
 
 function noContent(context: GraphContext): void {

@@ -1,6 +1,8 @@
 // Turns every error into Graph's error envelope (contract §6), in one place. A
 // GraphError carries its own code and status; Fastify's own errors are mapped;
 // anything else is logged and becomes a 500 that tells nothing of the inside.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { errors, GraphError } from '../errors.js';
 import { BODY_LIMIT } from './limits.js';
@@ -37,6 +39,9 @@ export function setCommonHeaders(request: FastifyRequest, reply: FastifyReply): 
     'client-request-id': clientRequestIdOf(request.headers['client-request-id'], request.id),
     'x-content-type-options': 'nosniff',
     'cache-control': 'no-store',
+    // Access-Control-Allow-Origin names the page's origin (http/cors.ts): a browser must not
+    // answer one page from what it kept for another, nor a page from what it kept for an <img>.
+    vary: 'Origin',
   });
 }
 
@@ -53,6 +58,8 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
     request.log.error({ err: error, requestId: request.id }, 'unexpected error');
     graphError = errors.internal();
   }
+  // A 401's reason (expired, bad signature…) is for the access log only.
+  if (graphError.reason !== undefined) request.observed = { ...request.observed, reason: graphError.reason };
   const requestId = request.id;
   const clientRequestId = reply.getHeader('client-request-id') ?? requestId;
   // A 413 closes its connection (under app.inject too). Any answer sent before the body has
@@ -77,4 +84,27 @@ export function errorBody(error: GraphError, requestId: string, clientRequestId:
       innerError: { date: graphDate(), 'request-id': requestId, 'client-request-id': clientRequestId },
     },
   };
+}
+
+/**
+ * The same envelope and common headers, written straight on Node's response: for answers
+ * made in front of Fastify (the read fast path's 429, `serve --simulate`'s faults).
+ */
+export function sendRawError(request: IncomingMessage, response: ServerResponse, error: GraphError): void {
+  const requestId = randomUUID();
+  const clientRequestId = clientRequestIdOf(request.headers['client-request-id'], requestId);
+  const body = JSON.stringify(errorBody(error, requestId, clientRequestId));
+  // Called as the request arrives, before Node has marked even a bodiless one complete.
+  const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
+  if (hasBody && !request.complete) lingeringClose(request, response);
+  response.writeHead(error.status, {
+    ...error.headers,
+    'request-id': requestId,
+    'client-request-id': clientRequestId,
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-store',
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  });
+  response.end(request.method === 'HEAD' ? undefined : body);
 }

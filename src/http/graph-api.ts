@@ -23,6 +23,18 @@ const collection = (item: string): JsonSchema => ({
   required: ['value'],
   properties: { '@odata.context': ODATA_CONTEXT, value: { type: 'array', items: { $ref: `#/components/schemas/${item}` } } },
 });
+/** A listing's page: the next page's URL while more follow, the count when asked. */
+const page = (item: string): JsonSchema => {
+  const base = collection(item) as { properties: Record<string, JsonSchema> };
+  return {
+    ...collection(item),
+    properties: {
+      ...base.properties,
+      '@odata.count': { type: 'integer', description: 'Every object the $filter and $search match ($count=true).' },
+      '@odata.nextLink': { type: 'string', description: 'The next page; absent on the last.' },
+    },
+  };
+};
 
 /** The JSON bodies Portrait reads and writes. Request schemas are what validateBody checks. */
 export const SCHEMAS = {
@@ -34,6 +46,7 @@ export const SCHEMAS = {
     required: ['id'],
     properties: {
       '@odata.context': ODATA_CONTEXT,
+      '@odata.id': { type: 'string', description: 'The canonical URL of this photo (or size), as Graph writes it: …/users(\'{id}\')/photo.' },
       '@odata.mediaContentType': { type: 'string', const: 'image/jpeg' },
       '@odata.mediaEtag': { type: 'string', description: 'Strong ETag of the photo version; also the ETag header of its bytes.' },
       id: { type: 'string', readOnly: true, pattern: '^[0-9]+X[0-9]+$', examples: ['648X648'] },
@@ -55,7 +68,7 @@ export const SCHEMAS = {
       userType: { type: 'string', enum: ['Member', 'Guest'] },
     },
   },
-  userCollection: collection('user'),
+  userCollection: page('user'),
   userCreate: {
     type: 'object',
     title: 'user',
@@ -74,7 +87,7 @@ export const SCHEMAS = {
       resourceProvisioningOptions: { type: 'array', items: { type: 'string' } },
     },
   },
-  groupCollection: collection('group'),
+  groupCollection: page('group'),
   groupCreate: {
     type: 'object',
     title: 'group',
@@ -93,11 +106,46 @@ export const SCHEMAS = {
   },
   // PUT /groups/{id}/team: Graph takes team settings here; Portrait keeps none of them.
   teamCreate: { type: 'object', title: 'team' },
+  // Members of a group and a user's groups: directoryObjects, each saying its type.
+  directoryObjectCollection: {
+    type: 'object',
+    required: ['value'],
+    properties: {
+      '@odata.context': ODATA_CONTEXT,
+      '@odata.nextLink': { type: 'string', description: 'The next page (100 by default, $top up to 999); absent on the last.' },
+      value: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['@odata.type', 'id'],
+          properties: { '@odata.type': { type: 'string', enum: ['#microsoft.graph.user', '#microsoft.graph.group'] }, id: GUID },
+        },
+      },
+    },
+  },
+  referenceCollection: {
+    type: 'object',
+    required: ['value'],
+    properties: {
+      '@odata.context': ODATA_CONTEXT,
+      '@odata.nextLink': { type: 'string' },
+      value: { type: 'array', items: { type: 'object', required: ['@odata.id'], properties: { '@odata.id': { type: 'string' } } } },
+    },
+  },
+  // POST /groups/{id}/members/$ref. Graph's host or this service's, …/directoryObjects/{id} or …/users/{id}.
+  memberReference: {
+    type: 'object',
+    title: 'reference',
+    required: ['@odata.id'],
+    properties: {
+      '@odata.id': { type: 'string', minLength: 1, maxLength: 2048, examples: ['https://graph.microsoft.com/v1.0/directoryObjects/4c9b6f2e-1d0a-4f7e-9a35-0c8e2b7d5a11'] },
+    },
+  },
   contactFolder: {
     type: 'object',
     properties: { '@odata.context': ODATA_CONTEXT, id: GUID, displayName: { type: 'string' }, parentFolderId: { type: ['string', 'null'] } },
   },
-  contactFolderCollection: collection('contactFolder'),
+  contactFolderCollection: page('contactFolder'),
   contactFolderCreate: { type: 'object', title: 'contactFolder', required: ['displayName'], properties: { displayName: NAME(256) } },
   contact: {
     type: 'object',
@@ -111,7 +159,7 @@ export const SCHEMAS = {
       parentFolderId: { type: ['string', 'null'] },
     },
   },
-  contactCollection: collection('contact'),
+  contactCollection: page('contact'),
   emailAddress: { type: 'object', properties: { address: { type: 'string' }, name: { type: 'string' } } },
   // displayName may be left out when givenName, surname or an address can stand for it.
   contactCreate: {
@@ -208,9 +256,13 @@ export interface Operation {
   readonly conditional?: 'read' | 'write';
   /** $select=id,width,height */
   readonly select?: boolean;
+  /** A listing: paged, with $top, $skiptoken, $select, $filter, $orderby, $count, $search (http/odata-query.ts). */
+  readonly list?: boolean;
 }
 
 export interface Route {
+  /** Served under these versions only; both when absent. */
+  readonly versions?: readonly ('v1.0' | 'beta')[];
   readonly templates: readonly string[];
   readonly operations: Readonly<Partial<Record<Method, Operation>>>;
 }
@@ -230,6 +282,7 @@ const PHOTO_OWNERS: Record<PhotoOwnerRef['kind'], readonly string[]> = {
   group: ['/groups/{group-id}'],
   team: [...TEAMS, '/groups/{group-id}/team'],
   contact: CONTACTS,
+  joinedGroup: USERS.map((user) => `${user}/joinedGroups/{group-id}`),
 };
 
 const PHOTO_PERMISSION: Record<PhotoOwnerRef['kind'], PermissionTarget> = {
@@ -237,6 +290,8 @@ const PHOTO_PERMISSION: Record<PhotoOwnerRef['kind'], PermissionTarget> = {
   group: 'groupPhoto',
   team: 'teamPhoto',
   contact: 'contactPhoto',
+  // The group's photo, through one of its members: the group photo rows.
+  joinedGroup: 'groupPhoto',
 };
 
 type PhotoPart = 'metadata' | 'value' | 'list' | 'size' | 'sizeValue';
@@ -249,6 +304,13 @@ const PHOTO_SUFFIX: Record<PhotoPart, string> = {
 };
 
 function photoRoute(kind: PhotoOwnerRef['kind'], part: PhotoPart): Route {
+  const route = photoRouteOf(kind, part);
+  if (kind !== 'joinedGroup') return route;
+  // joinedGroups/{id} is beta's, and Graph documents only reads through it (group-list-photos).
+  return { versions: ['beta'], templates: route.templates, operations: { ...(route.operations.GET && { GET: route.operations.GET }) } };
+}
+
+function photoRouteOf(kind: PhotoOwnerRef['kind'], part: PhotoPart): Route {
   const target = PHOTO_PERMISSION[kind];
   const read = { target, access: 'read' } as const;
   const write = { target, access: 'write' } as const;
@@ -258,7 +320,7 @@ function photoRoute(kind: PhotoOwnerRef['kind'], part: PhotoPart): Route {
   const templates = PHOTO_OWNERS[kind].map((owner) => owner + PHOTO_SUFFIX[part]);
   const remove: Operation = { summary: 'Delete the photo (every size).', permission: write, status: 200, errors: [403, 404, 412, 429], conditional: 'write' };
   const upload: Operation = {
-    summary: 'Upload a photo: JPEG, PNG, WebP, GIF or AVIF up to 4 MB, whatever the Content-Type says. Answers with an empty body.',
+    summary: 'Upload a photo: JPEG, PNG, WebP, GIF, AVIF or HEIC up to 4 MB, whatever the Content-Type says. Answers with an empty body.',
     permission: write,
     request: image,
     status: kind === 'team' ? 204 : 200,
@@ -342,8 +404,13 @@ export const ROUTES = {
   'photo.team.value': photoRoute('team', 'value'),
   'photo.contact.metadata': photoRoute('contact', 'metadata'),
   'photo.contact.value': photoRoute('contact', 'value'),
+  'photo.joinedGroup.metadata': photoRoute('joinedGroup', 'metadata'),
+  'photo.joinedGroup.value': photoRoute('joinedGroup', 'value'),
+  'photo.joinedGroup.list': photoRoute('joinedGroup', 'list'),
+  'photo.joinedGroup.size': photoRoute('joinedGroup', 'size'),
+  'photo.joinedGroup.sizeValue': photoRoute('joinedGroup', 'sizeValue'),
   users: directoryRoute(['/users'], 'users', {
-    GET: { summary: 'List the tenant’s users.', status: 200, response: json('userCollection'), errors: [403] },
+    GET: { summary: 'List the tenant’s users, a page at a time.', status: 200, response: json('userCollection'), errors: [403], list: true },
     POST: { summary: 'Create a user.', request: { ...json('userCreate'), graphType: 'microsoft.graph.user' }, status: 201, response: json('user'), errors: [403, 413] },
   }),
   user: directoryRoute([...USERS, ...DRIVE_CREATORS], 'user', {
@@ -351,7 +418,7 @@ export const ROUTES = {
     DELETE: { summary: 'Delete a user, with their photo and contacts.', status: 204, errors: [403, 404] },
   }),
   groups: directoryRoute(['/groups'], 'groups', {
-    GET: { summary: 'List the tenant’s groups.', status: 200, response: json('groupCollection'), errors: [403] },
+    GET: { summary: 'List the tenant’s groups, a page at a time.', status: 200, response: json('groupCollection'), errors: [403], list: true },
     POST: { summary: 'Create a group.', request: { ...json('groupCreate'), graphType: 'microsoft.graph.group' }, status: 201, response: json('group'), errors: [403, 413] },
   }),
   group: directoryRoute(['/groups/{group-id}'], 'group', {
@@ -369,7 +436,7 @@ export const ROUTES = {
     USERS.flatMap((user) => [`${user}/contactFolders`, `${user}/contactFolders/{contactFolder-id}/childFolders`]),
     'contacts',
     {
-      GET: { summary: 'List contact folders.', status: 200, response: json('contactFolderCollection'), errors: [403, 404] },
+      GET: { summary: 'List contact folders, a page at a time.', status: 200, response: json('contactFolderCollection'), errors: [403, 404], list: true },
       POST: { summary: 'Create a contact folder.', request: { ...json('contactFolderCreate'), graphType: 'microsoft.graph.contactFolder' }, status: 201, response: json('contactFolder'), errors: [403, 404, 413] },
     },
   ),
@@ -379,7 +446,7 @@ export const ROUTES = {
     { GET: { summary: 'A contact folder.', status: 200, response: json('contactFolder'), errors: [403, 404] } },
   ),
   contacts: directoryRoute(CONTACT_LISTS, 'contacts', {
-    GET: { summary: 'List contacts.', status: 200, response: json('contactCollection'), errors: [403, 404] },
+    GET: { summary: 'List contacts, a page at a time.', status: 200, response: json('contactCollection'), errors: [403, 404], list: true },
     POST: { summary: 'Create a contact.', request: { ...json('contactCreate'), graphType: 'microsoft.graph.contact' }, status: 201, response: json('contact'), errors: [403, 404, 413] },
   }),
   contact: directoryRoute(CONTACTS, 'contacts', {
@@ -390,6 +457,25 @@ export const ROUTES = {
   }),
   invitation: directoryRoute(['/invitations/{invitation-id}'], 'invitations', {
     GET: { summary: 'An invitation.', status: 200, response: json('invitation'), errors: [403, 404] },
+  }),
+  // Membership: users are members of groups (http/membership-handler.ts).
+  groupMembers: directoryRoute(['/groups/{group-id}/members'], 'groupMembers', {
+    GET: { summary: 'The group’s members (users), 100 a page by default; $top up to 999, @odata.nextLink to the next.', status: 200, response: json('directoryObjectCollection'), errors: [403, 404] },
+  }),
+  groupMemberRefs: directoryRoute(['/groups/{group-id}/members/$ref'], 'groupMembers', {
+    GET: { summary: 'The group’s members as references (@odata.id), paged as members.', status: 200, response: json('referenceCollection'), errors: [403, 404] },
+    POST: {
+      summary: 'Add a user to the group: {"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/{id}"}. 400 if they are a member already.',
+      request: { ...json('memberReference'), graphType: 'microsoft.graph.directoryObject' },
+      status: 204,
+      errors: [403, 404, 413],
+    },
+  }),
+  groupMemberRef: directoryRoute(['/groups/{group-id}/members/{member-id}/$ref'], 'groupMembers', {
+    DELETE: { summary: 'Remove a member from the group.', status: 204, errors: [403, 404] },
+  }),
+  memberOf: directoryRoute(USERS.map((user) => `${user}/memberOf`), 'memberOf', {
+    GET: { summary: 'The groups the user is a member of, paged as a group’s members.', status: 200, response: json('directoryObjectCollection'), errors: [403, 404] },
   }),
   drive: directoryRoute(DRIVES, 'drive', {
     GET: { summary: 'A user’s drive; its root’s creator is its owner.', status: 200, response: json('drive'), errors: [403, 404] },

@@ -15,7 +15,9 @@ export type PhotoOwnerRef =
   | { readonly kind: 'user'; readonly user: UserRef }
   | { readonly kind: 'group'; readonly groupId: string }
   | { readonly kind: 'team'; readonly groupId: string; readonly user: UserRef | undefined }
-  | { readonly kind: 'contact'; readonly user: UserRef; readonly folderIds: readonly string[]; readonly contactId: string };
+  | { readonly kind: 'contact'; readonly user: UserRef; readonly folderIds: readonly string[]; readonly contactId: string }
+  /** {user}/joinedGroups/{id} (beta): the group's photo, reached only by one of its members. */
+  | { readonly kind: 'joinedGroup'; readonly user: UserRef; readonly groupId: string };
 
 export type Resource =
   | { readonly type: 'photo'; readonly owner: PhotoOwnerRef; readonly target: PhotoTarget }
@@ -30,7 +32,20 @@ export type Resource =
   | { readonly type: 'contactFolder'; readonly user: UserRef; readonly folderIds: readonly string[] }
   | { readonly type: 'invitations' }
   | { readonly type: 'invitation'; readonly invitationId: string }
-  | { readonly type: 'drive'; readonly user: UserRef };
+  | { readonly type: 'drive'; readonly user: UserRef }
+  /** /groups/{id}/members */
+  | { readonly type: 'groupMembers'; readonly groupId: string }
+  /** /groups/{id}/members/$ref */
+  | { readonly type: 'groupMemberRefs'; readonly groupId: string }
+  /** /groups/{id}/members/{memberId}/$ref */
+  | { readonly type: 'groupMemberRef'; readonly groupId: string; readonly memberId: string }
+  /** {user}/memberOf */
+  | { readonly type: 'memberOf'; readonly user: UserRef };
+
+export interface ParseOptions {
+  /** The path came under /beta, whose user has joinedGroups (v1.0's does not). */
+  readonly beta?: boolean;
+}
 
 export interface ParsedPath {
   readonly resource: Resource;
@@ -41,27 +56,44 @@ export interface ParsedPath {
 /** Splits and percent-decodes a path; a malformed escape is a 400 naming the segment. */
 export function splitPath(path: string): string[] {
   const raw = path.split('/').filter((segment, i, all) => segment !== '' || (i > 0 && i < all.length - 1));
-  return raw.map((segment) => {
+  return raw.flatMap((segment) => {
+    let decoded: string;
     try {
-      return decodeURIComponent(segment);
+      decoded = decodeURIComponent(segment);
     } catch {
       throw errors.segmentNotFound(segment);
     }
+    return keyAsSegment(decoded);
   });
 }
 
+/** Collections whose members OData also addresses as `name('key')`. */
+const KEYED = new Set(['users', 'groups', 'teams', 'contacts', 'contactfolders', 'childfolders', 'joinedteams', 'invitations', 'drives']);
+
+/**
+ * `users('{id}')` is `users/{id}`, as OData's key syntax (and Graph) has it; a quote in the key
+ * is doubled. Only after a collection's name: a UPN such as `o'neil(x)@…` stays one segment.
+ */
+function keyAsSegment(segment: string): string[] {
+  const match = /^([A-Za-z]+)\('((?:[^']|'')*)'\)$/.exec(segment);
+  if (match === null || !KEYED.has(match[1]!.toLowerCase())) return [segment];
+  return [match[1]!, match[2]!.replace(/''/g, "'")];
+}
+
 /** `segments` are the decoded segments after the version prefix. */
-export function parseGraphPath(segments: readonly string[]): ParsedPath {
-  return new Parser(segments).parse();
+export function parseGraphPath(segments: readonly string[], options: ParseOptions = {}): ParsedPath {
+  return new Parser(segments, options.beta ?? false).parse();
 }
 
 class Parser {
   readonly #segments: readonly string[];
+  readonly #beta: boolean;
   #at = 0;
   #usesMe = false;
 
-  constructor(segments: readonly string[]) {
+  constructor(segments: readonly string[], beta: boolean) {
     this.#segments = segments;
+    this.#beta = beta;
   }
 
   parse(): ParsedPath {
@@ -145,6 +177,19 @@ class Parser {
         const groupId = this.#id();
         return groupId === undefined ? this.#unknown() : this.#team(groupId, user, false);
       }
+      case 'memberof':
+        if (this.#atEnd()) return { type: 'memberOf', user };
+        this.#next();
+        return this.#unknown();
+      case 'joinedgroups': {
+        // Beta only: v1.0's user has no joinedGroups, and Graph answers its segment with 400.
+        if (!this.#beta) return this.#unknown();
+        const groupId = this.#id();
+        if (groupId === undefined) return this.#unknown();
+        const next = this.#name();
+        if (next === 'photo' || next === 'photos') return this.#photo({ kind: 'joinedGroup', user, groupId }, next);
+        return this.#unknown();
+      }
       default:
         return this.#unknown();
     }
@@ -160,9 +205,26 @@ class Parser {
         return this.#photo({ kind: 'group', groupId }, name);
       case 'team':
         return this.#team(groupId, undefined, true);
+      case 'members':
+        return this.#members(groupId);
       default:
         return this.#unknown();
     }
+  }
+
+  /** /groups/{id}/members, members/$ref, members/{memberId}/$ref. */
+  #members(groupId: string): Resource {
+    const next = this.#next();
+    if (next === undefined) return { type: 'groupMembers', groupId };
+    if (next.toLowerCase() === '$ref' && this.#atEnd()) return { type: 'groupMemberRefs', groupId };
+    // members/{memberId} alone (the member as an entity) is not served: its segment is named.
+    if (next === '' || next.toLowerCase() === '$ref' || this.#atEnd()) return this.#unknown();
+    if (this.#name() !== '$ref') return this.#unknown();
+    if (!this.#atEnd()) {
+      this.#next();
+      return this.#unknown();
+    }
+    return { type: 'groupMemberRef', groupId, memberId: next };
   }
 
   #team(groupId: string, user: UserRef | undefined, viaGroup: boolean): Resource {

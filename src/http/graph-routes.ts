@@ -6,14 +6,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import { errors } from '../errors.js';
+import { observedPrincipal } from './access-log.js';
 import { BatchOrigins, registerBatchRoute } from './batch-route.js';
 import { methodsOf, operationOf, routeKeyOf } from './graph-api.js';
 import { handleDirectory } from './directory-handler.js';
 import type { GraphServices } from './graph-context.js';
 import { parseGraphPath, splitPath } from './graph-path.js';
 import type { HotReads } from './hot-reads.js';
+import { handleMembership, isMembershipResource } from './membership-handler.js';
 import { handlePhoto } from './photo-handler.js';
 import type { RequestBodies } from './request-bodies.js';
+import { callerOf, throttledError, type Throttle } from '../traffic/throttle.js';
 
 export const GRAPH_VERSIONS = ['v1.0', 'beta'] as const;
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -27,10 +30,15 @@ export interface GraphRoutesOptions {
   readonly hotReads?: HotReads | undefined;
   /** The app's one body reader: its memory budget is shared by every body. */
   readonly bodies: RequestBodies;
+  /** `serve --throttle`'s budgets; absent when throttling is off. */
+  readonly throttle?: Throttle | undefined;
 }
 
+/** What Graph's write quota counts (https://learn.microsoft.com/graph/throttling-limits). */
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOptions): void {
-  const { verifier, services, bodies } = options;
+  const { verifier, services, bodies, throttle } = options;
   const origins = new BatchOrigins();
   registerBatchRoute(app, { verifier, origins, versions: GRAPH_VERSIONS, publicUrl: options.publicUrl, bodies });
   for (const version of GRAPH_VERSIONS) {
@@ -41,12 +49,22 @@ export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOp
       exposeHeadRoute: false,
       handler: async function graphRequest(request: FastifyRequest, reply: FastifyReply) {
         const principal = await verifier.verify(request.headers.authorization);
+        const observed = observedPrincipal(principal);
+        request.observed = observed;
+        // Counted once the caller is known, before anything else is done for it, as Graph
+        // does: a $batch's requests each on their own (they come through here).
+        if (throttle !== undefined) {
+          const refusal = throttle.admit(callerOf(principal), WRITES.has(request.method));
+          if (refusal !== undefined) throw throttledError(refusal);
+        }
         await services.directory.provisionCaller(principal);
         const path = request.url.split('?', 1)[0] as string;
         const segments = splitPath(path).slice(1);
-        const parsed = parseGraphPath(segments);
+        const parsed = parseGraphPath(segments, { beta: version === 'beta' });
         if (parsed.usesMe && !principal.delegated) throw errors.meNeedsDelegated();
         const route = routeKeyOf(parsed.resource);
+        // The operation, not the URL, labels its metrics: a bounded set of names.
+        observed.route = route;
         const operation = operationOf(route, request.method === 'HEAD' ? 'GET' : request.method);
         if (operation === undefined) {
           const allowed = methodsOf(route);
@@ -59,6 +77,7 @@ export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOp
         const context = { principal, request, reply, serviceRoot: `${origin}/${version}`, operation, hotReads, bodies };
         const { resource } = parsed;
         if (resource.type === 'photo') await handlePhoto(services, context, resource.owner, resource.target);
+        else if (isMembershipResource(resource)) await handleMembership(services, context, resource);
         else await handleDirectory(services, context, resource);
         return reply;
       },

@@ -25,8 +25,10 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PHOTO_CACHE_CONTROL, type CachedSize } from '../photos/photo-cache.js';
 import type { PhotoService } from '../photos/photo-service.js';
+import type { AccessLog, Observed } from './access-log.js';
 import { notModified } from './conditional.js';
-import { clientRequestIdOf } from './error-envelope.js';
+import { throttledError, type Caller, type Throttle } from '../traffic/throttle.js';
+import { clientRequestIdOf, sendRawError } from './error-envelope.js';
 
 /** What the route answered a read with, and for how long it may be answered again. */
 export interface ReadAnswered {
@@ -40,6 +42,10 @@ export interface ReadAnswered {
   readonly cacheKey: string;
   /** ms since the epoch: the earlier of the token's exp and the lookups' reuse limit. */
   readonly until: number;
+  /** Whom `serve --throttle` counts the read against (traffic/throttle.ts): the token's, made once. */
+  readonly caller: Caller;
+  /** The route's access-log fields (operation, tenant, caller), logged again for every answer. */
+  readonly observed?: Observed | undefined;
 }
 
 interface Memo extends ReadAnswered {
@@ -70,6 +76,8 @@ export class HotReads {
   /** The one copy of each remembered token, with how many memos use it. */
   readonly #tokens = new Map<string, { readonly value: string; memos: number }>();
   readonly #now: () => number;
+  /** `serve --throttle`'s budgets, when on: the fast path counts what it answers too. */
+  #throttle: Throttle | undefined;
   #open = true;
   #served = 0;
 
@@ -77,6 +85,11 @@ export class HotReads {
     this.#photos = photos;
     this.#maxEntries = options.maxEntries ?? 10_000;
     this.#now = options.now ?? Date.now;
+  }
+
+  /** Counts every read answered here against the caller's budgets, refusing with 429 when spent. */
+  useThrottle(throttle: Throttle | undefined): void {
+    this.#throttle = throttle;
   }
 
   /** How many requests the fast path answered (for tests and diagnostics). */
@@ -109,7 +122,7 @@ export class HotReads {
       if (!oldest.done) this.#forget(oldest.value);
     }
     // The route's headers: setCommonHeaders, then the photo's (photo-handler.ts).
-    const common = ['request-id', '', 'client-request-id', '', 'x-content-type-options', 'nosniff'];
+    const common = ['request-id', '', 'client-request-id', '', 'x-content-type-options', 'nosniff', 'vary', 'Origin'];
     const ok = [...common, ...Object.entries(answer.headers).flat()];
     const notModified = [...common, 'cache-control', PHOTO_CACHE_CONTROL, 'etag', answer.etag];
     // One copy of a token for all its memos: a token's many URLs must not each hold it.
@@ -130,9 +143,10 @@ export class HotReads {
   /**
    * Answers the request and returns true, or returns false and leaves it untouched for
    * Fastify. The status, headers and body are the route's (setCommonHeaders, then the
-   * photo's: see photo-handler.ts); test/hot-reads.test.ts holds them equal.
+   * photo's: see photo-handler.ts); test/hot-reads.test.ts holds them equal. A page's CORS
+   * headers were set on the response before (app.ts).
    */
-  serve(request: IncomingMessage, response: ServerResponse): boolean {
+  serve(request: IncomingMessage, response: ServerResponse, access?: AccessLog, startedMs = 0): boolean {
     if (request.method !== 'GET' || !this.#open) return false;
     const { authorization } = request.headers;
     const url = request.url as string;
@@ -147,6 +161,13 @@ export class HotReads {
     // Another object is another version (or a reload): the route answers, and remembers it.
     if (this.#photos.trustedHit(memo.ownerKey, memo.cacheKey) !== memo.source) return false;
     this.#served++;
+    if (this.#throttle !== undefined) {
+      const refusal = this.#throttle.admit(memo.caller, false);
+      if (refusal !== undefined) {
+        sendRawError(request, response, throttledError(refusal));
+        return true;
+      }
+    }
     const requestId = randomUUID();
     const fresh = !notModified(request.headers['if-none-match'], memo.answer.etag);
     const headers = (fresh ? memo.ok : memo.notModified).slice();
@@ -154,6 +175,9 @@ export class HotReads {
     headers[3] = clientRequestIdOf(request.headers['client-request-id'], requestId);
     response.writeHead(fresh ? 200 : 304, headers);
     response.end(fresh ? memo.answer.bytes : undefined);
+    // The same line and count as the route's (access-log.ts), with the route's fields.
+    const bytes = fresh ? memo.answer.bytes.length : 0;
+    access?.finished('GET', url, fresh ? 200 : 304, bytes, performance.now() - startedMs, requestId, memo.observed?.route ?? FAST_PATH_ROUTE, memo.observed);
     return true;
   }
 
@@ -164,6 +188,8 @@ export class HotReads {
     this.#tokens.clear();
   }
 }
+
+const FAST_PATH_ROUTE = 'fast-path';
 
 /** Longer URLs, Hosts and tokens are answered by the route every time, never remembered. */
 const MAX_URL = 1024;

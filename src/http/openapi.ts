@@ -9,7 +9,7 @@ import type { FastifyInstance, RouteOptions } from 'fastify';
 import { permissionsOf } from '../auth/permissions.js';
 import type { JsonSchema } from './body-schema.js';
 import { BATCH_LIMIT, BATCH_METHODS } from './batch-request.js';
-import { ROUTES, SCHEMAS, type Body, type Method, type Operation } from './graph-api.js';
+import { ROUTES, SCHEMAS, type Body, type Method, type Operation, type Route } from './graph-api.js';
 
 type Json = Record<string, unknown>;
 
@@ -146,6 +146,18 @@ function servicePaths(version: string): Record<string, Json> {
         responses: { 200: { description: 'Ready.', content: jsonContent('health') }, 503: { description: 'Not ready.', content: jsonContent('health') } },
       },
     },
+    '/metrics': {
+      get: {
+        operationId: 'metrics',
+        tags: ['service'],
+        summary: 'Prometheus metrics (text format 0.0.4), to a token with the Reports.Read.All application permission (docs/operations.md).',
+        responses: {
+          200: { description: 'The exposition.', content: { 'text/plain': {} } },
+          401: { $ref: '#/components/responses/error401' },
+          403: { $ref: '#/components/responses/error403' },
+        },
+      },
+    },
     [`/${version}/openapi.json`]: {
       get: { operationId: `openapi_${version}`, tags: ['service'], summary: 'This document.', security: NO_AUTH, responses: { 200: { description: 'OpenAPI 3.1.', content: { 'application/json': {} } } } },
     },
@@ -234,6 +246,18 @@ const IMAGE_UPLOAD = {
   ),
 };
 
+/** A listing's query options (http/odata-query.ts); anything else beginning with $ is a 400. */
+const LIST_PARAMETERS: Json[] = [
+  { name: '$top', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 999, default: 100 }, description: 'Objects per page.' },
+  { name: '$skiptoken', in: 'query', required: false, schema: { type: 'string' }, description: 'Opaque; from @odata.nextLink only.' },
+  { name: '$select', in: 'query', required: false, schema: { type: 'string', examples: ['id,displayName'] } },
+  { name: '$filter', in: 'query', required: false, schema: { type: 'string', maxLength: 2048, examples: ["startswith(displayName,'a') and userType eq 'Member'"] }, description: 'eq, ne, in, startswith, and, or; groupTypes/any(c:c eq \'Unified\').' },
+  { name: '$orderby', in: 'query', required: false, schema: { type: 'string', enum: ['displayName', 'displayName asc', 'displayName desc'] } },
+  { name: '$count', in: 'query', required: false, schema: { type: 'boolean' }, description: 'Adds @odata.count; users and groups need ConsistencyLevel: eventual.' },
+  { name: '$search', in: 'query', required: false, schema: { type: 'string', examples: ['"displayName:ali"'] }, description: 'Users and groups; needs ConsistencyLevel: eventual.' },
+  { name: 'ConsistencyLevel', in: 'header', required: false, schema: { type: 'string', enum: ['eventual'] } },
+];
+
 function graphOperation(template: string, method: Method, operation: Operation): Json {
   const parameters: Json[] = [];
   if (operation.conditional === 'read') {
@@ -245,6 +269,7 @@ function graphOperation(template: string, method: Method, operation: Operation):
   if (operation.select) {
     parameters.push({ name: '$select', in: 'query', required: false, schema: { type: 'string', examples: ['id,width,height'] } });
   }
+  if (operation.list) parameters.push(...LIST_PARAMETERS);
   const { target, access } = operation.permission;
   const ok: Json = { description: operation.response ? 'OK.' : 'Done; no body.' };
   if (operation.response) ok.content = bodyContent(operation.response);
@@ -279,7 +304,8 @@ function pathParameters(template: string): Json[] {
 
 function graphPaths(version: string): Record<string, Json> {
   const paths: Record<string, Json> = {};
-  for (const route of Object.values(ROUTES)) {
+  for (const route of Object.values(ROUTES) as readonly Route[]) {
+    if (route.versions !== undefined && !route.versions.includes(version as 'v1.0' | 'beta')) continue;
     for (const template of route.templates) {
       const item: Json = (paths[`/${version}${template}`] ??= { parameters: pathParameters(template) });
       for (const [method, operation] of Object.entries(route.operations)) {

@@ -11,9 +11,11 @@ import type { PhotoOwnerRef, PhotoTarget } from './graph-path.js';
 import { parseJsonBody } from './json-body.js';
 import { BODY_LIMIT } from './limits.js';
 import type { Lookup } from '../directory/directory.js';
+import { GRAPH_JSON_CONTENT_TYPE, ODATA_VERSION } from './odata-json.js';
 import { ownerKey, PHOTO_CACHE_CONTROL, withHeaders, type CachedSize } from '../photos/photo-cache.js';
 import { sizeKeyOf } from '../photos/photo-service.js';
 import { resolvePhotoOwner, type ResolvedOwner } from './photo-owner.js';
+import { callerOf } from '../traffic/throttle.js';
 
 const JPEG = 'image/jpeg';
 const SELECTABLE = new Set(['id', 'width', 'height']);
@@ -61,30 +63,34 @@ async function read(
         const info = await photos.info(resolved.owner);
         const size = findSize(info, target.size);
         if (notModified(ifNoneMatch, info.etag)) return notModifiedReply(context, info.etag);
-        return sendJson(context, metadata(context, `${resolved.context}/photos/$entity`, info.etag, size), info.etag);
+        const json = metadata(context, `${resolved.context}/photos/$entity`, sizePath(resolved, size), info.etag, size);
+        return sendJson(context, json, info.etag);
       }
       const size = target.op === 'value' ? 'primary' : parseSize(target.size);
       return sendCached(context, await photos.content(resolved.owner, size), resolved, sizeKeyOf(size), lookup);
     }
     case 'metadata': {
       const path = `${resolved.context}/photo/$entity`;
+      const idPath = `${resolved.context}/photo`;
       if (request.url.includes('?')) {
         // $select: built each time, never cached (a query string must not be a way to fill the cache).
         const info = await photos.info(resolved.owner);
         if (notModified(ifNoneMatch, info.etag)) return notModifiedReply(context, info.etag);
-        return sendJson(context, metadata(context, path, info.etag, info.primary), info.etag);
+        return sendJson(context, metadata(context, path, idPath, info.etag, info.primary), info.etag);
       }
       // Cached with the photo's sizes, per path, WITHOUT the service root: that comes from
       // the request's Host, and what a client sends must not become a cache key.
       const variant = `json ${path}`;
       const template = await photos.metadataJson(resolved.owner, variant, (info) =>
-        JSON.stringify(metadata(context, path, info.etag, info.primary, '')),
+        JSON.stringify(metadata(context, path, idPath, info.etag, info.primary, '')),
       );
       return sendCached(context, template, resolved, variant, lookup, withServiceRoot(template, context.serviceRoot));
     }
     case 'list': {
       // No photo: an empty collection rather than a 404 (contract §3).
       const info = await photos.find(resolved.owner);
+      // No @odata.id per entry: OData's minimal metadata leaves it out where the context and the
+      // entry's id make it (…/photos('48X48')); Graph's docs show it on single photos only.
       const value = (info?.sizes ?? []).map((size) => entry(info?.etag ?? '', size));
       const body = { '@odata.context': `${context.serviceRoot}/$metadata#${resolved.context}/photos`, value };
       if (info && notModified(ifNoneMatch, info.etag)) return notModifiedReply(context, info.etag);
@@ -111,7 +117,7 @@ async function write(
     checkEarly(precondition, current.etag);
     const body = parseJsonBody(await bodies.read(request, reply, BODY_LIMIT));
     const info = await withSlot(services, () => services.photos.resize(resolved.owner, body, precondition));
-    const json = metadata(context, `${resolved.context}/photo/$entity`, info.etag, info.primary);
+    const json = metadata(context, `${resolved.context}/photo/$entity`, `${resolved.context}/photo`, info.etag, info.primary);
     return sendJson(context, json, info.etag, 'no-store');
   }
   // PUT or PATCH /photo/$value: the body is the image, whatever its Content-Type says.
@@ -156,7 +162,12 @@ function sendCached(
   const { authorization, host } = request.headers;
   if (hotReads && authorization !== undefined && lookup.reusableUntil !== undefined) {
     const until = Math.min(lookup.reusableUntil, principal.expiresAt * 1000);
-    hotReads.remember({ authorization, url: request.url, host, ownerKey: ownerKey(resolved.owner), cacheKey, until }, cached, answer);
+    const observed = request.observed === null ? undefined : { ...request.observed };
+    hotReads.remember(
+      { authorization, url: request.url, host, ownerKey: ownerKey(resolved.owner), cacheKey, until, caller: callerOf(principal), observed },
+      cached,
+      answer,
+    );
   }
   if (notModified(request.headers['if-none-match'], answer.etag)) return notModifiedReply(context, answer.etag);
   reply.headers(answer.headers);
@@ -165,11 +176,20 @@ function sendCached(
 
 /** The @odata.context's place in a cached metadata answer: right after `{"@odata.context":"`. */
 const CONTEXT_AT = '{"@odata.context":"'.length;
+const ODATA_ID = Buffer.from('"@odata.id":"');
 
-/** A cached metadata answer (built with an empty service root) for this request's root. */
+/** A cached metadata answer (built with an empty service root) for this request's root, in its two URLs. */
 function withServiceRoot(template: CachedSize, serviceRoot: string): CachedSize {
   const root = Buffer.from(JSON.stringify(serviceRoot).slice(1, -1));
-  const bytes = Buffer.concat([template.bytes.subarray(0, CONTEXT_AT), root, template.bytes.subarray(CONTEXT_AT)]);
+  // The @odata.id follows the @odata.context, whose text (an owner's path of ids) holds no quote.
+  const idAt = template.bytes.indexOf(ODATA_ID, CONTEXT_AT) + ODATA_ID.length;
+  const bytes = Buffer.concat([
+    template.bytes.subarray(0, CONTEXT_AT),
+    root,
+    template.bytes.subarray(CONTEXT_AT, idAt),
+    root,
+    template.bytes.subarray(idAt),
+  ]);
   return withHeaders({ etag: template.etag, width: template.width, height: template.height, bytes }, template.headers['content-type']);
 }
 
@@ -192,6 +212,11 @@ function findSize(info: PhotoInfo, text: string): Dimensions {
   return size;
 }
 
+/** One size's canonical path: photos('48X48') under its owner. */
+function sizePath(resolved: ResolvedOwner, size: Dimensions): string {
+  return `${resolved.context}/photos('${size.width}X${size.height}')`;
+}
+
 function entry(etag: string, size: Dimensions): Record<string, unknown> {
   return {
     '@odata.mediaContentType': JPEG,
@@ -202,9 +227,21 @@ function entry(etag: string, size: Dimensions): Record<string, unknown> {
   };
 }
 
-function metadata(context: GraphContext, path: string, etag: string, size: Dimensions, serviceRoot = context.serviceRoot): Record<string, unknown> {
+/**
+ * A photo entity's JSON. `idPath` is its canonical path, written as its @odata.id as Graph
+ * does (profilephoto-get: "@odata.id": "https://graph.microsoft.com/v1.0/users('…')/photo").
+ */
+function metadata(
+  context: GraphContext,
+  path: string,
+  idPath: string,
+  etag: string,
+  size: Dimensions,
+  serviceRoot = context.serviceRoot,
+): Record<string, unknown> {
   const body: Record<string, unknown> = {
     '@odata.context': `${serviceRoot}/$metadata#${path}`,
+    '@odata.id': `${serviceRoot}/${idPath}`,
     ...entry(etag, size),
   };
   const select = selectQuery(context);
@@ -226,7 +263,7 @@ function selectQuery(context: GraphContext): Set<string> | undefined {
 function sendJson(context: GraphContext, body: unknown, etag: string | undefined, cacheControl = PHOTO_CACHE_CONTROL): void {
   const { reply } = context;
   if (etag !== undefined) reply.header('etag', etag);
-  reply.header('cache-control', cacheControl).header('content-type', 'application/json; charset=utf-8');
+  reply.header('cache-control', cacheControl).header('content-type', GRAPH_JSON_CONTENT_TYPE).header('odata-version', ODATA_VERSION);
   return void reply.send(JSON.stringify(body));
 }
 

@@ -1,5 +1,5 @@
 // Resolves the owner a photo path names to the photo it reaches: a team's photo
-// is its group's, a createdByUser's or invitedUser's is that user's.
+// is its group's (and so is a joinedGroup's), a createdByUser's or invitedUser's is that user's.
 import type { Principal } from '../auth/principal.js';
 import { reusableUntil, type Directory, type Lookup } from '../directory/directory.js';
 import type { PhotoOwner } from '../storage/store.js';
@@ -39,6 +39,11 @@ export async function resolvePhotoOwner(
       if (ref.user) await directory.findUser(principal, ref.user, lookup);
       const team = await directory.findTeam(tenantId, ref.groupId, lookup);
       return { owner: { tenantId, type: 'group', id: team.id }, isOwn: false, context: `teams('${team.id}')` };
+    }
+    case 'joinedGroup': {
+      // Only a member reaches the group this way (404 otherwise); the photo is the group's own.
+      const group = await directory.findJoinedGroup(principal, ref.user, ref.groupId, lookup);
+      return { owner: { tenantId, type: 'group', id: group.id }, isOwn: false, context: `groups('${group.id}')` };
     }
     case 'contact': {
       // Contacts are always read from the store: nothing about this resolution is reusable.

@@ -12,6 +12,7 @@
 import type { Metadata } from 'sharp';
 import type { Dimensions } from '../storage/store.js';
 import type { AcceptedFormat } from './detect-format.js';
+import type { HeifHeader } from './heif-header.js';
 
 export interface DecodeMemory {
   /** Peak bytes the render of this upload may add to the process, decode and encodes included. */
@@ -121,9 +122,34 @@ export function estimateDecodeMemory(
       image = `${size} ${depth}-bit AVIF`;
       break;
     }
+    case 'heic':
+      throw new Error('a HEIC is estimated from its boxes (estimateHeifDecodeMemory), not from libvips');
   }
   const masterBytes = master.width * master.height * 3;
   return { bytes: Math.ceil(RENDER_BASE + masterBytes * PER_MASTER_BYTE + decoder), image };
+}
+
+// HEIC decodes in a thread of its own (heif-decoder.ts): a V8 isolate, the compiled wasm
+// and sharp's binding (~40 MiB for any HEIC, measured with a 600×450 one), and a
+// WebAssembly heap that holds libheif's YCbCr planes and the interleaved RGB frame at once,
+// grown in steps of up to 20%; sharp shrinks the frame from the heap, and the thread and
+// its heap go when it is done. Measured (bench/decode-memory.ts, VmHWM growth): a 3024×4032
+// 8-bit iPhone photo of 48 tiles 133–138 MiB (heap 74 MiB), a 3600×2700 10-bit grid 148 MiB.
+const HEIF_THREAD = 40 * MiB;
+const HEIF_PER_PIXEL = 8.5; // 8-bit: measured (138 − 40 MiB) / 12.2 MP = 8.0
+const HEIF_HIGH_DEPTH_PER_PIXEL = 12; // 10-bit: 16-bit YCbCr planes; measured (148 − 40) / 9.7 MP = 11.1
+const HEIF_ALPHA_PER_PIXEL = 1.5; // an alpha plane and RGBA instead of RGB (not measured: 1 + 1 byte, 20% growth)
+const HEIF_PER_CODED_PIXEL = 6; // libde265's picture buffer, per pixel of the largest coded picture
+
+/** The memory rendering a HEIC takes, from its boxes (heif-header.ts). */
+export function estimateHeifDecodeMemory(header: HeifHeader, master: Dimensions): DecodeMemory {
+  const { width, height } = header.frame;
+  const perPixel = (header.bitDepth > 8 ? HEIF_HIGH_DEPTH_PER_PIXEL : HEIF_PER_PIXEL) + (header.alpha ? HEIF_ALPHA_PER_PIXEL : 0);
+  const largestCoded = Math.max(0, ...header.coded.map((c) => c.width * c.height));
+  const decoder = HEIF_THREAD + width * height * perPixel + largestCoded * HEIF_PER_CODED_PIXEL;
+  const masterBytes = master.width * master.height * 3;
+  const tiles = header.tiles > 1 ? `, ${header.tiles} tiles` : '';
+  return { bytes: Math.ceil(RENDER_BASE + masterBytes * PER_MASTER_BYTE + decoder), image: `${width}×${height} ${header.bitDepth}-bit HEIC${tiles}` };
 }
 
 /** The factor libjpeg decodes at, as sharp picks it for a resize by `shrink` (fastShrinkOnLoad). */

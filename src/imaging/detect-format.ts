@@ -2,13 +2,11 @@
 // Content-Type that clients send is unreliable (§5), and the decoder must never be
 // handed a format we refuse. Refused formats get a human name for the error message.
 
-export type AcceptedFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'avif';
+export type AcceptedFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'avif' | 'heic';
 
 export type DetectedFormat =
   | { readonly accepted: true; readonly format: AcceptedFormat }
   | { readonly accepted: false; readonly detected: string };
-
-const HEIC = 'HEIC/HEIF (HEVC)';
 
 export function detectFormat(bytes: Buffer): DetectedFormat {
   if (bytes.length === 0) return refused('an empty body');
@@ -40,8 +38,9 @@ export function detectFormat(bytes: Buffer): DetectedFormat {
 
 /**
  * ISO base media files (HEIF, AVIF, MP4…) name what they hold in the ftyp box: a major
- * brand and a list of compatible brands. AVIF wins when any brand says so; otherwise a
- * HEIF brand means HEVC, which the bundled libvips cannot decode.
+ * brand and a list of compatible brands. AVIF wins when any brand says so (libvips decodes
+ * it); otherwise a HEIF brand means HEVC, which imaging/heif-decoder.ts decodes. An AVIF
+ * brand in front of HEVC data is caught from its header (render-photo.ts).
  */
 function isoMediaFormat(bytes: Buffer): DetectedFormat {
   const boxSize = bytes.readUInt32BE(0); // 0 means "to the end of the file"
@@ -50,7 +49,7 @@ function isoMediaFormat(bytes: Buffer): DetectedFormat {
   for (let at = 16; at + 4 <= boxEnd; at += 4) brands.push(ascii(bytes, at, at + 4));
 
   if (brands.some((b) => b === 'avif' || b === 'avis')) return accepted('avif');
-  if (brands.some((b) => ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'mif1', 'msf1'].includes(b))) return refused(HEIC);
+  if (brands.some((b) => ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'mif1', 'msf1'].includes(b))) return accepted('heic');
   return refused('an unknown format');
 }
 

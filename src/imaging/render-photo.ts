@@ -16,9 +16,11 @@ import sharp from 'sharp';
 import type { Metadata, Sharp } from 'sharp';
 import { errors } from '../errors.js';
 import type { Dimensions, RenderedSize } from '../storage/store.js';
-import { estimateDecodeMemory } from './decode-memory.js';
+import { estimateDecodeMemory, estimateHeifDecodeMemory, type DecodeMemory } from './decode-memory.js';
 import { detectFormat, type AcceptedFormat } from './detect-format.js';
 import { GRAPH_SIZES, sizesForResize, sizesForUpload } from './graph-sizes.js';
+import { decodeHeif, HeifDecodeError } from './heif-decoder.js';
+import { MalformedHeifError, readHeifHeader, UnsupportedHeifError } from './heif-header.js';
 
 export interface RenderOptions {
   /** Largest width × height (of one frame) accepted, checked from the header before decoding. */
@@ -73,23 +75,22 @@ const SIZE_QUALITY = 85;
 // warning, so such a file (fixture invalid-image00971.jpg) still decodes.
 const FAIL_ON = 'warning';
 
-const FORMAT_NAMES: Record<AcceptedFormat, string> = { jpeg: 'JPEG', png: 'PNG', webp: 'WebP', gif: 'GIF', avif: 'AVIF' };
+const FORMAT_NAMES: Record<AcceptedFormat, string> = { jpeg: 'JPEG', png: 'PNG', webp: 'WebP', gif: 'GIF', avif: 'AVIF', heic: 'HEIC' };
 
 export async function renderUpload(bytes: Buffer, options: RenderOptions): Promise<RenderedPhoto> {
   if (bytes.length === 0) throw errors.invalidImage('the request body is empty');
   const detected = detectFormat(bytes);
   if (!detected.accepted) throw errors.unsupportedImageFormat(detected.detected);
-  const format = detected.format;
 
-  const header = await readHeader(bytes, format, options.pixelLimit);
-  const size = masterDimensions(header.oriented);
+  const source = detected.format === 'heic' ? heifSource(bytes, options.pixelLimit) : await sharpSource(bytes, detected.format, options.pixelLimit);
+  const size = masterDimensions(source.oriented);
   // Budgeted from the header, before any pixel is decoded; held until the encodes are done.
-  const need = estimateDecodeMemory(bytes, format, header.meta, header.frame, size);
+  const need = source.estimate(size);
   const memory = options.memory;
   if (memory && need.bytes > memory.limit) throw errors.imageTooLargeToDecode(need.image, need.bytes, memory.limit);
   const release = await memory?.reserve(need.bytes);
   try {
-    const raw = await decode(bytes, format, size, options.pixelLimit);
+    const raw = await source.decode(size);
     const [master, sizes] = await Promise.all([
       encodeJpeg(raw, MASTER_QUALITY),
       renderSquares(raw, sizesForUpload(Math.min(raw.width, raw.height))),
@@ -99,6 +100,74 @@ export async function renderUpload(bytes: Buffer, options: RenderOptions): Promi
   } finally {
     release?.();
   }
+}
+
+/** An upload whose header has been read and checked against the limits: what it is, before decoding. */
+interface Source {
+  /** The first frame turned upright. */
+  readonly oriented: Dimensions;
+  /** The memory rendering it to a master of `size` takes (decode-memory.ts). */
+  estimate(size: Dimensions): DecodeMemory;
+  /** The one decode: upright, flattened, sRGB, at `size`. */
+  decode(size: Dimensions): Promise<RawImage>;
+}
+
+async function sharpSource(bytes: Buffer, format: AcceptedFormat, pixelLimit: number): Promise<Source> {
+  // HEVC behind an AVIF brand (libvips goes by the brand): libvips' libheif has no HEVC
+  // decoder, the wasm one does. The boxes of a real AVIF name AV1 images, so it stays here.
+  if (format === 'avif' && isHevcHeif(bytes)) return heifSource(bytes, pixelLimit);
+  const header = await readHeader(bytes, format, pixelLimit);
+  return {
+    oriented: header.oriented,
+    estimate: (size) => estimateDecodeMemory(bytes, format, header.meta, header.frame, size),
+    decode: (size) => decode(bytes, format, size, pixelLimit),
+  };
+}
+
+function isHevcHeif(bytes: Buffer): boolean {
+  try {
+    readHeifHeader(bytes); // only HEVC images read without an error
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * HEIC/HEIF (HEVC): its boxes give the sizes before decoding (heif-header.ts); libheif in
+ * WebAssembly decodes it upright and sharp shrinks, flattens and converts its raw pixels
+ * as decode() below does for every other upload, in the decode's own thread
+ * (heif-decoder.ts). The container's irot/imir is the orientation; the EXIF Orientation
+ * an iPhone also writes states the same turn and is never applied again (the raw pixels
+ * carry no EXIF).
+ */
+function heifSource(bytes: Buffer, pixelLimit: number): Source {
+  let header;
+  try {
+    header = readHeifHeader(bytes);
+  } catch (cause) {
+    if (cause instanceof UnsupportedHeifError) throw errors.unsupportedImageFormat(cause.what);
+    if (cause instanceof MalformedHeifError) throw errors.invalidImage(`the HEIC ${cause.reason}`);
+    throw cause;
+  }
+  // The decoder allocates every coded picture (tile, alpha plane) as its parameter set says, whatever the ispe claims.
+  for (const dimensions of [header.oriented, ...header.coded]) checkLimits(dimensions, pixelLimit);
+  const { oriented } = header;
+  return {
+    oriented,
+    estimate: (size) => estimateHeifDecodeMemory(header, size),
+    decode: async (size) => {
+      try {
+        const { data, width, height } = await decodeHeif({ bytes, width: oriented.width, height: oriented.height, master: size });
+        return { data, width, height };
+      } catch (cause) {
+        if (!(cause instanceof HeifDecodeError)) throw cause;
+        const error = errors.invalidImage(/longer than/.test(cause.message) ? `the HEIC ${cause.message}` : 'the HEIC data is corrupt or truncated');
+        error.cause = cause; // kept for logs, never sent
+        throw error;
+      }
+    },
+  };
 }
 
 /** Re-renders from a master this module wrote: W×H by cover, plus the standard squares that fit. */
@@ -139,9 +208,13 @@ async function readHeader(bytes: Buffer, format: AcceptedFormat, pixelLimit: num
   const rotated = (meta.orientation ?? 1) >= 5;
   const width = rotated ? frameHeight : meta.width;
   const height = rotated ? meta.width : frameHeight;
+  checkLimits({ width, height }, pixelLimit);
+  return { meta, frame: { width: meta.width, height: frameHeight }, oriented: { width, height } };
+}
+
+function checkLimits({ width, height }: Dimensions, pixelLimit: number): void {
   if (width * height > pixelLimit) throw errors.pixelLimitExceeded(width, height, pixelLimit);
   if (Math.max(width, height) > MAX_SIDE) throw errors.sideLimitExceeded(width, height, MAX_SIDE);
-  return { meta, frame: { width: meta.width, height: frameHeight }, oriented: { width, height } };
 }
 
 function masterDimensions({ width, height }: Dimensions): Dimensions {
@@ -202,8 +275,6 @@ function jpeg(image: Sharp, quality: number): Promise<Buffer> {
 /** A client error with a short reason; libvips messages are multi-line and name internals. */
 function decodeError(cause: unknown, format: AcceptedFormat): Error {
   const message = cause instanceof Error ? cause.message : String(cause);
-  // HEVC behind an AVIF brand: libheif has no HEVC decoder here, so refuse it like any .heic.
-  if (/HEVC/.test(message)) return errors.unsupportedImageFormat('HEIC/HEIF (HEVC)');
   const name = FORMAT_NAMES[format];
   let reason = `the ${name} data is corrupt`;
   if (/premature end|unexpected end|truncated|bad seek|read error/i.test(message)) reason = `the ${name} file is truncated or damaged`;

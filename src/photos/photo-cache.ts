@@ -27,6 +27,8 @@ export function withHeaders(content: PhotoContent, contentType = 'image/jpeg'): 
       etag: content.etag,
       'cache-control': PHOTO_CACHE_CONTROL,
       'content-length': String(content.bytes.length),
+      // JSON (a version's metadata) says its OData version, as Graph's answers do.
+      ...(contentType.startsWith('application/json') && { 'odata-version': '4.0' }),
     },
   };
 }
@@ -51,6 +53,8 @@ export class PhotoCache {
   readonly #doorkeeper = new Set<string>();
   #bytes = 0;
   #generation = 0;
+  #hits = 0;
+  #misses = 0;
 
   constructor(maxBytes: number) {
     this.#maxBytes = maxBytes;
@@ -65,10 +69,26 @@ export class PhotoCache {
     return this.#bytes;
   }
 
+  /** Sizes held now. */
+  get entries(): number {
+    return this.#entries.size;
+  }
+
+  /** Lookups that found their size, and that did not, since the start (for /metrics). */
+  get hits(): number {
+    return this.#hits;
+  }
+
+  get misses(): number {
+    return this.#misses;
+  }
+
   get(owner: string, size: string): CachedSize | undefined {
     const key = `${owner}|${size}`;
     const entry = this.#entries.get(key);
-    if (entry) {
+    if (entry === undefined) this.#misses++;
+    else {
+      this.#hits++;
       // Re-insert: Maps iterate in insertion order, so the first entry is the least recently used.
       this.#entries.delete(key);
       this.#entries.set(key, entry);

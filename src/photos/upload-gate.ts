@@ -25,6 +25,20 @@ export class UploadGate {
     return this.#options.concurrency + this.#options.queueLimit;
   }
 
+  /** Uploads running now (for /metrics). */
+  get active(): number {
+    return this.#active;
+  }
+
+  /** Uploads waiting for a slot now. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  get concurrency(): number {
+    return this.#options.concurrency;
+  }
+
   /** Throws 429 when an upload asking now would be refused: checked before its body is read. */
   checkRoom(): void {
     if (this.#active >= this.#options.concurrency && this.#waiting.length >= this.#options.queueLimit) throw errors.tooManyRequests(1);

@@ -7,26 +7,34 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { ChangeFeed, type StoredChange, type Watcher } from './change-feed.js';
 import { applyPostgresMigrations } from './postgres-migrations.js';
-import { emailAddressesJson, rolesText, toApplication, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
+import type { ContactFolderProperty, ContactProperty, GroupProperty, ListQuery, Page, UserProperty } from './list-query.js';
+import { CONTACTS_TABLE, FOLDERS_TABLE, GROUPS_TABLE, pageStatements, POSTGRES, USERS_TABLE, type ListTable, type Scope } from './list-query-sql.js';
+import { emailAddressesJson, rolesText, toApplication, toOAuthGrant, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
 import {
   CHANGE_NOTICE_MS,
   ConflictError,
   preconditionHolds,
   type Application,
+  EXPIRED_GRANTS_BATCH,
+  GRANTS_PER_USER,
+  type OAuthGrant,
   type Contact,
   type ContactFolder,
   type DeleteOutcome,
   type Dimensions,
   type Group,
   type Invitation,
+  type MemberAdded,
   type NewPhoto,
   type PhotoContent,
   type PhotoInfo,
   type PhotoOwner,
+  type MemberPage,
   type Precondition,
   type SaveResult,
   type Store,
   type User,
+  type UsageLedger,
   type WriteOutcome,
 } from './store.js';
 
@@ -40,6 +48,7 @@ type Queryable = pg.Pool | pg.PoolClient;
 
 const USER_COLUMNS = 'tenant_id, id, user_principal_name, display_name, mail, user_type, is_admin, drive_id';
 const PHOTO_KEY = 'tenant_id = $1 AND owner_type = $2 AND owner_id = $3';
+const MEMBER_QUERY = 'SELECT 1 AS found FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3';
 /** Every write transaction notifies this channel on commit; other nodes LISTEN to it. */
 const CHANGES_CHANNEL = 'portrait_changes';
 /** The LISTEN connection's application_name, so that an operator can tell it in pg_stat_activity. */
@@ -54,6 +63,31 @@ export class PostgresStore implements Store {
   /** Sent with this store's own notifications, so that it can tell them from other nodes'. */
   readonly #instance = randomUUID();
   readonly changes = new ChangeFeed((notice) => this.#watch(notice));
+  /** --throttle's counts, shared by the nodes (migrations/postgres/003-throttle-usage.sql). */
+  readonly usage: UsageLedger = {
+    exchange: async (deltas, keys, since) => {
+      if (deltas.length > 0) {
+        // In key order, so that two nodes adding to the same rows lock them in the same order.
+        const sorted = [...deltas].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.windowStart - b.windowStart));
+        await this.#rows(
+          'add-usage',
+          `INSERT INTO throttle_usage (key, window_start, used)
+           SELECT key, window_start, used FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS d (key, window_start, used)
+           ON CONFLICT (key, window_start) DO UPDATE SET used = throttle_usage.used + excluded.used`,
+          [sorted.map((d) => d.key), sorted.map((d) => d.windowStart), sorted.map((d) => d.used)],
+        );
+      }
+      const rows = await this.#rows(
+        'read-usage',
+        'SELECT key, window_start, used FROM throttle_usage WHERE key = ANY($1::text[]) AND window_start >= $2',
+        [keys, since],
+      );
+      return rows.map((row) => ({ key: row.key as string, windowStart: Number(row.window_start), used: Number(row.used) }));
+    },
+    prune: async (before) => {
+      await this.#rows('prune-usage', 'DELETE FROM throttle_usage WHERE window_start < $1', [before]);
+    },
+  };
 
   private constructor(pool: pg.Pool, connectionString: string) {
     this.#pool = pool;
@@ -159,6 +193,10 @@ export class PostgresStore implements Store {
     );
   }
 
+  async queryUsers(tenantId: string, query: ListQuery<UserProperty>): Promise<Page<User>> {
+    return this.#page(USERS_TABLE, { tenant_id: tenantId }, query, toUser, USER_COLUMNS);
+  }
+
   async deleteUser(tenantId: string, id: string): Promise<boolean> {
     return this.#transaction(async (client) => {
       await this.#rows(
@@ -169,6 +207,7 @@ export class PostgresStore implements Store {
         client,
       );
       await this.#deleteOwnerPhoto({ tenantId, type: 'user', id }, client);
+      await this.#rows('delete-user-grants', 'DELETE FROM oauth_grants WHERE tenant_id = $1 AND user_id = $2', [tenantId, id], client);
       const deleted = await this.#rows('delete-user', 'DELETE FROM users WHERE tenant_id = $1 AND id = $2 RETURNING id', [tenantId, id], client);
       return deleted.length > 0;
     });
@@ -194,12 +233,81 @@ export class PostgresStore implements Store {
     return (await this.#rows('list-groups', 'SELECT * FROM groups WHERE tenant_id = $1 ORDER BY display_name, id', [tenantId])).map(toGroup);
   }
 
+  async queryGroups(tenantId: string, query: ListQuery<GroupProperty>): Promise<Page<Group>> {
+    return this.#page(GROUPS_TABLE, { tenant_id: tenantId }, query, toGroup);
+  }
+
   async deleteGroup(tenantId: string, id: string): Promise<boolean> {
     return this.#transaction(async (client) => {
       await this.#deleteOwnerPhoto({ tenantId, type: 'group', id }, client);
       const deleted = await this.#rows('delete-group', 'DELETE FROM groups WHERE tenant_id = $1 AND id = $2 RETURNING id', [tenantId, id], client);
       return deleted.length > 0;
     });
+  }
+
+  async addGroupMember(tenantId: string, groupId: string, memberId: string): Promise<MemberAdded> {
+    const key = [tenantId, groupId.toLowerCase(), memberId.toLowerCase()];
+    try {
+      // A transaction, so that other nodes hear of it (its NOTIFY) when it commits.
+      return await this.#transaction(async (client): Promise<MemberAdded> => {
+        const added = await this.#rows(
+          'insert-member',
+          `INSERT INTO group_members (tenant_id, group_id, member_id)
+           SELECT $1, $2, $3
+           WHERE EXISTS (SELECT 1 FROM groups WHERE tenant_id = $1 AND id = $2)
+             AND EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND id = $3)
+           ON CONFLICT DO NOTHING RETURNING member_id`,
+          key,
+          client,
+        );
+        if (added.length > 0) return 'added';
+        return (await this.#row('get-member', MEMBER_QUERY, key, client)) === undefined ? 'missing' : 'exists';
+      });
+    } catch (error) {
+      // The group or the user was deleted between the check and the insert: the foreign key says so.
+      if (error instanceof Error && 'code' in error && error.code === '23503') return 'missing';
+      throw error;
+    }
+  }
+
+  async removeGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      const removed = await this.#rows(
+        'delete-member',
+        'DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3 RETURNING member_id',
+        [tenantId, groupId.toLowerCase(), memberId.toLowerCase()],
+        client,
+      );
+      return removed.length > 0;
+    });
+  }
+
+  async isGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean> {
+    return (await this.#row('get-member', MEMBER_QUERY, [tenantId, groupId.toLowerCase(), memberId.toLowerCase()])) !== undefined;
+  }
+
+  async listGroupMembers(tenantId: string, groupId: string, page: MemberPage): Promise<User[]> {
+    const rows = await this.#rows(
+      'list-members',
+      `SELECT ${USER_COLUMNS.split(', ').map((c) => `u.${c}`).join(', ')} FROM group_members m
+       JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.member_id
+       WHERE m.tenant_id = $1 AND m.group_id = $2 AND m.member_id > $3
+       ORDER BY m.member_id LIMIT $4`,
+      [tenantId, groupId.toLowerCase(), page.after?.toLowerCase() ?? '', page.limit],
+    );
+    return rows.map(toUser);
+  }
+
+  async listMemberOf(tenantId: string, memberId: string, page: MemberPage): Promise<Group[]> {
+    const rows = await this.#rows(
+      'list-member-of',
+      `SELECT g.* FROM group_members m
+       JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+       WHERE m.tenant_id = $1 AND m.member_id = $2 AND m.group_id > $3
+       ORDER BY m.group_id LIMIT $4`,
+      [tenantId, memberId.toLowerCase(), page.after?.toLowerCase() ?? '', page.limit],
+    );
+    return rows.map(toGroup);
   }
 
   async saveContactFolder(folder: ContactFolder): Promise<SaveResult> {
@@ -229,6 +337,15 @@ export class PostgresStore implements Store {
       [tenantId, userId, parentFolderId],
     );
     return rows.map(toFolder);
+  }
+
+  async queryContactFolders(
+    tenantId: string,
+    userId: string,
+    parentFolderId: string | null,
+    query: ListQuery<ContactFolderProperty>,
+  ): Promise<Page<ContactFolder>> {
+    return this.#page(FOLDERS_TABLE, { tenant_id: tenantId, user_id: userId, parent_folder_id: parentFolderId }, query, toFolder);
   }
 
   async saveContact(contact: Contact): Promise<SaveResult> {
@@ -263,6 +380,26 @@ export class PostgresStore implements Store {
     return rows.map(toContact);
   }
 
+  async queryContacts(tenantId: string, userId: string, folderId: string | null, query: ListQuery<ContactProperty>): Promise<Page<Contact>> {
+    return this.#page(CONTACTS_TABLE, { tenant_id: tenantId, user_id: userId, folder_id: folderId }, query, toContact);
+  }
+
+  /**
+   * One page, and its count when asked. Unnamed statements: their text varies with the
+   * filter's shape, and a named one would stay prepared on its connection for good. The
+   * count is a second statement, so it may see a commit the page did not: Graph too
+   * counts with ConsistencyLevel: eventual.
+   */
+  async #page<T>(list: ListTable, scope: Scope, query: ListQuery, toItem: (row: Row) => T, columns = '*'): Promise<Page<T>> {
+    const { page, count } = pageStatements(POSTGRES, list, scope, query, columns);
+    const rows = (await this.#pool.query(page.sql, page.params)).rows as Row[];
+    const more = rows.length > query.limit;
+    const items = rows.slice(0, query.limit).map(toItem);
+    if (count === undefined) return { items, more };
+    const n = Number(((await this.#pool.query(count.sql, count.params)).rows[0] as { n: string }).n);
+    return { items, more, count: n };
+  }
+
   async saveInvitation(invitation: Invitation): Promise<SaveResult> {
     return this.#save('invitations', ['tenant_id', 'id'], {
       tenant_id: invitation.tenantId,
@@ -283,13 +420,13 @@ export class PostgresStore implements Store {
     // touches the row only when something differs. xmax is 0 for a row this statement inserted.
     const row = await this.#row(
       'save-application',
-      `INSERT INTO applications AS a (tenant_id, client_id, display_name, roles, secret_hash, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO applications AS a (tenant_id, client_id, display_name, roles, secret_hash, created_at, redirect_uris)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (tenant_id, client_id) DO UPDATE
          SET display_name = excluded.display_name, roles = excluded.roles, secret_hash = excluded.secret_hash,
-           created_at = excluded.created_at
-         WHERE (a.display_name, a.roles, a.secret_hash, a.created_at)
-           IS DISTINCT FROM (excluded.display_name, excluded.roles, excluded.secret_hash, excluded.created_at)
+           created_at = excluded.created_at, redirect_uris = excluded.redirect_uris
+         WHERE (a.display_name, a.roles, a.secret_hash, a.created_at, a.redirect_uris)
+           IS DISTINCT FROM (excluded.display_name, excluded.roles, excluded.secret_hash, excluded.created_at, excluded.redirect_uris)
        RETURNING (xmax = 0) AS inserted`,
       [
         application.tenantId,
@@ -298,6 +435,7 @@ export class PostgresStore implements Store {
         rolesText(application.roles),
         application.secretHash,
         application.createdAt,
+        rolesText(application.redirectUris),
       ],
     );
     return row === undefined ? 'unchanged' : row.inserted === true ? 'created' : 'updated';
@@ -320,11 +458,50 @@ export class PostgresStore implements Store {
   }
 
   async deleteApplication(tenantId: string, clientId: string): Promise<boolean> {
-    const deleted = await this.#rows('delete-application', 'DELETE FROM applications WHERE tenant_id = $1 AND client_id = $2 RETURNING client_id', [
-      tenantId,
-      clientId.toLowerCase(),
-    ]);
-    return deleted.length > 0;
+    const key = [tenantId, clientId.toLowerCase()];
+    // Applications are in no cache (the token endpoint reads them on every request): no notice.
+    return this.#transaction(async (client) => {
+      // Its codes and refresh tokens go with it: nothing it was granted outlives it.
+      await this.#rows('delete-application-grants', 'DELETE FROM oauth_grants WHERE tenant_id = $1 AND client_id = $2', key, client);
+      const deleted = await this.#rows('delete-application', 'DELETE FROM applications WHERE tenant_id = $1 AND client_id = $2 RETURNING client_id', key, client);
+      return deleted.length > 0;
+    }, 'nothing cached');
+  }
+
+  async saveOAuthGrant(grant: OAuthGrant): Promise<void> {
+    await this.#transaction(async (client) => {
+      await this.#rows(
+        'delete-expired-grants',
+        `DELETE FROM oauth_grants WHERE grant_hash IN
+           (SELECT grant_hash FROM oauth_grants WHERE expires_at < $1 LIMIT ${EXPIRED_GRANTS_BATCH})`,
+        [Date.now()],
+        client,
+      );
+      await this.#rows(
+        'insert-grant',
+        `INSERT INTO oauth_grants (grant_hash, kind, tenant_id, client_id, user_id, scopes, redirect_uri, code_challenge, nonce, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [
+          grant.grantHash, grant.kind, grant.tenantId, grant.clientId, grant.userId, rolesText(grant.scopes),
+          grant.redirectUri, grant.codeChallenge, grant.nonce, grant.expiresAt,
+        ],
+        client,
+      );
+      await this.#rows(
+        'delete-grants-beyond',
+        `DELETE FROM oauth_grants WHERE tenant_id = $1 AND user_id = $2 AND grant_hash NOT IN
+           (SELECT grant_hash FROM oauth_grants WHERE tenant_id = $1 AND user_id = $2
+            ORDER BY expires_at DESC LIMIT ${GRANTS_PER_USER})`,
+        [grant.tenantId, grant.userId],
+        client,
+      );
+      // Grants are in no cache: other nodes need not hear of them.
+    }, 'nothing cached');
+  }
+
+  async takeOAuthGrant(grantHash: string, now: number): Promise<OAuthGrant | undefined> {
+    const row = await this.#row('take-grant', 'DELETE FROM oauth_grants WHERE grant_hash = $1 RETURNING *', [grantHash]);
+    return row === undefined || Number(row.expires_at) <= now ? undefined : toOAuthGrant(row);
   }
 
   async getPhoto(owner: PhotoOwner): Promise<PhotoInfo | undefined> {
@@ -546,14 +723,19 @@ export class PostgresStore implements Store {
     });
   }
 
-  /** `photoOf`: the owner whose photo the transaction changes, named in its notice; absent: anything may change. */
-  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>, photoOf?: PhotoOwner): Promise<T> {
+  /**
+   * `photoOf`: the owner whose photo the transaction changes, named in its notice; absent:
+   * anything may change; 'nothing cached': no notice (what it writes is kept in no cache).
+   */
+  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>, photoOf?: PhotoOwner | 'nothing cached'): Promise<T> {
     const client = await this.#pool.connect();
     try {
       await client.query('BEGIN');
       const result = await work(client);
       // Delivered to the listening nodes when, and only if, the transaction commits.
-      await client.query({ name: 'notify-change', text: 'SELECT pg_notify($1, $2)', values: [CHANGES_CHANNEL, noticeOf(this.#instance, photoOf)] });
+      if (photoOf !== 'nothing cached') {
+        await client.query({ name: 'notify-change', text: 'SELECT pg_notify($1, $2)', values: [CHANGES_CHANNEL, noticeOf(this.#instance, photoOf)] });
+      }
       await client.query('COMMIT');
       return result;
     } catch (error) {

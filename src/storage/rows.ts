@@ -1,5 +1,5 @@
 // Row ↔ object mapping shared by the SQL stores: both name their columns alike.
-import type { Application, Contact, ContactFolder, Dimensions, EmailAddress, Group, Invitation, PhotoContent, PhotoInfo, User } from './store.js';
+import type { Application, Contact, ContactFolder, Dimensions, EmailAddress, Group, Invitation, OAuthGrant, PhotoContent, PhotoInfo, User } from './store.js';
 
 export type Row = Record<string, unknown>;
 
@@ -74,7 +74,24 @@ export function toApplication(row: Row): Application {
     displayName: row.display_name as string,
     roles: rolesOf(row.roles as string),
     secretHash: row.secret_hash as string,
+    redirectUris: rolesOf((row.redirect_uris as string | undefined) ?? ''),
     createdAt,
+  };
+}
+
+export function toOAuthGrant(row: Row): OAuthGrant {
+  return {
+    grantHash: row.grant_hash as string,
+    kind: row.kind as OAuthGrant['kind'],
+    tenantId: row.tenant_id as string,
+    clientId: row.client_id as string,
+    userId: row.user_id as string,
+    scopes: rolesOf(row.scopes as string),
+    redirectUri: (row.redirect_uri as string | null) ?? null,
+    codeChallenge: (row.code_challenge as string | null) ?? null,
+    nonce: (row.nonce as string | null) ?? null,
+    // PostgreSQL's bigint arrives as a string.
+    expiresAt: Number(row.expires_at),
   };
 }
 

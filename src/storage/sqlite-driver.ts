@@ -4,9 +4,10 @@
 // destructor of such a wrap aborts the process ("Assertion failed: (env) != nullptr" in
 // RemoveEnvironmentCleanupHook) when a statement is collected outside an environment: at
 // every exit, and during some collections while serving. 13 is built on Node-API and
-// ships prebuilt binaries, but needs Node.js 22 (on 20 it crashes). Both are installed
-// (13 under the alias better-sqlite3-napi; 12, compiled at install, as an optional
-// dependency, so that a machine on 22 or 24 without a compiler still installs) and the
+// ships prebuilt binaries, but needs Node.js 22 (on 20 it crashes). Both are optional
+// dependencies (13 under the alias better-sqlite3-napi, which npm skips on Node.js 20 for
+// its engines field, so 20 installs with no engine warning; 12 is compiled at install, and
+// a machine on 22 or 24 without a compiler still installs) and the
 // one for this Node.js is loaded; the other is never touched. Their APIs are the same.
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -24,7 +25,7 @@ function load(): typeof BetterSqlite3 {
     if (code !== 'MODULE_NOT_FOUND' && code !== 'ERR_DLOPEN_FAILED') throw error;
     throw new Error(
       `${SQLITE_DRIVER} could not be loaded on Node.js ${process.versions.node} (${String(code)}): ` +
-        (NODE_MAJOR >= 22 ? 'run npm install again' : 'it is compiled at npm install and needs python3, make and a C++ compiler'),
+        (NODE_MAJOR >= 22 ? 'run npm install again with this Node.js' : 'it is compiled at npm install and needs python3, make and a C++ compiler'),
       { cause: error },
     );
   }

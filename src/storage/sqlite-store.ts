@@ -3,25 +3,32 @@
 // write is one transaction (a reader sees the old version or the new one, whole).
 import type BetterSqlite3 from 'better-sqlite3';
 import Database from './sqlite-driver.js';
-import { emailAddressesJson, rolesText, toApplication, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
+import { emailAddressesJson, rolesText, toApplication, toOAuthGrant, toContact, toContent, toFolder, toGroup, toInvitation, toPhotoInfo, toUser, type Row } from './rows.js';
 import { ChangeFeed, type StoredChange, type Watcher } from './change-feed.js';
 import { preparePrivateSqliteFile } from './private-sqlite-file.js';
 import { applyMigrations } from './sqlite-migrations.js';
+import type { ContactFolderProperty, ContactProperty, GroupProperty, ListQuery, Page, UserProperty } from './list-query.js';
+import { CONTACTS_TABLE, FOLDERS_TABLE, GROUPS_TABLE, pageStatements, SQLITE, USERS_TABLE, type ListTable, type Scope } from './list-query-sql.js';
 import {
   CHANGE_NOTICE_MS,
   ConflictError,
   preconditionHolds,
   type Application,
+  EXPIRED_GRANTS_BATCH,
+  GRANTS_PER_USER,
+  type OAuthGrant,
   type Contact,
   type ContactFolder,
   type DeleteOutcome,
   type Dimensions,
   type Group,
   type Invitation,
+  type MemberAdded,
   type NewPhoto,
   type PhotoContent,
   type PhotoInfo,
   type PhotoOwner,
+  type MemberPage,
   type Precondition,
   type SaveResult,
   type Store,
@@ -123,10 +130,15 @@ export class SqliteStore implements Store {
     return (this.#sql.listUsers.all(tenantId) as Row[]).map(toUser);
   }
 
+  async queryUsers(tenantId: string, query: ListQuery<UserProperty>): Promise<Page<User>> {
+    return this.#page(USERS_TABLE, { tenant_id: tenantId }, query, toUser, USER_COLUMNS);
+  }
+
   async deleteUser(tenantId: string, id: string): Promise<boolean> {
     return this.#db.transaction(() => {
       this.#sql.deleteContactPhotosOfUser.run({ tenant_id: tenantId, user_id: id });
       this.#sql.deleteOwnerPhoto.run(tenantId, 'user', id);
+      this.#sql.deleteUserGrants.run(tenantId, id);
       return this.#sql.deleteUser.run(tenantId, id).changes > 0;
     })();
   }
@@ -157,11 +169,41 @@ export class SqliteStore implements Store {
     return (this.#sql.listGroups.all(tenantId) as Row[]).map(toGroup);
   }
 
+  async queryGroups(tenantId: string, query: ListQuery<GroupProperty>): Promise<Page<Group>> {
+    return this.#page(GROUPS_TABLE, { tenant_id: tenantId }, query, toGroup);
+  }
+
   async deleteGroup(tenantId: string, id: string): Promise<boolean> {
     return this.#db.transaction(() => {
       this.#sql.deleteOwnerPhoto.run(tenantId, 'group', id);
       return this.#sql.deleteGroup.run(tenantId, id).changes > 0;
     })();
+  }
+
+  async addGroupMember(tenantId: string, groupId: string, memberId: string): Promise<MemberAdded> {
+    const key = { tenant_id: tenantId, group_id: groupId.toLowerCase(), member_id: memberId.toLowerCase() };
+    return this.#db.transaction((): MemberAdded => {
+      if (this.#sql.insertMember.run(key).changes > 0) return 'added';
+      return this.#sql.getMember.get(key) === undefined ? 'missing' : 'exists';
+    })();
+  }
+
+  async removeGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean> {
+    return this.#sql.deleteMember.run({ tenant_id: tenantId, group_id: groupId.toLowerCase(), member_id: memberId.toLowerCase() }).changes > 0;
+  }
+
+  async isGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean> {
+    return this.#sql.getMember.get({ tenant_id: tenantId, group_id: groupId.toLowerCase(), member_id: memberId.toLowerCase() }) !== undefined;
+  }
+
+  async listGroupMembers(tenantId: string, groupId: string, page: MemberPage): Promise<User[]> {
+    const rows = this.#sql.listMembers.all({ tenant_id: tenantId, group_id: groupId.toLowerCase(), after: page.after?.toLowerCase() ?? '', limit: page.limit });
+    return (rows as Row[]).map(toUser);
+  }
+
+  async listMemberOf(tenantId: string, memberId: string, page: MemberPage): Promise<Group[]> {
+    const rows = this.#sql.listMemberOf.all({ tenant_id: tenantId, member_id: memberId.toLowerCase(), after: page.after?.toLowerCase() ?? '', limit: page.limit });
+    return (rows as Row[]).map(toGroup);
   }
 
   async saveContactFolder(folder: ContactFolder): Promise<SaveResult> {
@@ -187,6 +229,15 @@ export class SqliteStore implements Store {
 
   async listContactFolders(tenantId: string, userId: string, parentFolderId: string | null): Promise<ContactFolder[]> {
     return (this.#sql.listFolders.all(tenantId, userId, parentFolderId) as Row[]).map(toFolder);
+  }
+
+  async queryContactFolders(
+    tenantId: string,
+    userId: string,
+    parentFolderId: string | null,
+    query: ListQuery<ContactFolderProperty>,
+  ): Promise<Page<ContactFolder>> {
+    return this.#page(FOLDERS_TABLE, { tenant_id: tenantId, user_id: userId, parent_folder_id: parentFolderId }, query, toFolder);
   }
 
   async saveContact(contact: Contact): Promise<SaveResult> {
@@ -215,6 +266,23 @@ export class SqliteStore implements Store {
 
   async listContacts(tenantId: string, userId: string, folderId: string | null): Promise<Contact[]> {
     return (this.#sql.listContacts.all(tenantId, userId, folderId) as Row[]).map(toContact);
+  }
+
+  async queryContacts(tenantId: string, userId: string, folderId: string | null, query: ListQuery<ContactProperty>): Promise<Page<Contact>> {
+    return this.#page(CONTACTS_TABLE, { tenant_id: tenantId, user_id: userId, folder_id: folderId }, query, toContact);
+  }
+
+  /** One page and its count, read in one transaction so that the count is of the same snapshot. */
+  #page<T>(list: ListTable, scope: Scope, query: ListQuery, toItem: (row: Row) => T, columns = '*'): Page<T> {
+    const { page, count } = pageStatements(SQLITE, list, scope, query, columns);
+    return this.#db.transaction((): Page<T> => {
+      const rows = this.#db.prepare(page.sql).all(...page.params) as Row[];
+      const more = rows.length > query.limit;
+      const items = rows.slice(0, query.limit).map(toItem);
+      if (count === undefined) return { items, more };
+      const n = (this.#db.prepare(count.sql).get(...count.params) as { n: number }).n;
+      return { items, more, count: n };
+    })();
   }
 
   async saveInvitation(invitation: Invitation): Promise<SaveResult> {
@@ -248,6 +316,7 @@ export class SqliteStore implements Store {
         display_name: application.displayName,
         roles: rolesText(application.roles),
         secret_hash: application.secretHash,
+        redirect_uris: rolesText(application.redirectUris),
         created_at: application.createdAt,
       },
       this.#sql.insertApplication,
@@ -266,7 +335,35 @@ export class SqliteStore implements Store {
   }
 
   async deleteApplication(tenantId: string, clientId: string): Promise<boolean> {
-    return this.#sql.deleteApplication.run(tenantId, clientId.toLowerCase()).changes > 0;
+    // Its codes and refresh tokens go with it: nothing it was granted outlives it.
+    return this.#db.transaction(() => {
+      this.#sql.deleteApplicationGrants.run(tenantId, clientId.toLowerCase());
+      return this.#sql.deleteApplication.run(tenantId, clientId.toLowerCase()).changes > 0;
+    })();
+  }
+
+  async saveOAuthGrant(grant: OAuthGrant): Promise<void> {
+    this.#db.transaction(() => {
+      this.#sql.deleteExpiredGrants.run(Date.now());
+      this.#sql.insertGrant.run({
+        grant_hash: grant.grantHash,
+        kind: grant.kind,
+        tenant_id: grant.tenantId,
+        client_id: grant.clientId,
+        user_id: grant.userId,
+        scopes: rolesText(grant.scopes),
+        redirect_uri: grant.redirectUri,
+        code_challenge: grant.codeChallenge,
+        nonce: grant.nonce,
+        expires_at: grant.expiresAt,
+      });
+      this.#sql.deleteGrantsBeyond.run({ tenant_id: grant.tenantId, user_id: grant.userId });
+    })();
+  }
+
+  async takeOAuthGrant(grantHash: string, now: number): Promise<OAuthGrant | undefined> {
+    const row = this.#sql.takeGrant.get(grantHash) as Row | undefined;
+    return row === undefined || Number(row.expires_at) <= now ? undefined : toOAuthGrant(row);
   }
 
   async getPhoto(owner: PhotoOwner): Promise<PhotoInfo | undefined> {
@@ -379,8 +476,10 @@ export class SqliteStore implements Store {
   }
 }
 
+const USER_COLUMNS = 'tenant_id, id, user_principal_name, display_name, mail, user_type, is_admin, drive_id';
+
 function prepareStatements(db: BetterSqlite3.Database) {
-  const userColumns = 'tenant_id, id, user_principal_name, display_name, mail, user_type, is_admin, drive_id';
+  const userColumns = USER_COLUMNS;
   const photoKey = 'tenant_id = ? AND owner_type = ? AND owner_id = ?';
   const contentColumns = 'p.etag, s.width, s.height, s.bytes';
   return {
@@ -423,6 +522,34 @@ function prepareStatements(db: BetterSqlite3.Database) {
        WHERE tenant_id = @tenant_id AND id = @id`,
     ),
     deleteGroup: db.prepare('DELETE FROM groups WHERE tenant_id = ? AND id = ?'),
+
+    // Inserted only when the group and the user are both in the tenant (the foreign keys
+    // would refuse it anyway; this way a missing one is an answer, not an exception).
+    insertMember: db.prepare(
+      `INSERT INTO group_members (tenant_id, group_id, member_id)
+       SELECT @tenant_id, @group_id, @member_id
+       WHERE EXISTS (SELECT 1 FROM groups WHERE tenant_id = @tenant_id AND id = @group_id)
+         AND EXISTS (SELECT 1 FROM users WHERE tenant_id = @tenant_id AND id = @member_id)
+       ON CONFLICT DO NOTHING`,
+    ),
+    getMember: db.prepare(
+      'SELECT 1 FROM group_members WHERE tenant_id = @tenant_id AND group_id = @group_id AND member_id = @member_id',
+    ),
+    deleteMember: db.prepare(
+      'DELETE FROM group_members WHERE tenant_id = @tenant_id AND group_id = @group_id AND member_id = @member_id',
+    ),
+    listMembers: db.prepare(
+      `SELECT ${userColumns.split(', ').map((c) => `u.${c}`).join(', ')} FROM group_members m
+       JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.member_id
+       WHERE m.tenant_id = @tenant_id AND m.group_id = @group_id AND m.member_id > @after
+       ORDER BY m.member_id LIMIT @limit`,
+    ),
+    listMemberOf: db.prepare(
+      `SELECT g.* FROM group_members m
+       JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+       WHERE m.tenant_id = @tenant_id AND m.member_id = @member_id AND m.group_id > @after
+       ORDER BY m.group_id LIMIT @limit`,
+    ),
 
     getFolder: db.prepare('SELECT * FROM contact_folders WHERE tenant_id = ? AND user_id = ? AND id = ?'),
     listFolders: db.prepare(
@@ -469,14 +596,31 @@ function prepareStatements(db: BetterSqlite3.Database) {
     listAllApplications: db.prepare('SELECT * FROM applications ORDER BY tenant_id, created_at, client_id'),
     deleteApplication: db.prepare('DELETE FROM applications WHERE tenant_id = ? AND client_id = ?'),
     insertApplication: db.prepare(
-      `INSERT INTO applications (tenant_id, client_id, display_name, roles, secret_hash, created_at)
-       VALUES (@tenant_id, @client_id, @display_name, @roles, @secret_hash, @created_at)`,
+      `INSERT INTO applications (tenant_id, client_id, display_name, roles, secret_hash, redirect_uris, created_at)
+       VALUES (@tenant_id, @client_id, @display_name, @roles, @secret_hash, @redirect_uris, @created_at)`,
     ),
     updateApplication: db.prepare(
       `UPDATE applications SET display_name = @display_name, roles = @roles, secret_hash = @secret_hash,
-         created_at = @created_at
+         redirect_uris = @redirect_uris, created_at = @created_at
        WHERE tenant_id = @tenant_id AND client_id = @client_id`,
     ),
+
+    insertGrant: db.prepare(
+      `INSERT INTO oauth_grants (grant_hash, kind, tenant_id, client_id, user_id, scopes, redirect_uri, code_challenge, nonce, expires_at)
+       VALUES (@grant_hash, @kind, @tenant_id, @client_id, @user_id, @scopes, @redirect_uri, @code_challenge, @nonce, @expires_at)`,
+    ),
+    deleteExpiredGrants: db.prepare(
+      `DELETE FROM oauth_grants WHERE grant_hash IN
+         (SELECT grant_hash FROM oauth_grants WHERE expires_at < ? LIMIT ${EXPIRED_GRANTS_BATCH})`,
+    ),
+    deleteGrantsBeyond: db.prepare(
+      `DELETE FROM oauth_grants WHERE tenant_id = @tenant_id AND user_id = @user_id AND grant_hash NOT IN
+         (SELECT grant_hash FROM oauth_grants WHERE tenant_id = @tenant_id AND user_id = @user_id
+          ORDER BY expires_at DESC LIMIT ${GRANTS_PER_USER})`,
+    ),
+    takeGrant: db.prepare('DELETE FROM oauth_grants WHERE grant_hash = ? RETURNING *'),
+    deleteUserGrants: db.prepare('DELETE FROM oauth_grants WHERE tenant_id = ? AND user_id = ?'),
+    deleteApplicationGrants: db.prepare('DELETE FROM oauth_grants WHERE tenant_id = ? AND client_id = ?'),
 
     getEtag: db.prepare(`SELECT etag FROM photos WHERE ${photoKey}`),
     getPhoto: db.prepare(

@@ -90,11 +90,17 @@ export const TABLES: readonly TableSpec[] = [
     batchRows: 500,
   },
   {
+    name: 'group_members',
+    columns: [text('tenant_id'), text('group_id'), text('member_id')],
+    key: ['tenant_id', 'group_id', 'member_id'],
+    batchRows: 500,
+  },
+  {
     // Only the secret's hash is kept, so a copy carries no secret either.
     name: 'applications',
     columns: [
       text('tenant_id'), text('client_id'), text('display_name'), text('roles'), text('secret_hash'),
-      ['created_at', 'timestamp'],
+      ['created_at', 'timestamp'], text('redirect_uris'),
     ],
     key: ['tenant_id', 'client_id'],
     batchRows: 500,

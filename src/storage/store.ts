@@ -2,6 +2,7 @@
 // implementation (SQLite now, PostgreSQL next) passes — see test/store-contract.ts.
 // Methods are async so that a networked store fits the same shape.
 import type { ChangeFeed } from './change-feed.js';
+import type { ContactFolderProperty, ContactProperty, GroupProperty, ListQuery, Page, UserProperty } from './list-query.js';
 
 export interface User {
   readonly tenantId: string;
@@ -68,6 +69,8 @@ export interface Application {
   readonly roles: readonly string[];
   /** A salted slow hash of the client secret with its parameters; never the secret. */
   readonly secretHash: string;
+  /** Where its authorization codes may be sent, exactly; none: it signs nobody in. */
+  readonly redirectUris: readonly string[];
   /** ISO 8601, to the millisecond. */
   readonly createdAt: string;
 }
@@ -137,6 +140,44 @@ export type DeleteOutcome =
 /** What a save did: import reports it, and running an import twice must change nothing. */
 export type SaveResult = 'created' | 'updated' | 'unchanged';
 
+/**
+ * An authorization code or a refresh token (auth/authorization-grants.ts), as kept: only
+ * the hash of its value, so that what the store holds cannot be redeemed.
+ */
+export interface OAuthGrant {
+  /** base64url SHA-256 of the code or token. */
+  readonly grantHash: string;
+  readonly kind: 'code' | 'refresh';
+  readonly tenantId: string;
+  readonly clientId: string;
+  readonly userId: string;
+  /** The delegated permissions its tokens carry. */
+  readonly scopes: readonly string[];
+  /** A code's redirect_uri, which its redemption must repeat. */
+  readonly redirectUri: string | null;
+  /** A code's PKCE S256 code_challenge. */
+  readonly codeChallenge: string | null;
+  /** A code's OpenID Connect nonce, echoed in its id_token. */
+  readonly nonce: string | null;
+  /** ms since the epoch. */
+  readonly expiresAt: number;
+}
+
+/** Grants one user keeps at most: the oldest go first (a sign-in loop cannot fill the table). */
+export const GRANTS_PER_USER = 50;
+/** Expired grants removed with each new one: more than are made, so the table never grows with them. */
+export const EXPIRED_GRANTS_BATCH = 100;
+
+/** A page of a group's members (or a user's groups) by id: at most `limit` whose ids come after `after`. */
+export interface MemberPage {
+  /** The last id of the previous page (exclusive); absent for the first page. */
+  readonly after?: string | undefined;
+  readonly limit: number;
+}
+
+/** What adding a member did: 'missing' when the group or the user is not in the tenant. */
+export type MemberAdded = 'added' | 'exists' | 'missing';
+
 /** Thrown by a store when a unique name is taken (a user's userPrincipalName). */
 export class ConflictError extends Error {
   constructor(message: string) {
@@ -145,7 +186,30 @@ export class ConflictError extends Error {
   }
 }
 
+/** A caller's requests in one window of a limit (traffic/throttle.ts): the key names limit and caller. */
+export interface UsageCount {
+  readonly key: string;
+  /** The window's start, ms since the epoch (a multiple of its length). */
+  readonly windowStart: number;
+  readonly used: number;
+}
+
+/** Request counts shared by every process on one database, so that they share one budget. */
+export interface UsageLedger {
+  /** Adds `deltas` to the shared counts, then reads every count of `keys` for windows from `since` on. */
+  exchange(deltas: readonly UsageCount[], keys: readonly string[], since: number): Promise<UsageCount[]>;
+  /** Deletes the counts of windows that began before `before`. */
+  prune(before: number): Promise<void>;
+}
+
 export interface Store {
+  /**
+   * Shared request counts for --throttle; only where several nodes share the database
+   * (PostgreSQL). SQLite processes count on their own: a write there would tell every
+   * other process on the file that something changed (PRAGMA data_version), and they
+   * would drop their caches ten times a second.
+   */
+  readonly usage?: UsageLedger | undefined;
   /**
    * Changes to what this store holds, for the caches kept in front of it: the domain
    * objects publish their own changes here, and the store publishes other processes'
@@ -174,21 +238,39 @@ export interface Store {
   getUserByUpn(tenantId: string, userPrincipalName: string): Promise<User | undefined>;
   getUserByDrive(tenantId: string, driveId: string): Promise<User | undefined>;
   listUsers(tenantId: string): Promise<User[]>;
-  /** Removes the user with their folders, contacts and every photo among them. */
+  /** One page of the tenant's users (list-query.ts): keyset paging, never a whole table. */
+  queryUsers(tenantId: string, query: ListQuery<UserProperty>): Promise<Page<User>>;
+  /** Removes the user with their folders, contacts, grants and every photo among them. */
   deleteUser(tenantId: string, id: string): Promise<boolean>;
 
   saveGroup(group: Group): Promise<SaveResult>;
   getGroup(tenantId: string, id: string): Promise<Group | undefined>;
   listGroups(tenantId: string): Promise<Group[]>;
+  queryGroups(tenantId: string, query: ListQuery<GroupProperty>): Promise<Page<Group>>;
   deleteGroup(tenantId: string, id: string): Promise<boolean>;
+
+  /**
+   * Group membership: members are users of the group's tenant. A membership goes with its
+   * group or its user (deleteGroup, deleteUser). Ids match case-insensitively.
+   */
+  addGroupMember(tenantId: string, groupId: string, memberId: string): Promise<MemberAdded>;
+  /** Whether there was such a membership to remove. */
+  removeGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean>;
+  isGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean>;
+  /** The group's members, ordered by id. */
+  listGroupMembers(tenantId: string, groupId: string, page: MemberPage): Promise<User[]>;
+  /** The groups the user is a member of, ordered by id. */
+  listMemberOf(tenantId: string, memberId: string, page: MemberPage): Promise<Group[]>;
 
   saveContactFolder(folder: ContactFolder): Promise<SaveResult>;
   getContactFolder(tenantId: string, userId: string, id: string): Promise<ContactFolder | undefined>;
   listContactFolders(tenantId: string, userId: string, parentFolderId: string | null): Promise<ContactFolder[]>;
+  queryContactFolders(tenantId: string, userId: string, parentFolderId: string | null, query: ListQuery<ContactFolderProperty>): Promise<Page<ContactFolder>>;
 
   saveContact(contact: Contact): Promise<SaveResult>;
   getContact(tenantId: string, userId: string, id: string): Promise<Contact | undefined>;
   listContacts(tenantId: string, userId: string, folderId: string | null): Promise<Contact[]>;
+  queryContacts(tenantId: string, userId: string, folderId: string | null, query: ListQuery<ContactProperty>): Promise<Page<Contact>>;
 
   saveInvitation(invitation: Invitation): Promise<SaveResult>;
   getInvitation(tenantId: string, id: string): Promise<Invitation | undefined>;
@@ -201,6 +283,17 @@ export interface Store {
   listApplications(tenantId: string | undefined): Promise<Application[]>;
   /** Removes the application; false when there was none. Its client id and secret stop working at once. */
   deleteApplication(tenantId: string, clientId: string): Promise<boolean>;
+
+  /**
+   * Keeps a new grant. Expired grants are removed on the way, a batch at a time, and the
+   * user's oldest beyond GRANTS_PER_USER.
+   */
+  saveOAuthGrant(grant: OAuthGrant): Promise<void>;
+  /**
+   * Removes the grant and returns it, when it exists and has not expired at `now` (ms): in
+   * one statement, so that a code or refresh token is redeemed once, on one node only.
+   */
+  takeOAuthGrant(grantHash: string, now: number): Promise<OAuthGrant | undefined>;
 
   getPhoto(owner: PhotoOwner): Promise<PhotoInfo | undefined>;
   /** One size's bytes with the ETag of the version they belong to, read in one snapshot. */

@@ -53,9 +53,9 @@ export interface HttpsServer {
 const SERVING = /Portrait is serving Microsoft Graph photos at https:\/\/localhost:(\d+)\/v1\.0/;
 const CERTIFICATE = /certificate:\s+(\S+)/;
 
-/** `portrait serve --data DIR --host localhost --port 0`: HTTPS with the certificate it makes. */
-export async function startHttpsServer(dataDir: string): Promise<HttpsServer> {
-  const child = spawn(process.execPath, [PORTRAIT_CLI, 'serve', '--data', dataDir, '--host', 'localhost', '--port', '0'], {
+/** `portrait serve --data DIR --host localhost --port 0 [ARGS…]`: HTTPS with the certificate it makes. */
+export async function startHttpsServer(dataDir: string, args: readonly string[] = []): Promise<HttpsServer> {
+  const child = spawn(process.execPath, [PORTRAIT_CLI, 'serve', '--data', dataDir, '--host', 'localhost', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);

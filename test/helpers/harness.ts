@@ -16,6 +16,7 @@ import { renderResize, renderUpload } from '../../src/imaging/render-photo.js';
 import { DecodeBudget } from '../../src/photos/decode-budget.js';
 import { PhotoCache } from '../../src/photos/photo-cache.js';
 import { PhotoService } from '../../src/photos/photo-service.js';
+import type { CorsPolicy } from '../../src/http/cors.js';
 import { HotReads } from '../../src/http/hot-reads.js';
 import { defaultBodyMemoryBytes } from '../../src/http/limits.js';
 import { DEFAULT_BODY_TIMING, RequestBodies } from '../../src/http/request-bodies.js';
@@ -48,6 +49,8 @@ export interface HarnessOptions {
   readonly bodyMemoryBytes?: number;
   /** How the token endpoint checks client secrets (its limits, clock, hashing thread); closed with the app. */
   readonly secretVerifier?: ClientSecretVerifier;
+  /** Which pages may call from a browser; any origin, as `portrait serve` has it, when not given. */
+  readonly cors?: CorsPolicy;
 }
 
 export interface Harness {
@@ -116,6 +119,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     bodies,
     ready: () => store.ping(),
     hotReads: hotReads ?? false,
+    ...(options.cors && { cors: options.cors }),
     ...(options.oauth && {
       oauth: {
         issuerKey,
