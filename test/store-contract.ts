@@ -707,6 +707,21 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
         ...overrides,
       });
 
+      it('a removed application takes its codes and refresh tokens with it, and no other application\'s', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const app = application(tenantId, 'Signs people in');
+        await store.saveApplication(app);
+        const userId = randomUUID();
+        const code = grant(tenantId, userId, { clientId: app.clientId });
+        const refresh = grant(tenantId, userId, { clientId: app.clientId, kind: 'refresh', redirectUri: null, codeChallenge: null, nonce: null });
+        const another = grant(tenantId, userId);
+        for (const g of [code, refresh, another]) await store.saveOAuthGrant(g);
+        assert.equal(await store.deleteApplication(tenantId, app.clientId), true);
+        assert.equal(await store.takeOAuthGrant(code.grantHash, Date.now()), undefined);
+        assert.equal(await store.takeOAuthGrant(refresh.grantHash, Date.now()), undefined);
+        assert.deepEqual(await store.takeOAuthGrant(another.grantHash, Date.now()), another);
+      });
+
       it('gives a grant back once, whole, and never again', async (t) => {
         const { store, tenantId } = await setupTenant(t);
         const code = grant(tenantId, randomUUID());
