@@ -46,6 +46,8 @@ export interface Config {
   /** Bytes of hot photo sizes kept in memory; 0 turns the cache off. */
   readonly cacheBytes: number;
   readonly autoProvisionUsers: boolean;
+  /** `--dev-sign-in`: the built-in issuer's password-less sign-in page even when others can reach it. */
+  readonly devSignIn: boolean;
   readonly trustedIssuers: readonly TrustedIssuer[];
   readonly audiences: readonly string[];
   /** The origins whose pages may call the API from a browser (http/cors.ts). */
@@ -91,6 +93,7 @@ export const SERVE_OPTIONS = {
   'decode-memory-mb': { type: 'string', value: 'N', description: 'MiB all uploads may decode in at once (default 192, or 48 per upload slot)' },
   'cache-mb': { type: 'string', value: 'N', description: 'MiB of photo sizes kept in memory, 0 for none (default 64)' },
   'no-auto-provision': { type: 'boolean', description: 'do not create a user seen first in a delegated token' },
+  'dev-sign-in': { type: 'boolean', description: 'offer the password-less sign-in page to anyone who can reach the server, not only this machine (development only)' },
   issuer: { type: 'string', multiple: true, value: 'ISSUER[=JWKS_URL]', description: 'trust this token issuer too; {tenantid} stands for the token\'s tid (repeatable)' },
   audience: { type: 'string', multiple: true, value: 'AUD', description: 'accept this token audience too (repeatable)' },
   'cors-origin': { type: 'string', multiple: true, value: 'ORIGIN', description: 'let browser pages of only these origins call the API (repeatable; default any origin)' },
@@ -164,6 +167,7 @@ function serveConfig(values: ReturnType<typeof parseFlags<typeof SERVE_OPTIONS>>
       values['body-memory-mb'] === undefined ? undefined : integerFlag('--body-memory-mb', values['body-memory-mb'], 0, 4, 1_048_576) * 1024 * 1024,
     cacheBytes: integerFlag('--cache-mb', values['cache-mb'], 64, 0, 65_536) * 1024 * 1024,
     autoProvisionUsers: !values['no-auto-provision'],
+    devSignIn: values['dev-sign-in'] === true,
     trustedIssuers: (values.issuer ?? []).map(issuerFlag),
     audiences: [...DEFAULT_AUDIENCES, ...(values.audience ?? [])],
     corsOrigins: corsOriginsFlag(values['cors-origin']),

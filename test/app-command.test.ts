@@ -144,7 +144,12 @@ describe('portrait app add', { concurrency: 2 }, () => {
       [['app', 'frobnicate', 'x'], /unknown app subcommand 'frobnicate'; try add, list, remove or rotate-secret/],
       [['app', 'add', '--roles', 'User.Read.All'], /NAME/],
       [['app', 'add', 'a', 'b', '--roles', 'User.Read.All'], /unexpected argument 'b'/],
-      [['app', 'add', 'Reports'], /--roles is required/],
+      [['app', 'add', 'Reports'], /--roles \(application permissions.*\) or --redirect-uri \(to sign people in\) is required/],
+      [['app', 'add', 'Web', '--redirect-uri', 'http://evil.example/cb'], /cannot be a redirect URI: it must use https, or http on localhost/],
+      [['app', 'add', 'Web', '--redirect-uri', 'https://app.contoso.com/*'], /cannot be a redirect URI: it holds a space or a wildcard/],
+      [['app', 'add', 'Web', '--redirect-uri', 'https://app.contoso.com/#x'], /cannot be a redirect URI: it must not have a fragment/],
+      [['app', 'add', 'Web', '--redirect-uri', 'spa'], /cannot be a redirect URI: it is not an absolute URL/],
+      [['app', 'add', 'Web', '--redirect-uri', `https://app.contoso.com/${'a'.repeat(300)}`], /longer than 256 characters/],
       [['app', 'add', 'Reports', '--roles', ' , '], /--roles must name at least one permission/],
       [['app', 'add', 'Reports', '--roles', 'User.Read.All', '--tenant', 'contoso'], /--tenant must be a GUID, got 'contoso'/],
       [['app', 'add', 'Reports', '--roles', 'User.Read.All', '--secret', 'x'], /unknown flag '--secret'/],
@@ -159,7 +164,7 @@ describe('portrait app add', { concurrency: 2 }, () => {
     for (const [args, message] of cases) await fails(args.length === 1 ? args : [...args, '--data', dataDir], 2, message);
     const help = await runCli(['app', '--help']);
     assert.equal(help.code, 0);
-    for (const line of ['portrait app add NAME --roles', 'portrait app list', 'portrait app remove NAME|CLIENT_ID', 'portrait app rotate-secret NAME|CLIENT_ID']) {
+    for (const line of ['portrait app add NAME (--roles', '--redirect-uri URI', 'portrait app list', 'portrait app remove NAME|CLIENT_ID', 'portrait app rotate-secret NAME|CLIENT_ID']) {
       assert.ok(help.stdout.includes(line), `${line} in ${help.stdout}`);
     }
   });

@@ -137,6 +137,7 @@ describe('PORTRAIT_* variables', () => {
       'decode-memory-mb': '256',
       'cache-mb': '0',
       'no-auto-provision': 'true',
+      'dev-sign-in': '1',
       'no-tls': '1',
       issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0, https://id.example.com/realms/a=https://id.example.com/certs',
       audience: 'api://photos api://people',
@@ -167,6 +168,7 @@ describe('PORTRAIT_* variables', () => {
     assert.equal(fromEnv.port, 9443);
     assert.equal(fromEnv.tls.mode, 'none');
     assert.equal(fromEnv.autoProvisionUsers, false);
+    assert.equal(fromEnv.devSignIn, true);
     assert.equal(fromEnv.cacheBytes, 0);
     assert.deepEqual(fromEnv.trustedIssuers.map((i) => i.issuer), ['https://login.microsoftonline.com/{tenantid}/v2.0', 'https://id.example.com/realms/a']);
     assert.ok(fromEnv.audiences.includes('api://photos') && fromEnv.audiences.includes('api://people'));

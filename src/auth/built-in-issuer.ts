@@ -56,6 +56,8 @@ export type TokenSubject =
       readonly displayName: string;
       readonly scopes: readonly string[];
       readonly admin: boolean;
+      /** The client the person signed in to (its client id), as azp and appid; none for `portrait token`. */
+      readonly appId?: string;
     }
   | { readonly kind: 'app'; readonly appId: string; readonly name: string; readonly roles: readonly string[] };
 
@@ -79,6 +81,7 @@ export async function issueToken(key: IssuerKey, request: TokenRequest): Promise
       idtyp: 'user',
     });
     if (subject.admin) claims.wids = [GLOBAL_ADMINISTRATOR];
+    if (subject.appId !== undefined) Object.assign(claims, { appid: subject.appId, azp: subject.appId });
   } else {
     Object.assign(claims, {
       oid: subject.appId,
@@ -95,6 +98,43 @@ export async function issueToken(key: IssuerKey, request: TokenRequest): Promise
     .setIssuer(builtInIssuer(request.tenantId))
     .setAudience(request.audience ?? GRAPH_AUDIENCE)
     .setSubject(subject.kind === 'user' ? subject.userId : subject.appId)
+    .setIssuedAt(now)
+    .setNotBefore(now)
+    .setExpirationTime(now + request.ttlSeconds)
+    .sign(key.privateKey);
+}
+
+export interface IdTokenRequest {
+  /** The issuer the discovery document names (the server's origin, then /{tenant}/v2.0). */
+  readonly issuer: string;
+  readonly tenantId: string;
+  readonly clientId: string;
+  readonly user: { readonly id: string; readonly userPrincipalName: string; readonly displayName: string };
+  readonly nonce: string | null;
+  readonly ttlSeconds: number;
+}
+
+/**
+ * An OpenID Connect id_token for a person signed in at the built-in issuer's page: who they
+ * are, for the client (aud) that asked, with its nonce. Signed with the same key as access
+ * tokens (the discovery document's jwks_uri). https://openid.net/specs/openid-connect-core-1_0.html#IDToken
+ */
+export async function issueIdToken(key: IssuerKey, request: IdTokenRequest): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const claims: Record<string, unknown> = {
+    tid: request.tenantId,
+    oid: request.user.id,
+    preferred_username: request.user.userPrincipalName,
+    name: request.user.displayName,
+    ver: '2.0',
+    auth_time: now,
+  };
+  if (request.nonce !== null) claims.nonce = request.nonce;
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: key.keyId })
+    .setIssuer(request.issuer)
+    .setAudience(request.clientId)
+    .setSubject(request.user.id)
     .setIssuedAt(now)
     .setNotBefore(now)
     .setExpirationTime(now + request.ttlSeconds)

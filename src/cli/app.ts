@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import { Applications } from '../auth/applications.js';
 import { checkPermissionNames, unknownNameMessage } from '../auth/permission-names.js';
+import { redirectUriProblem, REDIRECT_URIS_PER_APP } from '../auth/redirect-uris.js';
 import { parseFlagsWithEnvironment, UsageError, type Environment, type FlagTable } from '../config.js';
 import { GUID_PATTERN } from '../directory/ids.js';
 import { storeLocation } from '../storage/open-store.js';
@@ -18,11 +19,12 @@ const OPTIONS = {
   database: { type: 'string', value: 'FILE|postgres://…', description: 'the database serve uses (default DIR/portrait.db)' },
   tenant: { type: 'string', value: 'ID', description: 'the tenant (a GUID): add registers in it, the others look only in it (default: the data folder\'s default tenant for add, every tenant for the others)' },
   roles: { type: 'string', value: '"ROLE …"', description: 'add: the application permissions its tokens carry, e.g. "User.ReadWrite.All Group.Read.All"' },
+  'redirect-uri': { type: 'string', multiple: true, value: 'URI', description: 'add: where codes may be sent when it signs people in (repeatable); such an app needs no --roles' },
 } as const satisfies FlagTable;
 
 export const APP_HELP: CommandHelp = {
   usage: [
-    'portrait app add NAME --roles "User.ReadWrite.All …" [--data DIR] [--database URL] [--tenant ID]',
+    'portrait app add NAME (--roles "User.ReadWrite.All …" | --redirect-uri URI…) [--data DIR] [--database URL] [--tenant ID]',
     'portrait app list [--data DIR] [--database URL] [--tenant ID]',
     'portrait app remove NAME|CLIENT_ID [--data DIR] [--database URL] [--tenant ID]',
     'portrait app rotate-secret NAME|CLIENT_ID [--data DIR] [--database URL] [--tenant ID]',
@@ -58,7 +60,9 @@ export async function app(argv: readonly string[], env: Environment = {}): Promi
   }
   const { values, positionals } = parseFlagsWithEnvironment(rest, OPTIONS, env, ['data', 'database']);
   if (values.tenant !== undefined && !GUID_PATTERN.test(values.tenant)) throw new UsageError(`--tenant must be a GUID, got '${values.tenant}'`);
-  if (subcommand !== 'add' && values.roles !== undefined) throw new UsageError(`--roles is for app add; app ${subcommand} takes none`);
+  for (const flag of ['roles', 'redirect-uri'] as const) {
+    if (subcommand !== 'add' && values[flag] !== undefined) throw new UsageError(`--${flag} is for app add; app ${subcommand} takes none`);
+  }
   const [target, extra] = positionals;
   if (subcommand === 'list') {
     if (target !== undefined) throw new UsageError(`unexpected argument '${target}'`);
@@ -66,7 +70,12 @@ export async function app(argv: readonly string[], env: Environment = {}): Promi
     if (target === undefined) throw new UsageError(subcommand === 'add' ? "app add needs the application's NAME" : `app ${subcommand} needs the application's NAME or CLIENT_ID`);
     if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
   }
-  const roles = subcommand === 'add' ? rolesFlag(values.roles) : [];
+  const redirectUris = subcommand === 'add' ? redirectUrisFlag(values['redirect-uri'] ?? []) : [];
+  // An app that signs people in (a browser app) needs no application permissions of its own.
+  if (subcommand === 'add' && values.roles === undefined && redirectUris.length === 0) {
+    throw new UsageError('--roles (application permissions, e.g. --roles "User.ReadWrite.All") or --redirect-uri (to sign people in) is required');
+  }
+  const roles = subcommand === 'add' && values.roles !== undefined ? rolesFlag(values.roles) : [];
   const displayName = subcommand === 'add' ? nameArgument(target as string) : '';
 
   const dataDir = resolve(values.data ?? 'data');
@@ -76,8 +85,12 @@ export async function app(argv: readonly string[], env: Environment = {}): Promi
   try {
     switch (subcommand) {
       case 'add': {
-        const { application, secret } = await applications.register(tenantId ?? defaultTenantId, displayName, roles);
-        return credentials(`Registered application '${application.displayName}' with roles ${application.roles.join(' ')}.`, application, secret, 'add another application');
+        const { application, secret } = await applications.register(tenantId ?? defaultTenantId, displayName, roles, redirectUris);
+        const headline = [
+          `Registered application '${application.displayName}'${roles.length > 0 ? ` with roles ${application.roles.join(' ')}` : ''}.`,
+          ...application.redirectUris.map((uri) => `It signs people in with codes sent to ${uri} only.`),
+        ].join('\n');
+        return credentials(headline, application, secret, 'run `portrait app rotate-secret`');
       }
       case 'list':
         return listing(await applications.list(tenantId));
@@ -107,13 +120,21 @@ function nameArgument(name: string): string {
   return displayName;
 }
 
-function rolesFlag(text: string | undefined): readonly string[] {
-  if (text === undefined) throw new UsageError('--roles is required: the application permissions, e.g. --roles "User.ReadWrite.All"');
+function rolesFlag(text: string): readonly string[] {
   const names = text.split(/[\s,]+/).filter((role) => role !== '');
   if (names.length === 0) throw new UsageError('--roles must name at least one permission, e.g. "User.ReadWrite.All"');
   const checked = checkPermissionNames(names, 'role');
   if (!checked.ok) throw new UsageError(unknownNameMessage(checked, 'role', '--roles'));
   return checked.names;
+}
+
+function redirectUrisFlag(uris: readonly string[]): readonly string[] {
+  for (const uri of uris) {
+    const problem = redirectUriProblem(uri);
+    if (problem !== undefined) throw new UsageError(`--redirect-uri ${JSON.stringify(uri.slice(0, 300))} cannot be a redirect URI: ${problem}`);
+  }
+  if (uris.length > REDIRECT_URIS_PER_APP) throw new UsageError(`an application has at most ${REDIRECT_URIS_PER_APP} redirect URIs`);
+  return [...new Set(uris)];
 }
 
 function credentials(headline: string, application: Application, secret: string, ifLost: string): string {

@@ -10,11 +10,13 @@ import { buildApp } from '../app.js';
 import { CorsPolicy } from '../http/cors.js';
 import { BODY_GRACE_MS, defaultBodyMemoryBytes } from '../http/limits.js';
 import { RequestBodies } from '../http/request-bodies.js';
+import type { SignInMode } from '../http/sign-in-routes.js';
 import { closeOthers, isWildcard, listenOnAll, ListenError, localUrl, remoteUrl } from './listen.js';
 import { listenForMetrics } from '../http/metrics-route.js';
 import { PortraitMetrics } from '../metrics/portrait-metrics.js';
 import { joinedStdout } from './log-stream.js';
 import { Applications } from '../auth/applications.js';
+import { AuthorizationGrants } from '../auth/authorization-grants.js';
 import { loadOrCreateIssuerKey } from '../auth/built-in-issuer.js';
 import { createTokenVerifier } from '../auth/token-verifier.js';
 import { loadServeConfig, SERVE_OPTIONS, type Config, type Environment } from '../config.js';
@@ -77,6 +79,9 @@ export async function serve(argv: readonly string[], env: Environment = {}): Pro
       : new Throttle(config.throttleLimits, { ledger: store.usage, onSyncError: (error) => app.log.warn({ err: error }, 'throttle: could not share counts') });
   const seed = config.seed ?? newSeed();
   const faults = config.faultRules.length === 0 ? undefined : new FaultSimulator(new FaultPlan(config.faultRules, seed), { maxDelayed: config.maxDelayed });
+  const directory = new Directory(store, { autoProvisionUsers: config.autoProvisionUsers });
+  // The sign-in page asks for no password: only where nobody else can reach it, or when asked.
+  const signInMode: SignInMode = config.devSignIn ? 'flag' : isLoopbackHost(config.host) && config.publicUrl === undefined ? 'loopback' : 'off';
   const photoCache = config.cacheBytes > 0 ? new PhotoCache(config.cacheBytes) : undefined;
   const decodeMemory = new DecodeBudget({ bytes: config.decodeMemoryBytes });
   metrics.watch({ photoCache, decodeBudget: decodeMemory });
@@ -89,7 +94,7 @@ export async function serve(argv: readonly string[], env: Environment = {}): Pro
       clockSkewSeconds: config.clockSkewSeconds,
     }),
     services: {
-      directory: new Directory(store, { autoProvisionUsers: config.autoProvisionUsers }),
+      directory,
       photos: new PhotoService(
         store,
         { renderUpload, renderResize },
@@ -110,7 +115,12 @@ export async function serve(argv: readonly string[], env: Environment = {}): Pro
       memoryBytes: config.bodyMemoryBytes ?? defaultBodyMemoryBytes(config.uploadConcurrency + config.uploadQueueLimit),
     }),
     cors: new CorsPolicy(config.corsOrigins),
-    oauth: { issuerKey, applications: new Applications(store), audiences: config.audiences },
+    oauth: {
+      issuerKey,
+      applications: new Applications(store),
+      audiences: config.audiences,
+      signIn: { mode: signInMode, directory, grants: new AuthorizationGrants(store) },
+    },
     ready: () => store.ping(),
     logger: { level: config.logLevel, stream: logStream },
     https: tls && { cert: tls.cert, key: tls.key },
@@ -156,6 +166,9 @@ export async function serve(argv: readonly string[], env: Environment = {}): Pro
       tls ? `  certificate: ${tls.certPath}  (curl --cacert, or NODE_EXTRA_CA_CERTS)` : '  TLS: off',
       `  tenant:      ${tenantId}`,
       `  get a token: npx portrait token ${dataFlag} --user alice@contoso.com`,
+      signInMode === 'off'
+        ? '  sign-in:     off (others can reach this server; --dev-sign-in turns the password-less page on)'
+        : `  sign-in:     ${url}/${tenantId}/oauth2/v2.0/authorize, no password (${signInMode === 'flag' ? '--dev-sign-in' : 'this machine only'})`,
       ...(throttle ? [`  throttling:  ${describeLimits(throttle.limits)}${store.usage ? ' (shared by the nodes on this database)' : ' (per process)'}`] : []),
       ...config.faultRules.map((rule) => `  simulating:  ${describeFaultRule(rule)}  (--seed ${seed}; answers marked x-portrait-simulated)`),
       metricsServer
@@ -208,4 +221,10 @@ function tlsFile(flag: '--tls-cert' | '--tls-key', path: string): Buffer {
     throw new ServeError(`${flag} ${path} does not hold a PEM ${flag === '--tls-cert' ? 'certificate' : 'private key'}`);
   }
   return bytes;
+}
+
+/** Names and addresses only this machine reaches. */
+function isLoopbackHost(host: string): boolean {
+  const name = host.toLowerCase();
+  return name === 'localhost' || name.endsWith('.localhost') || name === '::1' || name.startsWith('127.');
 }

@@ -273,6 +273,30 @@ export class Directory {
   }
 
   /** A user named by a client (POST /users, `portrait token --user`): the name must be a valid UPN. */
+  /**
+   * Who signs in at the built-in issuer's page (http/sign-in-routes.ts): the user with this
+   * userPrincipalName, made when nobody has it yet, as `portrait token --user` does. A name
+   * that is no valid UPN is the same 400 as POST /users gives.
+   */
+  async signInUser(tenantId: string, userPrincipalName: string): Promise<User> {
+    checkUserPrincipalName(userPrincipalName);
+    const existing = await this.#store.getUserByUpn(tenantId, userPrincipalName);
+    if (existing !== undefined) return existing;
+    try {
+      return await this.#saveNewUser(tenantId, { userPrincipalName, displayName: userPrincipalName.split('@')[0] ?? userPrincipalName });
+    } catch (error) {
+      // Made by another sign-in meanwhile.
+      const made = error instanceof ConflictError ? await this.#store.getUserByUpn(tenantId, userPrincipalName) : undefined;
+      if (made === undefined) throw error;
+      return made;
+    }
+  }
+
+  /** A user by id, or undefined: whether the person a refresh token names is still there. */
+  userById(tenantId: string, id: string): Promise<User | undefined> {
+    return this.#store.getUserById(tenantId, id);
+  }
+
   async createUser(tenantId: string, input: NewUser): Promise<User> {
     checkUserPrincipalName(input.userPrincipalName);
     try {

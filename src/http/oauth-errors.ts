@@ -44,7 +44,7 @@ export const oauthErrors = {
       400,
       'unsupported_grant_type',
       70003,
-      `The app requested an unsupported grant type '${grant}'. Portrait issues tokens by client_credentials only.`,
+      `The app requested an unsupported grant type '${grant}'. Portrait answers client_credentials, and authorization_code and refresh_token where people may sign in.`,
     ),
   twoClientAuthentications: () =>
     new OAuthError(400, 'invalid_request', undefined, 'The client authenticated both with HTTP Basic and in the body: use one.'),

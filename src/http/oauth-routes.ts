@@ -11,11 +11,14 @@
 // https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Applications } from '../auth/applications.js';
+import type { Application } from '../storage/store.js';
 import { GRAPH_AUDIENCE, issueToken, type IssuerKey } from '../auth/built-in-issuer.js';
 import { ClientSecretVerifier } from '../auth/client-secret-verifier.js';
+import { isGraphResource, OIDC_SCOPES, resourceOf } from '../auth/requested-scopes.js';
 import { GUID_PATTERN } from '../directory/ids.js';
-import { GraphError } from '../errors.js';
-import { FORM_LIMIT, OAuthError, oauthErrors, sendJson, sendOAuthError } from './oauth-errors.js';
+import { OAuthError, oauthErrors, sendJson, sendOAuthError } from './oauth-errors.js';
+import { clientCredentials, readForm } from './oauth-form.js';
+import { registerSignInRoutes, type SignInOptions } from './sign-in-routes.js';
 import type { RequestBodies } from './request-bodies.js';
 
 export interface OAuthOptions {
@@ -32,12 +35,10 @@ export interface OAuthOptions {
    * One with the defaults is made when not given; either way it is closed with the app.
    */
   readonly secretVerifier?: ClientSecretVerifier;
+  /** People signing in (authorization code with PKCE, http/sign-in-routes.ts); absent: applications only. */
+  readonly signIn?: SignInOptions | undefined;
 }
 
-/** Microsoft Graph's application id: `00000003-…/.default` asks for a Graph token too. */
-const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
-/** Ignored beside a resource's /.default, as Entra does: they ask for no access token. */
-const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
 const DEFAULT_TTL_SECONDS = 3600;
 
 export function registerOAuthRoutes(app: FastifyInstance, options: OAuthOptions, bodies: RequestBodies): void {
@@ -50,6 +51,7 @@ export function registerOAuthRoutes(app: FastifyInstance, options: OAuthOptions,
   const ttlSeconds = options.tokenTtlSeconds ?? DEFAULT_TTL_SECONDS;
   const audiences = options.audiences ?? [];
   const origin = (request: FastifyRequest) => options.publicUrl ?? `${request.protocol}://${request.host}`;
+  const signIn = options.signIn !== undefined;
 
   /** The path's tenant, lower-cased: a GUID (Entra also takes domain names; Portrait's tenants have none). */
   function tenantOf(request: FastifyRequest, error: 'invalid_request' | 'invalid_tenant'): string {
@@ -74,13 +76,25 @@ export function registerOAuthRoutes(app: FastifyInstance, options: OAuthOptions,
       authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
       token_endpoint: `${base}/oauth2/v2.0/token`,
       jwks_uri: `${base}/discovery/v2.0/keys`,
-      token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic'],
-      grant_types_supported: ['client_credentials'],
-      response_types_supported: [],
+      token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic', ...(signIn ? ['none'] : [])],
+      grant_types_supported: ['client_credentials', ...(signIn ? ['authorization_code', 'refresh_token'] : [])],
+      response_types_supported: signIn ? ['code'] : [],
+      ...(signIn && {
+        response_modes_supported: ['query', 'fragment'],
+        code_challenge_methods_supported: ['S256'],
+        end_session_endpoint: `${base}/oauth2/v2.0/logout`,
+      }),
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: ['RS256'],
-      scopes_supported: [`${GRAPH_AUDIENCE}/.default`, ...audiences.filter((a) => !isGraph(a)).map((a) => `${a}/.default`)],
-      claims_supported: ['iss', 'aud', 'sub', 'tid', 'oid', 'appid', 'azp', 'app_displayname', 'roles', 'idtyp', 'ver', 'iat', 'nbf', 'exp'],
+      scopes_supported: [
+        ...(signIn ? ['openid', 'profile', 'email', 'offline_access'] : []),
+        `${GRAPH_AUDIENCE}/.default`,
+        ...audiences.filter((a) => !isGraphResource(a)).map((a) => `${a}/.default`),
+      ],
+      claims_supported: [
+        'iss', 'aud', 'sub', 'tid', 'oid', 'appid', 'azp', 'app_displayname', 'roles', 'idtyp', 'ver', 'iat', 'nbf', 'exp',
+        ...(signIn ? ['scp', 'upn', 'preferred_username', 'name', 'nonce', 'auth_time'] : []),
+      ],
     });
   });
 
@@ -90,14 +104,38 @@ export function registerOAuthRoutes(app: FastifyInstance, options: OAuthOptions,
     return sendJson(reply, 200, { keys: [{ kty: 'RSA', use: 'sig', alg: 'RS256', kid: issuerKey.keyId, n, e }] });
   });
 
-  app.route({
-    method: ['GET', 'POST'],
-    url: '/:tenant/oauth2/v2.0/authorize',
-    errorHandler,
-    handler: async function authorize() {
-      throw oauthErrors.authorizeUnsupported();
-    },
-  });
+  const redeemDelegated =
+    options.signIn === undefined
+      ? undefined
+      : registerSignInRoutes(app, { issuerKey, applications, audiences, ttlSeconds, origin }, options.signIn, bodies);
+  if (redeemDelegated === undefined) {
+    app.route({
+      method: ['GET', 'POST'],
+      url: '/:tenant/oauth2/v2.0/authorize',
+      errorHandler,
+      handler: async function authorize() {
+        throw oauthErrors.authorizeUnsupported();
+      },
+    });
+  }
+
+  /** A client's secret, checked on the hashing thread within the throttle's budgets; throws when it is not right. */
+  async function verifySecret(request: FastifyRequest, tenantId: string, application: Application, secret: string, basic: boolean): Promise<void> {
+    // request.ip is the socket's address (Portrait trusts no proxy header); a socket closed already has none.
+    const check = await secretVerifier.verify(application, secret, request.ip || 'unknown');
+    switch (check.result) {
+      case 'right':
+        return;
+      case 'wrong':
+        throw oauthErrors.wrongSecret(application.clientId, basic);
+      case 'throttled':
+        // info, not warn (serve's default level): a flood would otherwise write a line per request.
+        request.log.info({ requestId: request.id, tenantId, clientId: application.clientId, ip: request.ip, over: check.over }, 'wrong client secrets throttled');
+        throw oauthErrors.tooManyWrongSecrets(application.clientId, check.over, check.retryAfterSeconds);
+      case 'busy':
+        throw oauthErrors.secretCheckBusy(check.retryAfterSeconds);
+    }
+  }
 
   app.route({
     method: ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE'],
@@ -115,9 +153,19 @@ export function registerOAuthRoutes(app: FastifyInstance, options: OAuthOptions,
     const form = await readForm(request, reply, bodies);
     const grantType = form.get('grant_type');
     if (grantType === undefined) throw oauthErrors.missingParameter('grant_type');
+    const client = clientCredentials(request, form);
+    if ((grantType === 'authorization_code' || grantType === 'refresh_token') && redeemDelegated !== undefined) {
+      const context = {
+        tenantId,
+        form,
+        clientId: client.id,
+        secret: client.secret,
+        verifySecret: (application: Application, secret: string) => verifySecret(request, tenantId, application, secret, client.basic),
+      };
+      return redeemDelegated(context, grantType, request, reply);
+    }
     if (grantType !== 'client_credentials') throw oauthErrors.unsupportedGrant(grantType);
 
-    const client = clientCredentials(request, form);
     if (client.id === undefined) throw oauthErrors.missingParameter('client_id');
     if (client.secret === undefined) throw oauthErrors.missingSecret();
     const scope = form.get('scope');
@@ -126,20 +174,7 @@ export function registerOAuthRoutes(app: FastifyInstance, options: OAuthOptions,
 
     const application = GUID_PATTERN.test(client.id) ? await applications.find(tenantId, client.id.toLowerCase()) : undefined;
     if (application === undefined) throw oauthErrors.unknownClient(client.id, tenantId, client.basic);
-    // request.ip is the socket's address (Portrait trusts no proxy header); a socket closed already has none.
-    const check = await secretVerifier.verify(application, client.secret, request.ip || 'unknown');
-    switch (check.result) {
-      case 'right':
-        break;
-      case 'wrong':
-        throw oauthErrors.wrongSecret(client.id, client.basic);
-      case 'throttled':
-        // info, not warn (serve's default level): a flood would otherwise write a line per request.
-        request.log.info({ requestId: request.id, tenantId, clientId: application.clientId, ip: request.ip, over: check.over }, 'wrong client secrets throttled');
-        throw oauthErrors.tooManyWrongSecrets(client.id, check.over, check.retryAfterSeconds);
-      case 'busy':
-        throw oauthErrors.secretCheckBusy(check.retryAfterSeconds);
-    }
+    await verifySecret(request, tenantId, application, client.secret, client.basic);
     const accessToken = await issueToken(issuerKey, {
       tenantId,
       subject: { kind: 'app', appId: application.clientId, name: application.displayName, roles: application.roles },
@@ -153,62 +188,6 @@ export function registerOAuthRoutes(app: FastifyInstance, options: OAuthOptions,
   });
 }
 
-/** The body's parameters; each may appear once. Any other Content-Type reads as no parameters, as at Entra. */
-async function readForm(request: FastifyRequest, reply: FastifyReply, bodies: RequestBodies): Promise<Map<string, string>> {
-  let body: Buffer;
-  try {
-    body = await bodies.read(request, reply, FORM_LIMIT);
-  } catch (error) {
-    if (error instanceof GraphError && error.status === 413) throw oauthErrors.bodyTooLarge();
-    // Too slow (408), the server's body budget full (503 with Retry-After): the same status, in OAuth's JSON.
-    if (error instanceof GraphError) {
-      const code = error.status === 503 ? 'temporarily_unavailable' : 'invalid_request';
-      throw new OAuthError(error.status, code, undefined, error.message, { ...error.headers });
-    }
-    throw error;
-  }
-  const type = (request.headers['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase();
-  const form = new Map<string, string>();
-  if (type !== 'application/x-www-form-urlencoded') return form;
-  for (const [name, value] of new URLSearchParams(body.toString('utf8'))) {
-    if (form.has(name)) throw oauthErrors.repeatedParameter(name);
-    form.set(name, value);
-  }
-  return form;
-}
-
-interface ClientCredentials {
-  readonly id: string | undefined;
-  readonly secret: string | undefined;
-  /** Sent with HTTP Basic (client_secret_basic) rather than in the body (client_secret_post). */
-  readonly basic: boolean;
-}
-
-/** RFC 6749 §2.3.1: in the body, or as HTTP Basic with both parts form-encoded; never both. */
-function clientCredentials(request: FastifyRequest, form: ReadonlyMap<string, string>): ClientCredentials {
-  const authorization = request.headers.authorization;
-  if (authorization === undefined || !/^Basic(?: |$)/i.test(authorization)) {
-    return { id: form.get('client_id'), secret: form.get('client_secret'), basic: false };
-  }
-  const encoded = /^Basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(authorization)?.[1];
-  const decoded = encoded === undefined ? '' : Buffer.from(encoded, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon <= 0) throw oauthErrors.badBasic();
-  let id: string;
-  let secret: string;
-  try {
-    id = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
-    secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
-  } catch {
-    throw oauthErrors.badBasic();
-  }
-  const bodyId = form.get('client_id');
-  if (form.has('client_secret') || (bodyId !== undefined && bodyId.toLowerCase() !== id.toLowerCase())) {
-    throw oauthErrors.twoClientAuthentications();
-  }
-  return { id, secret, basic: true };
-}
-
 /** The token's audience for a client credentials scope: one resource's `/.default`. */
 function audienceOf(scope: string, audiences: readonly string[]): string {
   const resources = scope.split(' ').filter((s) => s !== '' && !OIDC_SCOPES.has(s.toLowerCase()));
@@ -216,21 +195,10 @@ function audienceOf(scope: string, audiences: readonly string[]): string {
   if (only === undefined) throw oauthErrors.invalidScope(scope, 'it names no resource; ask for https://graph.microsoft.com/.default.');
   if (resources.length > 1) throw oauthErrors.invalidScope(scope, 'a client credentials token is for one resource.');
   if (!only.toLowerCase().endsWith('/.default')) throw oauthErrors.notDefaultScope(only);
-  const resource = trimSlashes(only.slice(0, -'/.default'.length));
-  if (isGraph(resource)) return GRAPH_AUDIENCE;
-  const own = audiences.find((audience) => trimSlashes(audience).toLowerCase() === resource.toLowerCase());
-  if (own !== undefined) return own;
+  const audience = resourceOf(only.slice(0, -'/.default'.length), audiences);
+  if (audience !== undefined) return audience;
   throw oauthErrors.invalidScope(
     only,
-    `Portrait issues tokens for ${[`${GRAPH_AUDIENCE}/.default`, ...audiences.filter((a) => !isGraph(a)).map((a) => `${a}/.default`)].join(', ')}.`,
+    `Portrait issues tokens for ${[`${GRAPH_AUDIENCE}/.default`, ...audiences.filter((a) => !isGraphResource(a)).map((a) => `${a}/.default`)].join(', ')}.`,
   );
-}
-
-function isGraph(resource: string): boolean {
-  const key = trimSlashes(resource).toLowerCase();
-  return key === GRAPH_AUDIENCE || key === GRAPH_APP_ID;
-}
-
-function trimSlashes(text: string): string {
-  return text.replace(/\/+$/, '');
 }

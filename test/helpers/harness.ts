@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { defaultDecodeMemoryMb } from '../../src/config.js';
 import { Applications } from '../../src/auth/applications.js';
+import { AuthorizationGrants } from '../../src/auth/authorization-grants.js';
 import type { ClientSecretVerifier } from '../../src/auth/client-secret-verifier.js';
 import { issueToken, loadOrCreateIssuerKey, type IssuerKey } from '../../src/auth/built-in-issuer.js';
 import { createTokenVerifier } from '../../src/auth/token-verifier.js';
@@ -18,6 +19,7 @@ import { PhotoCache } from '../../src/photos/photo-cache.js';
 import { PhotoService } from '../../src/photos/photo-service.js';
 import type { CorsPolicy } from '../../src/http/cors.js';
 import { HotReads } from '../../src/http/hot-reads.js';
+import type { SignInMode } from '../../src/http/sign-in-routes.js';
 import { defaultBodyMemoryBytes } from '../../src/http/limits.js';
 import { DEFAULT_BODY_TIMING, RequestBodies } from '../../src/http/request-bodies.js';
 import { UploadGate } from '../../src/photos/upload-gate.js';
@@ -49,6 +51,8 @@ export interface HarnessOptions {
   readonly bodyMemoryBytes?: number;
   /** How the token endpoint checks client secrets (its limits, clock, hashing thread); closed with the app. */
   readonly secretVerifier?: ClientSecretVerifier;
+  /** People signing in at the built-in issuer (implies oauth): who may, as `portrait serve` decides it. */
+  readonly signIn?: SignInMode;
   /** Which pages may call from a browser; any origin, as `portrait serve` has it, when not given. */
   readonly cors?: CorsPolicy;
 }
@@ -120,8 +124,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     ready: () => store.ping(),
     hotReads: hotReads ?? false,
     ...(options.cors && { cors: options.cors }),
-    ...(options.oauth && {
+    ...((options.oauth || options.signIn) && {
       oauth: {
+        ...(options.signIn && { signIn: { mode: options.signIn, directory, grants: new AuthorizationGrants(store) } }),
         issuerKey,
         applications: new Applications(store),
         audiences: ['https://graph.microsoft.com'],
