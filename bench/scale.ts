@@ -9,7 +9,7 @@ import { request } from './http.js';
 import type { LoadResult } from './load.js';
 import { cpuSecondsOf } from './proc.js';
 import { seedUsersWithPhotos, type Seeded } from './seed.js';
-import { startPortrait, userToken, type Portrait } from './servers.js';
+import { initData, startPortrait, userToken, type Portrait } from './servers.js';
 import { atMost, describeLoad, formatMB, formatMs, formatRate, ratioOf, type Row, type Target } from './table.js';
 
 const SMALL_STORE = 100;
@@ -80,7 +80,8 @@ async function runStore(context: BenchContext, users: number): Promise<StoreRun>
   log(`scale: seeding ${users} users with photos`);
   const seeded = await seedUsersWithPhotos(dataDir, users);
   log(`scale: seeded ${users} users in ${seeded.seconds.toFixed(1)} s (${formatMB(seeded.databaseBytes)})`);
-  // The token command also makes the issuer key, so that start-up is a restart's.
+  // init makes the issuer key, so that start-up is a restart's (token refuses a folder without one).
+  await initData(dataDir);
   const { token } = await userToken(dataDir, 'bench@contoso.com');
   const headers = { authorization: `Bearer ${token}` };
   const paths = seeded.userIds.map((id) => `/v1.0/users/${id}/photo/$value`);

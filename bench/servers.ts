@@ -73,6 +73,11 @@ export async function userToken(dataDir: string, userPrincipalName: string, data
   return { token, objectId: payload.oid };
 }
 
+/** `portrait init`: the data folder set up as serve's first start would (token refuses one that is not). */
+export async function initData(dataDir: string): Promise<void> {
+  await runChild(process.execPath, [PORTRAIT_CLI, 'init', '--data', dataDir]);
+}
+
 /** `portrait migrate-store --from FROM --to TO`: a whole installation copied, as an operator moves it. */
 export async function migrateStore(from: string, to: string): Promise<string> {
   return (await runChild(process.execPath, [PORTRAIT_CLI, 'migrate-store', '--from', from, '--to', to])).trim();

@@ -46,6 +46,8 @@ async function main(floodSeconds: number): Promise<void> {
   if (machineIsBusy()) log('the machine is busy (see the load average): the numbers will be noisy');
   const dataDir = mkdtempSync(join(tmpdir(), 'portrait-token-flood-'));
   try {
+    // app add refuses a folder with no Portrait data: set it up as serve's first start would.
+    await runChild(process.execPath, [PORTRAIT_CLI, 'init', '--data', dataDir]);
     const added = await runChild(process.execPath, [PORTRAIT_CLI, 'app', 'add', 'Flooded', '--data', dataDir, '--roles', 'User.ReadWrite.All']);
     const tenantId = /AZURE_TENANT_ID=(\S+)/.exec(added)?.[1];
     const clientId = /AZURE_CLIENT_ID=(\S+)/.exec(added)?.[1];

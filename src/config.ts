@@ -1,4 +1,4 @@
-// loadServeConfig(argv) → a validated, frozen Config for `portrait serve`. Read
+// loadServeConfig(argv, env) → a validated, frozen Config for `portrait serve`. Read
 // once at start and passed down; nothing else reads flags or the environment.
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { TrustedIssuer } from './auth/token-verifier.js';
 import { canonicalOrigin, type CorsOrigins } from './http/cors.js';
 import { BODY_MIN_BYTES_PER_SECOND, BODY_TIMEOUT_MS } from './http/limits.js';
-import { storeLocation, type StoreLocation } from './storage/open-store.js';
+import { StoreLocationError, storeLocation, type StoreLocation } from './storage/open-store.js';
 import { MAX_DELAYED } from './traffic/fault-simulator.js';
 import { parseFaultRule, type FaultRule } from './traffic/fault-spec.js';
 import { parseThrottleSpec, type Limit } from './traffic/throttle-spec.js';
@@ -69,45 +69,69 @@ export interface Config {
   readonly metricsHost: string;
 }
 
+/**
+ * `serve`'s flags: what parseArgs reads, and what `serve --help`, the README's flag list
+ * (test/cli-help.test.ts compares them) and the PORTRAIT_* variables are made from. A new
+ * flag is one entry here: it gets its help line and its environment variable with it.
+ */
 export const SERVE_OPTIONS = {
-  data: { type: 'string' },
-  host: { type: 'string' },
-  port: { type: 'string' },
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
-  'no-tls': { type: 'boolean' },
-  database: { type: 'string' },
-  'pool-size': { type: 'string' },
-  'public-url': { type: 'string' },
-  'pixel-limit': { type: 'string' },
-  'upload-concurrency': { type: 'string' },
-  'upload-queue': { type: 'string' },
-  'body-timeout': { type: 'string' },
-  'body-min-rate': { type: 'string' },
-  'body-memory-mb': { type: 'string' },
-  'decode-memory-mb': { type: 'string' },
-  'cache-mb': { type: 'string' },
-  'no-auto-provision': { type: 'boolean' },
-  'dev-sign-in': { type: 'boolean' },
-  issuer: { type: 'string', multiple: true },
-  audience: { type: 'string', multiple: true },
-  'cors-origin': { type: 'string', multiple: true },
-  'clock-skew': { type: 'string' },
-  'log-level': { type: 'string' },
-  'shutdown-timeout': { type: 'string' },
-  throttle: { type: 'string' },
-  simulate: { type: 'string', multiple: true },
-  seed: { type: 'string' },
-  'simulate-max-delayed': { type: 'string' },
-  'metrics-port': { type: 'string' },
-  'metrics-host': { type: 'string' },
-} as const;
+  data: { type: 'string', value: 'DIR', description: 'the data folder: SQLite database, issuer key, certificate (default ./data)' },
+  host: { type: 'string', value: 'H', description: 'the host name or address to listen on (default localhost)' },
+  port: { type: 'string', value: 'P', description: 'the port to listen on, 0 for any free one (default 8443)' },
+  'tls-cert': { type: 'string', value: 'FILE', description: 'the PEM certificate chain to serve, with --tls-key (default: a self-signed one in the data folder)' },
+  'tls-key': { type: 'string', value: 'FILE', description: 'the PEM private key of --tls-cert' },
+  'no-tls': { type: 'boolean', description: 'serve plain HTTP (behind a proxy that terminates TLS)' },
+  database: { type: 'string', value: 'FILE|postgres://…', description: 'a SQLite file or a PostgreSQL URL (default DIR/portrait.db)' },
+  'pool-size': { type: 'string', value: 'N', description: 'PostgreSQL connections per node (default 10)' },
+  'public-url': { type: 'string', value: 'URL', description: 'the URL clients use, when a proxy stands in front' },
+  'pixel-limit': { type: 'string', value: 'N', description: 'the most pixels an upload may have (default 50,000,000)' },
+  'upload-concurrency': { type: 'string', value: 'N', description: 'uploads processed at once (default 2 per core)' },
+  'upload-queue': { type: 'string', value: 'N', description: 'uploads that may wait for a slot, then 429 (default 64)' },
+  'body-timeout': { type: 'string', value: 'SECONDS', description: 'the longest a request body may take to arrive (default 120)' },
+  'body-min-rate': { type: 'string', value: 'BYTES', description: 'the least bytes per second of a body after its first 10 s, 0 for none (default 4096)' },
+  'body-memory-mb': { type: 'string', value: 'N', description: 'MiB all request bodies in flight may hold (default sized to the upload queue)' },
+  'decode-memory-mb': { type: 'string', value: 'N', description: 'MiB all uploads may decode in at once (default 192, or 48 per upload slot)' },
+  'cache-mb': { type: 'string', value: 'N', description: 'MiB of photo sizes kept in memory, 0 for none (default 64)' },
+  'no-auto-provision': { type: 'boolean', description: 'do not create a user seen first in a delegated token' },
+  'dev-sign-in': { type: 'boolean', description: 'offer the password-less sign-in page to anyone who can reach the server, not only this machine (development only)' },
+  issuer: { type: 'string', multiple: true, value: 'ISSUER[=JWKS_URL]', description: 'trust this token issuer too; {tenantid} stands for the token\'s tid (repeatable)' },
+  audience: { type: 'string', multiple: true, value: 'AUD', description: 'accept this token audience too (repeatable)' },
+  'cors-origin': { type: 'string', multiple: true, value: 'ORIGIN', description: 'let browser pages of only these origins call the API (repeatable; default any origin)' },
+  'clock-skew': { type: 'string', value: 'SECONDS', description: 'leeway for exp and nbf (default 60)' },
+  'log-level': { type: 'string', value: 'LEVEL', description: 'fatal, error, warn, info (one access line per request), debug, trace or silent (default info)' },
+  'shutdown-timeout': { type: 'string', value: 'SECONDS', description: 'how long requests in flight may finish after SIGTERM (default 10)' },
+  throttle: { type: 'string', value: 'off|graph|app=N/WINDOW,user=N/WINDOW,write=N/WINDOW', description: 'throttle as Graph does, 429 with Retry-After when a budget is spent (default off)' },
+  simulate: {
+    type: 'string',
+    multiple: true,
+    value: "'[METHODS ]PATTERN: RULE, …'",
+    description: "faults and latency on purpose, e.g. 'GET /v1.0/users/*/photo*: latency=100-500ms, 429=10%' (repeatable; in the variable, separated by ';')",
+    listSeparator: ';',
+  },
+  seed: { type: 'string', value: 'N', description: "repeat --simulate's decisions in the same order (default: a random seed, printed)" },
+  'simulate-max-delayed': { type: 'string', value: 'N', description: 'requests that may wait out a simulated latency at once (default 1000)' },
+  'metrics-port': { type: 'string', value: 'P', description: 'also serve GET /metrics without a token, over plain HTTP, on this port (default: none)' },
+  'metrics-host': { type: 'string', value: 'H', description: 'where --metrics-port listens (default 127.0.0.1)' },
+} as const satisfies FlagTable;
 
 const DEFAULT_AUDIENCES = ['https://graph.microsoft.com', '00000003-0000-0000-c000-000000000000'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-export function loadServeConfig(argv: readonly string[]): Config {
-  const { values, positionals } = parseFlags(argv, SERVE_OPTIONS);
+/**
+ * Every flag can also come from its PORTRAIT_* variable (envName); a flag given wins.
+ * A bad value from the environment is named by its variable, not the flag.
+ */
+export function loadServeConfig(argv: readonly string[], env: Environment = {}): Config {
+  const { values, positionals, fromEnvironment } = parseFlagsWithEnvironment(argv, SERVE_OPTIONS, env, 'all');
+  try {
+    return serveConfig(values, positionals);
+  } catch (error) {
+    // A --database of an unknown scheme is a usage error here too, named like any other.
+    throw error instanceof UsageError || error instanceof StoreLocationError ? new UsageError(nameVariables(error.message, fromEnvironment)) : error;
+  }
+}
+
+function serveConfig(values: ReturnType<typeof parseFlags<typeof SERVE_OPTIONS>>['values'], positionals: readonly string[]): Config {
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const dataDir = resolve(values.data ?? 'data');
   if (values['no-tls'] && (values['tls-cert'] || values['tls-key'])) {
@@ -187,12 +211,70 @@ function corsOriginsFlag(values: readonly string[] | undefined): CorsOrigins {
   });
 }
 
+/** One flag of a command: parseArgs's type, with what its help line says. */
+export interface FlagSpec {
+  readonly type: 'string' | 'boolean';
+  readonly multiple?: boolean;
+  /** The placeholder for its value in help and the README (DIR, N, URL…); none for a boolean. */
+  readonly value?: string;
+  readonly description: string;
+  /** For a repeatable flag's variable: what separates its items, when commas or spaces may be inside one. */
+  readonly listSeparator?: string;
+}
+
+export type FlagTable = Readonly<Record<string, FlagSpec>>;
+
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+
+/** The process environment, passed down from the entry point; nothing reads process.env itself. */
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/** The variable a flag may come from: --tls-cert is PORTRAIT_TLS_CERT. */
+export function envName(flag: string): string {
+  return `PORTRAIT_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/**
+ * parseFlags, then each flag not given on the command line from its PORTRAIT_* variable
+ * (`which`: every flag, or these). An empty variable counts as unset. Booleans are
+ * 1/true or 0/false; repeatable flags are a list separated by commas or spaces, or by
+ * the flag's own listSeparator.
+ * `fromEnvironment` maps each flag taken from a variable to the variable's name.
+ */
+export function parseFlagsWithEnvironment<T extends OptionSpec>(argv: readonly string[], options: T, env: Environment, which: 'all' | readonly (keyof T & string)[]) {
+  const parsed = parseFlags(argv, options);
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  const fromEnvironment = new Map<string, string>();
+  for (const [flag, spec] of Object.entries(options)) {
+    if (which !== 'all' && !which.includes(flag)) continue;
+    const variable = envName(flag);
+    const text = env[variable];
+    if (text === undefined || text.trim() === '' || values[flag] !== undefined) continue;
+    if (spec.type === 'boolean') {
+      const yes = /^(1|true)$/i.test(text.trim());
+      if (!yes && !/^(0|false)$/i.test(text.trim())) throw new UsageError(`${variable} must be 1, true, 0 or false, got '${text}'`);
+      if (yes) values[flag] = true;
+    } else {
+      const separator = (spec as { listSeparator?: string }).listSeparator;
+      const items = separator === undefined ? text.split(/[\s,]+/) : text.split(separator).map((item) => item.trim());
+      values[flag] = spec.multiple ? items.filter((item) => item !== '') : text;
+    }
+    fromEnvironment.set(flag, variable);
+  }
+  return { ...parsed, fromEnvironment };
+}
+
+/** A usage message about flags, with each flag that came from a variable named by the variable. */
+function nameVariables(message: string, fromEnvironment: ReadonlyMap<string, string>): string {
+  return message.replace(/--([a-z][a-z0-9-]*)/g, (flag, name: string) => fromEnvironment.get(name) ?? flag);
+}
 
 /** parseArgs with its errors turned into one-line usage errors naming the flag. */
 export function parseFlags<T extends OptionSpec>(argv: readonly string[], options: T) {
+  // parseArgs is given only what it knows: the help text stays out of its validation.
+  const known = Object.fromEntries(Object.entries(options).map(([name, { type, multiple }]) => [name, multiple ? { type, multiple } : { type }])) as T;
   try {
-    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    return parseArgs({ args: [...argv], options: known, allowPositionals: true, strict: true });
   } catch (error) {
     const message = error instanceof Error ? error.message.split('\n')[0] ?? error.message : String(error);
     // Node adds advice on '--' after the first sentence; one line naming the flag is enough.

@@ -132,6 +132,8 @@ describe('Azure Identity gets tokens from Portrait', { timeout: 120_000 }, () =>
   let sync: Registration;
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'portrait-identity-'));
+    // app add refuses a folder that holds no Portrait data: set it up as serve would.
+    assert.equal((await runCli(['init', '--data', dataDir])).code, 0);
     sync = await addApplication(dataDir, 'Photo sync', 'User.ReadWrite.All');
     server = await startHttpsServe(dataDir);
   });

@@ -493,6 +493,8 @@ describe('the portrait command', { concurrency: 2 }, () => {
     const dataDir = join(root, 'data');
     const data = ['--data', dataDir];
     let aliceClaims: Record<string, unknown> = {};
+    // token refuses a folder that holds no Portrait data: set it up as serve's first start would.
+    await cliOk(root, ['init', ...data]);
 
     await t.test('--user with --scopes: upn, preferred_username, scp space-separated, no roles, no wids, 1 h by default', async () => {
       const result = await cli(root, ['token', ...data, '--user', 'alice@contoso.com', '--scopes', 'User.Read Contacts.ReadWrite']);
@@ -753,6 +755,7 @@ describe('the portrait command', { concurrency: 2 }, () => {
   it('bad flags and arguments: one line on stderr naming the flag, nothing on stdout, exit 2', { timeout: 30_000 }, async (t) => {
     const root = await scratch(t);
     const dataDir = join(root, 'data');
+    await cliOk(root, ['init', '--data', dataDir]);
     const cases: { args: string[]; names: RegExp }[] = [
       { args: ['serve', '--port', 'abc'], names: /--port/ },
       { args: ['serve', '--bogus'], names: /--bogus/ },

@@ -49,7 +49,7 @@ function putPhoto(server: ServingProcess, token: string, photo: Buffer): Promise
 }
 
 describe('files Portrait creates are private to its user', () => {
-  it('import, app add, token, serve with an upload, backup and migrate-store under umask 000: every file 0600', { timeout: 120_000 }, async (t) => {
+  it('init, import, app add, token, serve with an upload, backup and migrate-store under umask 000: every file 0600', { timeout: 120_000 }, async (t) => {
     const root = scratch();
     t.after(() => rmSync(root, { recursive: true, force: true }));
     const dataDir = openFolder(join(root, 'data'));
@@ -58,6 +58,7 @@ describe('files Portrait creates are private to its user', () => {
 
     const directory = join(root, 'directory.json');
     writeFileSync(directory, JSON.stringify({ users: [{ userPrincipalName: 'alice@contoso.com', displayName: 'Alice' }] }));
+    await runOkUnderUmask('000', ['init', ...data]);
     await runOkUnderUmask('000', ['import', directory, ...data]);
     await runOkUnderUmask('000', ['app', 'add', 'photo-tool', '--roles', 'User.ReadWrite.All', ...data]);
     const token = (await runOkUnderUmask('000', ['token', ...data, '--user', 'alice@contoso.com'])).trim();
@@ -86,7 +87,7 @@ describe('files Portrait creates are private to its user', () => {
     const root = scratch();
     t.after(() => rmSync(root, { recursive: true, force: true }));
     const dataDir = join(root, 'new', 'nested', 'data');
-    await runOkUnderUmask('000', ['token', '--data', dataDir, '--user', 'alice@contoso.com']);
+    await runOkUnderUmask('000', ['init', '--data', dataDir]);
     for (const folder of [join(root, 'new'), join(root, 'new', 'nested'), dataDir]) assert.equal(mode(folder), '0700', folder);
     assert.deepEqual(looseEntries(dataDir), []);
   });
@@ -96,6 +97,7 @@ describe('files Portrait creates are private to its user', () => {
     t.after(() => rmSync(root, { recursive: true, force: true }));
     const dataDir = openFolder(join(root, 'data'));
     const data = ['--data', dataDir];
+    await runOkUnderUmask('022', ['init', ...data]);
     const token = (await runOkUnderUmask('022', ['token', ...data, '--user', 'alice@contoso.com'])).trim();
     const first = await serveUnderUmask('022', [...data, '--host', '127.0.0.1', '--port', '0']);
     t.after(() => first.kill());

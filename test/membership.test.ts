@@ -69,7 +69,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         cliToken(['--app', 'admin', '--roles', all]),
         cliToken(['--app', 'reader', '--roles', 'GroupMember.Read.All']),
         cliToken(['--app', 'basic', '--roles', 'Group.ReadBasic.All']),
-        cliToken(['--app', 'none', '--roles', 'Mail.Read']),
+        // A role Portrait knows (portrait token refuses others) that covers no group.
+        cliToken(['--app', 'none', '--roles', 'Contacts.Read']),
         cliToken(['--app', 'foreign', '--roles', all, '--tenant', otherTenant]),
       ]);
       Object.assign(tokens, { admin, reader, basic, none, foreign });

@@ -666,6 +666,30 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
         await store.ensureTenant(other);
         assert.equal(await store.getApplication(other, clientId), undefined);
       });
+
+      it('lists a tenant\'s applications oldest first, or every tenant\'s; removes one by client id in any case', async (t) => {
+        const { store } = await setup(t);
+        const [a, b] = [randomUUID(), randomUUID()];
+        await store.ensureTenant(a);
+        await store.ensureTenant(b);
+        const first = application(a, 'First', { createdAt: '2030-01-01T00:00:00.000Z' });
+        const second = application(a, 'Second', { createdAt: '2030-01-02T00:00:00.000Z' });
+        const elsewhere = application(b, 'Elsewhere');
+        for (const app of [second, elsewhere, first]) await store.saveApplication(app);
+        assert.deepEqual(await store.listApplications(a), [first, second]);
+        assert.deepEqual(await store.listApplications(b), [elsewhere]);
+        const all = await store.listApplications(undefined);
+        for (const app of [first, second, elsewhere]) assert.ok(all.some((listed) => listed.clientId === app.clientId), app.displayName);
+        const tenantsInOrder = all.map((listed) => listed.tenantId);
+        assert.deepEqual(tenantsInOrder, [...tenantsInOrder].sort(), 'grouped by tenant');
+
+        assert.equal(await store.deleteApplication(a, first.clientId.toUpperCase()), true);
+        assert.equal(await store.getApplication(a, first.clientId), undefined);
+        assert.equal(await store.deleteApplication(a, first.clientId), false, 'gone already');
+        assert.equal(await store.deleteApplication(a, elsewhere.clientId), false, 'another tenant\'s is not removed');
+        assert.deepEqual(await store.listApplications(a), [second]);
+        assert.deepEqual(await store.listApplications(b), [elsewhere]);
+      });
     });
 
     describe('OAuth grants', () => {
@@ -681,6 +705,21 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
         nonce: 'n-0S6_WzA2Mj',
         expiresAt: Date.now() + 60_000,
         ...overrides,
+      });
+
+      it('a removed application takes its codes and refresh tokens with it, and no other application\'s', async (t) => {
+        const { store, tenantId } = await setupTenant(t);
+        const app = application(tenantId, 'Signs people in');
+        await store.saveApplication(app);
+        const userId = randomUUID();
+        const code = grant(tenantId, userId, { clientId: app.clientId });
+        const refresh = grant(tenantId, userId, { clientId: app.clientId, kind: 'refresh', redirectUri: null, codeChallenge: null, nonce: null });
+        const another = grant(tenantId, userId);
+        for (const g of [code, refresh, another]) await store.saveOAuthGrant(g);
+        assert.equal(await store.deleteApplication(tenantId, app.clientId), true);
+        assert.equal(await store.takeOAuthGrant(code.grantHash, Date.now()), undefined);
+        assert.equal(await store.takeOAuthGrant(refresh.grantHash, Date.now()), undefined);
+        assert.deepEqual(await store.takeOAuthGrant(another.grantHash, Date.now()), another);
       });
 
       it('gives a grant back once, whole, and never again', async (t) => {

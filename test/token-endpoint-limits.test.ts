@@ -414,6 +414,7 @@ describe('portrait serve with a hashing thread', () => {
   it('exits 0 on SIGTERM after checking secrets', { timeout: 60_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'portrait-token-limits-'));
     try {
+      assert.equal((await runCli(['init', '--data', dataDir])).code, 0);
       const added = await runCli(['app', 'add', 'Photo sync', '--roles', 'User.ReadWrite.All', '--data', dataDir]);
       assert.equal(added.code, 0, added.stderr);
       const value = (name: string) => new RegExp(`^${name}=(\\S+)$`, 'm').exec(added.stdout)?.[1] ?? assert.fail(`no ${name}`);

@@ -26,9 +26,14 @@ export interface IssuerKey {
   readonly keyId: string;
 }
 
+/** The file in the data folder that holds the issuer's private key. */
+export function issuerKeyFile(dataDir: string): string {
+  return join(dataDir, 'issuer-key.pem');
+}
+
 /** Reads the issuer's key from the data folder, creating it on first use. */
 export function loadOrCreateIssuerKey(dataDir: string): IssuerKey {
-  const path = join(dataDir, 'issuer-key.pem');
+  const path = issuerKeyFile(dataDir);
   if (!existsSync(path)) {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     // Not written if another process created it meanwhile; then we read theirs.

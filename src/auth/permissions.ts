@@ -210,3 +210,12 @@ export function permissionsOf(target: PermissionTarget, access: Access): {
     ...(cell.ownOnly && { ownOnly: true as const }),
   };
 }
+
+/** Every permission an application token's `roles` can usefully hold, as Graph spells them. */
+export const APPLICATION_PERMISSIONS: readonly string[] = namesIn((cell) => cell.application);
+
+
+function namesIn(pick: (cell: Cell) => readonly string[]): string[] {
+  const names = Object.values(TABLE).flatMap((byAccess) => Object.values(byAccess).flatMap(pick));
+  return [...new Set(names)].sort();
+}

@@ -7,9 +7,10 @@
 // on the source for the whole backup pins a WAL snapshot instead: writers go on, the
 // backup never restarts, and it holds exactly what was committed when it began.
 import { existsSync, renameSync, rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import Database from '../storage/sqlite-driver.js';
-import { parseFlags, UsageError } from '../config.js';
+import { parseFlagsWithEnvironment, UsageError, type Environment, type FlagTable } from '../config.js';
+import type { CommandHelp } from './command-help.js';
 import { createPrivateFile } from '../private-files.js';
 import { storeLocation } from '../storage/open-store.js';
 
@@ -22,19 +23,26 @@ export class BackupError extends Error {
 }
 
 const OPTIONS = {
-  to: { type: 'string' },
-  data: { type: 'string' },
-  database: { type: 'string' },
-  force: { type: 'boolean' },
-  progress: { type: 'boolean' },
-} as const;
+  to: { type: 'string', value: 'FILE', description: 'the backup file to write, in a folder that exists' },
+  data: { type: 'string', value: 'DIR', description: 'the data folder whose portrait.db is backed up (default ./data)' },
+  database: { type: 'string', value: 'FILE', description: 'the SQLite database to back up instead (default DIR/portrait.db)' },
+  force: { type: 'boolean', description: 'replace FILE when it exists' },
+  progress: { type: 'boolean', description: 'print pages copied on stderr (on by default when stderr is a terminal)' },
+} as const satisfies FlagTable;
+
+export const BACKUP_HELP: CommandHelp = {
+  usage: ['portrait backup --to FILE [--data DIR | --database FILE] [--force] [--progress]'],
+  summary: 'Copies the live SQLite database while serve keeps running, from one snapshot, checks its integrity and writes it as one file. PostgreSQL: use pg_dump.',
+  flags: OPTIONS,
+  environment: ['data', 'database'],
+};
 
 /** Pages copied per step: about 4 MB with SQLite's default page size. */
 const PAGES_PER_STEP = 1000;
 
 /** Makes the backup; resolves to the summary line for stdout. */
-export async function backup(argv: readonly string[]): Promise<string> {
-  const { values, positionals } = parseFlags(argv, OPTIONS);
+export async function backup(argv: readonly string[], env: Environment = {}): Promise<string> {
+  const { values, positionals } = parseFlagsWithEnvironment(argv, OPTIONS, env, ['data', 'database']);
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   if (!values.to) throw new UsageError('--to is required: the file to write the backup to');
   const source = storeLocation(values.database, resolve(values.data ?? 'data'));
@@ -45,6 +53,7 @@ export async function backup(argv: readonly string[]): Promise<string> {
   if (file === source.file) throw new UsageError('--to must name another file than the database');
   if (!existsSync(source.file)) throw new BackupError(`no database at ${source.file}`);
   if (existsSync(file) && values.force !== true) throw new BackupError(`${file} exists; --force replaces it`);
+  if (!existsSync(dirname(file))) throw new BackupError(`--to ${file}: the folder ${dirname(file)} does not exist; create it first`);
 
   // Written beside FILE under another name, checked, then renamed over it: FILE is
   // never a half-written backup, and a failure leaves an existing one as it was.

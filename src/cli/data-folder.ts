@@ -6,13 +6,21 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { newId } from '../directory/ids.js';
 import { makePrivate, makePrivateFolder, writePrivateFile } from '../private-files.js';
+import { issuerKeyFile } from '../auth/built-in-issuer.js';
+import { describeLocation, openStore, type StoreLocation } from '../storage/open-store.js';
 import type { Store } from '../storage/store.js';
 import { createSelfSignedCertificate } from '../tls/self-signed-certificate.js';
 import type { ServedNames } from '../tls/served-names.js';
 
 export function ensureDataFolder(dataDir: string): void {
   // An existing folder keeps its mode (it may be a mount, or `--data .`); its files are private.
-  makePrivateFolder(dataDir);
+  try {
+    makePrivateFolder(dataDir);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'read-only file system' : (error as Error).message;
+    throw new DataFolderError(`cannot make the data folder ${dataDir}: ${why}`);
+  }
 }
 
 /** The tenant tokens are issued for when no --tenant is given, created once per data folder. */
@@ -21,6 +29,42 @@ export async function defaultTenant(store: Store): Promise<string> {
   const tenantId = await store.claimSetting('default_tenant', newId());
   await store.ensureTenant(tenantId);
   return tenantId;
+}
+
+/** A data folder or database that holds no Portrait data: the CLI says so in one line and exits 1. */
+export class DataFolderError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DataFolderError';
+  }
+}
+
+/**
+ * The store of an installation `serve` (or `init`) has set up, with its default tenant.
+ * Commands that act on a running installation (`token`, `app`) use it instead of creating
+ * one: a mistyped --data would otherwise get a new issuer key and tenant of its own, and
+ * its tokens "Access token validation failure" from the server that never saw them.
+ * With `issuerKey`, the folder must hold the issuer's key too. Creates nothing.
+ */
+export async function openInstallation(dataDir: string, location: StoreLocation, options: { readonly issuerKey: boolean }): Promise<{ store: Store; tenantId: string }> {
+  const flags = `--data ${JSON.stringify(dataDir)}${location.kind === 'postgres' ? ' --database …' : ''}`;
+  const fix = `start \`portrait serve ${flags}\` once (or run \`portrait init ${flags}\`), or pass the --data${location.kind === 'postgres' ? ' and --database' : ''} the server uses`;
+  if (location.kind === 'sqlite' && !existsSync(location.file)) {
+    throw new DataFolderError(`no Portrait data at ${location.file}: ${fix}`);
+  }
+  const store = await openStore(location);
+  const tenantId = await store.getSetting('default_tenant');
+  const problem =
+    tenantId === undefined
+      ? `no Portrait data in ${describeLocation(location)} (it has no default tenant)`
+      : options.issuerKey && !existsSync(issuerKeyFile(dataDir))
+        ? `no issuer key in ${dataDir} (issuer-key.pem), so no server would accept its tokens`
+        : undefined;
+  if (problem !== undefined || tenantId === undefined) {
+    await store.close();
+    throw new DataFolderError(`${problem}: ${fix}`);
+  }
+  return { store, tenantId };
 }
 
 export interface TlsFiles {

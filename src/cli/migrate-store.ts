@@ -2,16 +2,23 @@
 // installation between SQLite and PostgreSQL (either way) with storage/store-copy.ts,
 // and prints one summary line once the copy is verified and committed.
 import { existsSync, realpathSync, rmSync } from 'node:fs';
-import { parseFlags, UsageError } from '../config.js';
+import { parseFlags, UsageError, type FlagTable } from '../config.js';
+import type { CommandHelp } from './command-help.js';
 import { describeLocation, storeLocation, type StoreLocation } from '../storage/open-store.js';
 import { copyStore, openTables, StoreCopyError, type CopyProgress, type TableAccess, type TableSummary } from '../storage/store-copy.js';
 
 const OPTIONS = {
-  from: { type: 'string' },
-  to: { type: 'string' },
-  force: { type: 'boolean' },
-  progress: { type: 'boolean' },
-} as const;
+  from: { type: 'string', value: 'FILE|sqlite:FILE|postgres://…', description: 'the database to copy from (read in one snapshot: stop the server first)' },
+  to: { type: 'string', value: 'FILE|sqlite:FILE|postgres://…', description: 'the database to copy into, in one transaction' },
+  force: { type: 'boolean', description: 'replace what the target holds' },
+  progress: { type: 'boolean', description: 'print rows copied on stderr (on by default when stderr is a terminal)' },
+} as const satisfies FlagTable;
+
+export const MIGRATE_STORE_HELP: CommandHelp = {
+  usage: ['portrait migrate-store --from FILE|sqlite:FILE|postgres://… --to FILE|sqlite:FILE|postgres://… [--force] [--progress]'],
+  summary: 'Copies a whole installation between SQLite and PostgreSQL, either way, and commits only once every table matches the source.',
+  flags: OPTIONS,
+};
 
 /** Runs the copy; resolves to the summary line for stdout. */
 export async function migrateStore(argv: readonly string[]): Promise<string> {
@@ -74,7 +81,7 @@ function progressPrinter(): (progress: CopyProgress) => void {
 }
 
 function location(flag: string, value: string): StoreLocation {
-  const parsed = storeLocation(value, '.', 1);
+  const parsed = storeLocation(value, '.', 1, flag);
   if (parsed.kind === 'postgres' && !URL.canParse(parsed.url)) throw new UsageError(`${flag} is not a valid postgres:// URL`);
   return parsed;
 }

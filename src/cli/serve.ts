@@ -1,6 +1,7 @@
 // `portrait serve`: opens the store, builds the app, listens, and on SIGINT or
 // SIGTERM stops accepting, lets in-flight requests finish (bounded), closes the
 // database and resolves — the entry point exits 0.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,7 +19,7 @@ import { Applications } from '../auth/applications.js';
 import { AuthorizationGrants } from '../auth/authorization-grants.js';
 import { loadOrCreateIssuerKey } from '../auth/built-in-issuer.js';
 import { createTokenVerifier } from '../auth/token-verifier.js';
-import { loadServeConfig, type Config } from '../config.js';
+import { loadServeConfig, SERVE_OPTIONS, type Config, type Environment } from '../config.js';
 import { Directory } from '../directory/directory.js';
 import { renderResize, renderUpload } from '../imaging/render-photo.js';
 import { PhotoCache } from '../photos/photo-cache.js';
@@ -27,6 +28,7 @@ import { PhotoService } from '../photos/photo-service.js';
 import { UploadGate } from '../photos/upload-gate.js';
 import { describeLocation, openStore } from '../storage/open-store.js';
 import { servedNames } from '../tls/served-names.js';
+import type { CommandHelp } from './command-help.js';
 import { FaultPlan } from '../traffic/fault-plan.js';
 import { FaultSimulator } from '../traffic/fault-simulator.js';
 import { describeFaultRule } from '../traffic/fault-spec.js';
@@ -35,23 +37,41 @@ import { Throttle } from '../traffic/throttle.js';
 import { describeLimits } from '../traffic/throttle-spec.js';
 import { defaultTenant, ensureDataFolder, ensureSelfSignedCertificate } from './data-folder.js';
 
-export async function serve(argv: readonly string[]): Promise<void> {
-  const config = loadServeConfig(argv);
+export const SERVE_HELP: CommandHelp = {
+  usage: ['portrait serve [--data DIR] [--host H] [--port P] [--tls-cert FILE --tls-key FILE | --no-tls] [--database FILE|postgres://…] [flags…]'],
+  summary:
+    'Serves the Microsoft Graph photo API until SIGINT or SIGTERM, then finishes the requests in flight and exits 0. ' +
+    'The first start sets up the data folder: the database, a default tenant, the issuer key and a self-signed certificate.',
+  flags: SERVE_OPTIONS,
+  environment: 'all',
+};
+
+/** serve could not start for a reason of its own (a TLS file it cannot use): one line, exit 1. */
+export class ServeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServeError';
+  }
+}
+
+export async function serve(argv: readonly string[], env: Environment = {}): Promise<void> {
+  const config = loadServeConfig(argv, env);
   // One libvips thread per image (sharp's own default on glibc, where more threads
   // fragment memory): parallelism comes from uploads running side by side on libuv's
   // pool, whose default of 4 threads covers the default of 2 uploads per core on 2 cores.
-  sharp.concurrency(Number(process.env.VIPS_CONCURRENCY ?? 1));
+  sharp.concurrency(Number(env.VIPS_CONCURRENCY ?? 1));
   // No libvips operation cache: every upload is a new image, so it never hits, and it
   // would keep up to 50 MB of decoded pixels alive between uploads.
   sharp.cache(false);
   ensureDataFolder(config.dataDir);
+  // Before the database: a certificate that cannot be used is found without waiting on it.
+  const tls = tlsFiles(config);
   const metrics = new PortraitMetrics();
   const logStream = joinedStdout();
   // Every store call timed in one place (metrics/timed-store.ts).
   const store = metrics.timeStore(await openStore(config.database));
   const tenantId = await defaultTenant(store);
   const issuerKey = loadOrCreateIssuerKey(config.dataDir);
-  const tls = tlsFiles(config);
   // Off by default (development); on PostgreSQL the nodes share one budget (traffic/throttle.ts).
   const throttle =
     config.throttleLimits.length === 0
@@ -178,10 +198,29 @@ function tlsFiles(config: Config): { certPath: string; cert: Buffer; key: Buffer
     case 'none':
       return undefined;
     case 'files':
-      return { certPath: config.tls.certFile, cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
+      return { certPath: config.tls.certFile, cert: tlsFile('--tls-cert', config.tls.certFile), key: tlsFile('--tls-key', config.tls.keyFile) };
     case 'self-signed':
       return ensureSelfSignedCertificate(config.dataDir, servedNames(config.host, config.publicUrl));
   }
+}
+
+/** A --tls-cert or --tls-key file's bytes, once it is known to hold what the flag says. */
+function tlsFile(flag: '--tls-cert' | '--tls-key', path: string): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a folder' : String(code ?? error);
+    throw new ServeError(`cannot read ${flag} ${path}: ${why}`);
+  }
+  try {
+    if (flag === '--tls-cert') new X509Certificate(bytes);
+    else createPrivateKey(bytes);
+  } catch {
+    throw new ServeError(`${flag} ${path} does not hold a PEM ${flag === '--tls-cert' ? 'certificate' : 'private key'}`);
+  }
+  return bytes;
 }
 
 /** Names and addresses only this machine reaches. */

@@ -449,6 +449,25 @@ export class PostgresStore implements Store {
     return row && toApplication(row);
   }
 
+  async listApplications(tenantId: string | undefined): Promise<Application[]> {
+    const rows =
+      tenantId === undefined
+        ? await this.#rows('list-all-applications', 'SELECT * FROM applications ORDER BY tenant_id, created_at, client_id', [])
+        : await this.#rows('list-applications', 'SELECT * FROM applications WHERE tenant_id = $1 ORDER BY created_at, client_id', [tenantId]);
+    return rows.map(toApplication);
+  }
+
+  async deleteApplication(tenantId: string, clientId: string): Promise<boolean> {
+    const key = [tenantId, clientId.toLowerCase()];
+    // Applications are in no cache (the token endpoint reads them on every request): no notice.
+    return this.#transaction(async (client) => {
+      // Its codes and refresh tokens go with it: nothing it was granted outlives it.
+      await this.#rows('delete-application-grants', 'DELETE FROM oauth_grants WHERE tenant_id = $1 AND client_id = $2', key, client);
+      const deleted = await this.#rows('delete-application', 'DELETE FROM applications WHERE tenant_id = $1 AND client_id = $2 RETURNING client_id', key, client);
+      return deleted.length > 0;
+    }, 'nothing cached');
+  }
+
   async saveOAuthGrant(grant: OAuthGrant): Promise<void> {
     await this.#transaction(async (client) => {
       await this.#rows(

@@ -329,6 +329,19 @@ export class SqliteStore implements Store {
     return row && toApplication(row);
   }
 
+  async listApplications(tenantId: string | undefined): Promise<Application[]> {
+    const rows = (tenantId === undefined ? this.#sql.listAllApplications.all() : this.#sql.listApplications.all(tenantId)) as Row[];
+    return rows.map(toApplication);
+  }
+
+  async deleteApplication(tenantId: string, clientId: string): Promise<boolean> {
+    // Its codes and refresh tokens go with it: nothing it was granted outlives it.
+    return this.#db.transaction(() => {
+      this.#sql.deleteApplicationGrants.run(tenantId, clientId.toLowerCase());
+      return this.#sql.deleteApplication.run(tenantId, clientId.toLowerCase()).changes > 0;
+    })();
+  }
+
   async saveOAuthGrant(grant: OAuthGrant): Promise<void> {
     this.#db.transaction(() => {
       this.#sql.deleteExpiredGrants.run(Date.now());
@@ -579,6 +592,9 @@ function prepareStatements(db: BetterSqlite3.Database) {
     ),
 
     getApplication: db.prepare('SELECT * FROM applications WHERE tenant_id = ? AND client_id = ?'),
+    listApplications: db.prepare('SELECT * FROM applications WHERE tenant_id = ? ORDER BY created_at, client_id'),
+    listAllApplications: db.prepare('SELECT * FROM applications ORDER BY tenant_id, created_at, client_id'),
+    deleteApplication: db.prepare('DELETE FROM applications WHERE tenant_id = ? AND client_id = ?'),
     insertApplication: db.prepare(
       `INSERT INTO applications (tenant_id, client_id, display_name, roles, secret_hash, redirect_uris, created_at)
        VALUES (@tenant_id, @client_id, @display_name, @roles, @secret_hash, @redirect_uris, @created_at)`,
@@ -604,6 +620,7 @@ function prepareStatements(db: BetterSqlite3.Database) {
     ),
     takeGrant: db.prepare('DELETE FROM oauth_grants WHERE grant_hash = ? RETURNING *'),
     deleteUserGrants: db.prepare('DELETE FROM oauth_grants WHERE tenant_id = ? AND user_id = ?'),
+    deleteApplicationGrants: db.prepare('DELETE FROM oauth_grants WHERE tenant_id = ? AND client_id = ?'),
 
     getEtag: db.prepare(`SELECT etag FROM photos WHERE ${photoKey}`),
     getPhoto: db.prepare(

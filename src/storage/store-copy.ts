@@ -12,7 +12,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type BetterSqlite3 from 'better-sqlite3';
 import Database from './sqlite-driver.js';
 import pg from 'pg';
-import { describeLocation, type StoreLocation } from './open-store.js';
+import { describeLocation, storeUnavailable, type StoreLocation } from './open-store.js';
 import { applyPostgresMigrations } from './postgres-migrations.js';
 import { preparePrivateSqliteFile } from './private-sqlite-file.js';
 import { applyMigrations } from './sqlite-migrations.js';
@@ -157,7 +157,7 @@ export async function openTables(location: StoreLocation, options: { readonly cr
       ? SqliteTables.open(location.file, options.create)
       : await PostgresTables.open(location.url, where);
   } catch (error) {
-    throw new StoreCopyError(`cannot open ${where}: ${error instanceof Error ? error.message : String(error)}`);
+    throw storeUnavailable(location, error);
   }
 }
 

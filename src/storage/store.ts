@@ -279,6 +279,10 @@ export interface Store {
   saveApplication(application: Application): Promise<SaveResult>;
   /** By client id, case-insensitively. */
   getApplication(tenantId: string, clientId: string): Promise<Application | undefined>;
+  /** The tenant's applications, or every tenant's when undefined; by tenant, then oldest first. */
+  listApplications(tenantId: string | undefined): Promise<Application[]>;
+  /** Removes the application; false when there was none. Its client id and secret stop working at once. */
+  deleteApplication(tenantId: string, clientId: string): Promise<boolean>;
 
   /**
    * Keeps a new grant. Expired grants are removed on the way, a batch at a time, and the
