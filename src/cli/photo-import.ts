@@ -104,16 +104,19 @@ export class LocalTarget implements PhotoTarget {
 
 /**
  * At a Portrait reached over HTTP(S) with a token, as any Graph client: `GET /users/{name}`
- * (or a mail `$filter`, or `/groups/{id}`), then `PUT …/photo/$value`. A file equal to the
- * largest size served is not sent again (what export-photos wrote).
+ * (or a mail `$filter`, or `/groups/{id}`), then `PUT …/photo/$value`. Not sent again: a file
+ * equal to the largest size served (what export-photos wrote), or one that renders here to
+ * it (`largestOf`: the same pipeline makes the same JPEG, when both run the same release).
  */
 export class RemoteTarget implements PhotoTarget {
   readonly #graph: URL;
   readonly #token: string;
+  readonly #largestOf: (bytes: Buffer) => Promise<Buffer>;
 
-  constructor(url: string, token: string) {
+  constructor(url: string, token: string, largestOf: (bytes: Buffer) => Promise<Buffer>) {
     this.#graph = new URL(`${url.replace(/\/+$/, '')}/v1.0/`);
     this.#token = token;
+    this.#largestOf = largestOf;
   }
 
   async resolve(name: string): Promise<{ owner: string } | { missing: string }> {
@@ -136,7 +139,7 @@ export class RemoteTarget implements PhotoTarget {
 
   async put(owner: string, bytes: Buffer): Promise<'written' | 'unchanged'> {
     const current = await this.#call('GET', `${owner}/photo/$value`);
-    if (current.status === 200 && current.body.equals(bytes)) return 'unchanged';
+    if (current.status === 200 && (current.body.equals(bytes) || current.body.equals(await this.#largestOf(bytes)))) return 'unchanged';
     const put = await this.#call('PUT', `${owner}/photo/$value`, bytes);
     if (put.status !== 200 && put.status !== 204) throw remoteError(put);
     return 'written';

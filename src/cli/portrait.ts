@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `portrait` command: serve | init | token | app | import | migrate-store | backup. The only
+// The `portrait` command: serve | init | token | app | import | import-photos | export-photos | migrate-store | backup. The only
 // place that exits, and the only one that reads process.env (handed to each command).
 // Each command is imported when it runs: `token` need not load sharp, Fastify and pg.
 //
@@ -22,6 +22,7 @@ const EXIT_STATUS: Record<string, number> = {
   ServeError: 1,
   DataFolderError: 1,
   ApplicationNotFoundError: 1,
+  PhotosFailedError: 1,
 };
 
 interface Command {
@@ -63,6 +64,16 @@ const COMMANDS: Record<string, Command> = {
       const counts = await (await import('./import.js')).importCommand(argv, env);
       return `imported: ${counts.created} created, ${counts.updated} updated, ${counts.unchanged} unchanged`;
     },
+  },
+  'import-photos': {
+    summary: 'set many photos at once from a folder or a CSV',
+    help: async () => (await import('./import-photos.js')).IMPORT_PHOTOS_HELP,
+    run: async (argv, env) => (await import('./import-photos.js')).importPhotosCommand(argv, env),
+  },
+  'export-photos': {
+    summary: "write every user's and group's photo into a folder",
+    help: async () => (await import('./export-photos.js')).EXPORT_PHOTOS_HELP,
+    run: async (argv, env) => (await import('./export-photos.js')).exportPhotosCommand(argv, env),
   },
   'migrate-store': {
     summary: 'copy an installation between SQLite and PostgreSQL',

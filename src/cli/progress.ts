@@ -57,13 +57,15 @@ export class Progress {
 
   /** Ends the bar's line; the tally for the summary. */
   finish(): Tally {
-    if (this.#terminal && this.#total > 0) this.#out.write('\n');
+    if (this.#terminal && this.#done > 0) this.#out.write('\n');
     return { written: this.#written, unchanged: this.#unchanged, wouldWrite: this.#wouldWrite, failed: this.#failed };
   }
 
   #bar(now: number): string {
     const seconds = Math.max(0.001, (now - this.#started) / 1000);
     const rate = this.#done / seconds;
+    // A total not known beforehand (an export): how many, how fast.
+    if (!Number.isFinite(this.#total)) return `${this.#done} done  ${rate.toFixed(1)}/s`;
     const left = rate > 0 ? (this.#total - this.#done) / rate : Number.POSITIVE_INFINITY;
     const filled = this.#total === 0 ? BAR : Math.round((this.#done / this.#total) * BAR);
     return `[${'#'.repeat(filled)}${'.'.repeat(BAR - filled)}] ${this.#done}/${this.#total}  ${rate.toFixed(1)}/s  ${duration(left)} left`;
