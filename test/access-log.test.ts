@@ -213,7 +213,7 @@ describe('the banner and the listening lines', { timeout: 60_000 }, () => {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     const deadline = Date.now() + 20_000;
-    while (!/get a token:.*\n.*metrics:.*\n/.test(out)) {
+    while (!/get a token:[^]*?metrics:.*\n/.test(out)) {
       assert.ok(Date.now() < deadline && child.exitCode === null, `no banner: ${out}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -221,6 +221,8 @@ describe('the banner and the listening lines', { timeout: 60_000 }, () => {
     assert.ok(port > 0, `the banner's URL is https://localhost:PORT: ${out}`);
     assert.ok(out.includes(`listening:   on every address; other machines use https://${hostname()}:${port}`), out);
     assert.doesNotMatch(out, /https?:\/\/0\.0\.0\.0/);
+    // Reachable from other machines: the password-less sign-in page is off, and the banner says so.
+    assert.match(out, /sign-in: +off \(others can reach this server/);
     const listening = jsonLines({ output: () => out } as ServerProcess).filter((l) => String(l.msg).startsWith('Server listening at'));
     assert.ok(listening.length > 0, out);
     for (const line of listening) assert.match(String(line.msg), /^Server listening at https:\/\//);

@@ -151,9 +151,9 @@ async function buildInstallation(store: Store): Promise<void> {
   });
 
   const design = randomUUID();
-  await store.saveGroup({ tenantId: T1, id: design, displayName: 'Design', mailNickname: 'design', description: 'The design team', hasTeam: true });
-  await store.saveGroup({ tenantId: T1, id: randomUUID(), displayName: 'Ops', mailNickname: 'ops', description: null, hasTeam: false });
-  await store.saveGroup({ tenantId: T2, id: randomUUID(), displayName: 'Fabrikam all', mailNickname: 'all', description: null, hasTeam: true });
+  await store.saveGroup({ tenantId: T1, id: design, displayName: 'Design', mailNickname: 'design', description: 'The design team', unified: true, hasTeam: true });
+  await store.saveGroup({ tenantId: T1, id: randomUUID(), displayName: 'Ops', mailNickname: 'ops', description: null, unified: false, hasTeam: false });
+  await store.saveGroup({ tenantId: T2, id: randomUUID(), displayName: 'Fabrikam all', mailNickname: 'all', description: null, unified: true, hasTeam: true });
 
   const friends = randomUUID();
   const close = randomUUID();

@@ -353,7 +353,7 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
       it('saves, gets, lists and deletes groups', async (t) => {
         const { store, tenantId } = await setupTenant(t);
         assert.deepEqual(await store.listGroups(tenantId), []);
-        const team = groupOf(tenantId, 'Engineering', { hasTeam: true, description: null });
+        const team = groupOf(tenantId, 'Engineering', { unified: true, hasTeam: true, description: null });
         const plain = groupOf(tenantId, 'Accounting', { hasTeam: false, description: 'Counts things' });
         assert.equal(await store.saveGroup(team), 'created');
         assert.equal(await store.saveGroup(plain), 'created');
@@ -362,7 +362,7 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
         assert.deepEqual(await store.getGroup(tenantId, plain.id), plain);
         assert.equal(await store.getGroup(tenantId, randomUUID()), undefined);
 
-        for (const change of [{ displayName: 'Eng' }, { mailNickname: 'eng' }, { description: 'Builds' }, { hasTeam: false }]) {
+        for (const change of [{ displayName: 'Eng' }, { mailNickname: 'eng' }, { description: 'Builds' }, { hasTeam: false }, { unified: false }]) {
           const next: Group = { ...(await store.getGroup(tenantId, team.id))!, ...change };
           assert.equal(await store.saveGroup(next), 'updated', `changing ${Object.keys(change).join()}`);
           assert.deepEqual(await store.getGroup(tenantId, team.id), next);
@@ -1374,6 +1374,7 @@ function groupOf(tenantId: string, displayName: string, overrides: Partial<Group
     displayName,
     mailNickname: displayName.toLowerCase().replace(/\W+/g, ''),
     description: `The ${displayName} group`,
+    unified: false,
     hasTeam: false,
     ...overrides,
   };

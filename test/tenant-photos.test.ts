@@ -40,7 +40,7 @@ describe(`one object id in two tenants, on ${TEST_STORE}`, () => {
     const tenant = async (name: string, id: string): Promise<Tenant> => {
       await h.store.ensureTenant(id);
       const user = await h.directory.createUser(id, { id: userId, userPrincipalName: 'pat@contoso.com', displayName: 'Pat', isAdmin: true });
-      await h.store.saveGroup({ tenantId: id, id: groupId, displayName: 'Design', mailNickname: 'design', description: null, hasTeam: true });
+      await h.store.saveGroup({ tenantId: id, id: groupId, displayName: 'Design', mailNickname: 'design', description: null, unified: true, hasTeam: true });
       return {
         name,
         id,

@@ -335,9 +335,12 @@ export class Directory {
     }
   }
 
-  async createGroup(tenantId: string, input: { displayName: string; mailNickname: string; description: string | null }): Promise<Group> {
+  async createGroup(
+    tenantId: string,
+    input: { displayName: string; mailNickname: string; description: string | null; unified?: boolean },
+  ): Promise<Group> {
     await this.#store.ensureTenant(tenantId);
-    const group: Group = { tenantId, id: newId(), hasTeam: false, ...input };
+    const group: Group = { tenantId, id: newId(), ...input, unified: input.unified ?? false, hasTeam: false };
     await this.#store.saveGroup(group);
     return group;
   }
@@ -352,7 +355,7 @@ export class Directory {
 
   /** PUT /groups/{id}/team: the group gets a team (again: no change). */
   async createTeam(group: Group): Promise<Group> {
-    const team = { ...group, hasTeam: true };
+    const team = { ...group, unified: true, hasTeam: true };
     try {
       await this.#store.saveGroup(team);
     } finally {

@@ -54,6 +54,7 @@ export async function importDocument(store: Store, tenantId: string, document: u
         displayName,
         mailNickname,
         description: optional(json.description, `${at}.description`) ?? null,
+        unified: json.team === true || (Array.isArray(json.groupTypes) && json.groupTypes.includes('Unified')),
         hasTeam: json.team === true,
       }),
     );
@@ -178,7 +179,7 @@ const SHAPES = {
     id: null, userPrincipalName: null, displayName: null, mail: null, userType: null, admin: null,
     contacts: 'contact', contactFolders: 'contactFolder',
   },
-  group: { id: null, displayName: null, mailNickname: null, description: null, team: null },
+  group: { id: null, displayName: null, mailNickname: null, description: null, groupTypes: null, team: null },
   invitation: { id: null, invitedUserEmailAddress: null, invitedUser: 'invitedUser', inviteRedirectUrl: null },
   invitedUser: { id: null, displayName: null, contacts: 'contact' },
   contactFolder: { id: null, displayName: null, contacts: 'contact', childFolders: 'contactFolder' },

@@ -70,6 +70,7 @@ export async function handleDirectory(services: GraphServices, context: GraphCon
         displayName,
         mailNickname: textOrNull(body, 'mailNickname') ?? displayName.replace(/[^A-Za-z0-9]/g, '').slice(0, 64),
         description: textOrNull(body, 'description'),
+        unified: Array.isArray(body.groupTypes) && body.groupTypes.includes('Unified'),
       });
       return created(context, 'groups/$entity', groupJson(group));
     }
@@ -189,7 +190,7 @@ export function groupJson(group: Group): JsonObject {
     displayName: group.displayName,
     mailNickname: group.mailNickname,
     description: group.description,
-    groupTypes: group.hasTeam ? ['Unified'] : [],
+    groupTypes: group.unified ? ['Unified'] : [],
     resourceProvisioningOptions: group.hasTeam ? ['Team'] : [],
   };
 }

@@ -26,11 +26,11 @@ function schema(type: string, properties: readonly string[], filterable: readonl
   };
 }
 
-/** groupTypes and resourceProvisioningOptions: a group with a team is Unified and provisioned for Teams. */
-const teamFlag = (name: string, value: string): FilterProperty => ({
+/** groupTypes (Unified) and resourceProvisioningOptions (Team): flags kept on the group. */
+const flagCollection = (name: string, value: string, property: 'unified' | 'hasTeam'): FilterProperty => ({
   kind: 'collection',
   name,
-  values: (given): Condition => (given.toLowerCase() === value.toLowerCase() ? { kind: 'eq', property: 'hasTeam', value: true } : { kind: 'never' }),
+  values: (given): Condition => (given.toLowerCase() === value.toLowerCase() ? { kind: 'eq', property, value: true } : { kind: 'never' }),
 });
 
 export const USER_LIST = schema(
@@ -48,8 +48,8 @@ export const GROUP_LIST = schema(
     text('displayName', 'displayName'),
     text('mailNickname', 'mailNickname'),
     text('description', 'description'),
-    teamFlag('groupTypes', 'Unified'),
-    teamFlag('resourceProvisioningOptions', 'Team'),
+    flagCollection('groupTypes', 'Unified', 'unified'),
+    flagCollection('resourceProvisioningOptions', 'Team', 'hasTeam'),
   ],
   { keepsId: false, directoryObject: true },
 );

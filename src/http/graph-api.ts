@@ -92,7 +92,13 @@ export const SCHEMAS = {
     type: 'object',
     title: 'group',
     required: ['displayName'],
-    properties: { displayName: NAME(256), mailNickname: OPTIONAL_TEXT(64), description: OPTIONAL_TEXT(1024) },
+    properties: {
+      displayName: NAME(256),
+      mailNickname: OPTIONAL_TEXT(64),
+      description: OPTIONAL_TEXT(1024),
+      // A Microsoft 365 group, or a security group (none). Dynamic membership needs rules Portrait does not keep.
+      groupTypes: { type: 'array', items: { type: 'string', enum: ['Unified'] }, maxItems: 1 },
+    },
   },
   team: {
     type: 'object',

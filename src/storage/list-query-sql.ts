@@ -51,6 +51,7 @@ export const GROUPS_TABLE: ListTable = {
     displayName: { column: 'display_name', type: 'text' },
     mailNickname: { column: 'mail_nickname', type: 'text' },
     description: { column: 'description', type: 'text' },
+    unified: { column: 'unified', type: 'boolean' },
     hasTeam: { column: 'has_team', type: 'boolean' },
   },
 };

@@ -7,7 +7,7 @@
 
 /** The properties a condition may name, as the domain objects (store.ts) name them. */
 export type UserProperty = 'id' | 'displayName' | 'userPrincipalName' | 'mail' | 'userType';
-export type GroupProperty = 'id' | 'displayName' | 'mailNickname' | 'description' | 'hasTeam';
+export type GroupProperty = 'id' | 'displayName' | 'mailNickname' | 'description' | 'unified' | 'hasTeam';
 export type ContactFolderProperty = 'id' | 'displayName' | 'parentFolderId';
 export type ContactProperty = 'id' | 'displayName' | 'givenName' | 'surname' | 'folderId';
 

@@ -220,6 +220,7 @@ export class PostgresStore implements Store {
       display_name: group.displayName,
       mail_nickname: group.mailNickname,
       description: group.description,
+      unified: group.unified,
       has_team: group.hasTeam,
     });
   }

@@ -28,6 +28,7 @@ export function toGroup(row: Row): Group {
     displayName: row.display_name as string,
     mailNickname: row.mail_nickname as string,
     description: row.description as string | null,
+    unified: flag(row.unified),
     hasTeam: flag(row.has_team),
   };
 }

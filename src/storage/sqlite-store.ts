@@ -153,6 +153,7 @@ export class SqliteStore implements Store {
         display_name: group.displayName,
         mail_nickname: group.mailNickname,
         description: group.description,
+        unified: group.unified ? 1 : 0,
         has_team: group.hasTeam ? 1 : 0,
       },
       this.#sql.insertGroup,
@@ -513,12 +514,12 @@ function prepareStatements(db: BetterSqlite3.Database) {
     getGroup: db.prepare('SELECT * FROM groups WHERE tenant_id = ? AND id = ?'),
     listGroups: db.prepare('SELECT * FROM groups WHERE tenant_id = ? ORDER BY display_name, id'),
     insertGroup: db.prepare(
-      `INSERT INTO groups (tenant_id, id, display_name, mail_nickname, description, has_team)
-       VALUES (@tenant_id, @id, @display_name, @mail_nickname, @description, @has_team)`,
+      `INSERT INTO groups (tenant_id, id, display_name, mail_nickname, description, unified, has_team)
+       VALUES (@tenant_id, @id, @display_name, @mail_nickname, @description, @unified, @has_team)`,
     ),
     updateGroup: db.prepare(
       `UPDATE groups SET display_name = @display_name, mail_nickname = @mail_nickname,
-         description = @description, has_team = @has_team
+         description = @description, unified = @unified, has_team = @has_team
        WHERE tenant_id = @tenant_id AND id = @id`,
     ),
     deleteGroup: db.prepare('DELETE FROM groups WHERE tenant_id = ? AND id = ?'),

@@ -60,7 +60,7 @@ export const TABLES: readonly TableSpec[] = [
     name: 'groups',
     columns: [
       text('tenant_id'), text('id'), text('display_name'), text('mail_nickname'), text('description'),
-      ['has_team', 'boolean'],
+      ['has_team', 'boolean'], ['unified', 'boolean'],
     ],
     key: ['tenant_id', 'id'],
     batchRows: 500,

@@ -22,6 +22,8 @@ export interface Group {
   readonly displayName: string;
   readonly mailNickname: string;
   readonly description: string | null;
+  /** groupTypes ["Unified"]: a Microsoft 365 group (every group with a team is one). */
+  readonly unified: boolean;
   readonly hasTeam: boolean;
 }
 
