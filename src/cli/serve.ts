@@ -17,6 +17,8 @@ import { joinedStdout } from './log-stream.js';
 import { Applications } from '../auth/applications.js';
 import { AuthorizationGrants } from '../auth/authorization-grants.js';
 import { loadOrCreateIssuerKey } from '../auth/built-in-issuer.js';
+import { WEB_APP_CLIENT_ID, WEB_APP_SCOPES } from '../auth/web-app-client.js';
+import { WebAssets } from '../http/web-assets.js';
 import { createTokenVerifier } from '../auth/token-verifier.js';
 import { loadServeConfig, type Config } from '../config.js';
 import { Directory } from '../directory/directory.js';
@@ -107,6 +109,13 @@ export async function serve(argv: readonly string[]): Promise<void> {
     throttle,
     faults,
     metrics,
+    web: {
+      assets: new WebAssets(),
+      tenantId,
+      clientId: config.webSignIn?.clientId ?? WEB_APP_CLIENT_ID,
+      authority: config.webSignIn?.authority,
+      scopes: config.webScopes ?? WEB_APP_SCOPES,
+    },
   });
 
   const listening = await listenOnAll(app, config.host, config.port);
@@ -146,6 +155,7 @@ export async function serve(argv: readonly string[]): Promise<void> {
       tls ? `  certificate: ${tls.certPath}  (curl --cacert, or NODE_EXTRA_CA_CERTS)` : '  TLS: off',
       `  tenant:      ${tenantId}`,
       `  get a token: npx portrait token ${dataFlag} --user alice@contoso.com`,
+      `  web app:     ${url}/${config.webSignIn ? ` (people sign in at ${config.webSignIn.authority})` : ''}`,
       signInMode === 'off'
         ? '  sign-in:     off (others can reach this server; --dev-sign-in turns the password-less page on)'
         : `  sign-in:     ${url}/${tenantId}/oauth2/v2.0/authorize, no password (${signInMode === 'flag' ? '--dev-sign-in' : 'this machine only'})`,

@@ -25,6 +25,7 @@ import type { Directory } from '../directory/directory.js';
 import { GUID_PATTERN } from '../directory/ids.js';
 import { GraphError } from '../errors.js';
 import type { Application, User } from '../storage/store.js';
+import { WEB_APP_CLIENT_ID, webAppApplication } from '../auth/web-app-client.js';
 import { OAuthError, oauthErrors, sendJson } from './oauth-errors.js';
 import { readForm } from './oauth-form.js';
 import type { RequestBodies } from './request-bodies.js';
@@ -76,6 +77,15 @@ export function registerSignInRoutes(app: FastifyInstance, shared: Shared, optio
   const { applications } = shared;
   const { directory, grants } = options;
 
+  /**
+   * The application a client id names in the tenant: a registered one, or Portrait's own web
+   * app (auth/web-app-client.ts), whose only redirect URI is this server's own page.
+   */
+  function findClient(request: FastifyRequest, tenantId: string, clientId: string): Promise<Application | undefined> {
+    if (clientId.toLowerCase() === WEB_APP_CLIENT_ID) return Promise.resolve(webAppApplication(tenantId, shared.origin(request)));
+    return applications.find(tenantId, clientId.toLowerCase());
+  }
+
   /** A refusal shown as a page: the request names no redirect URI that may be trusted with it. */
   class PageRefusal extends Error {
     constructor(readonly status: number, message: string) {
@@ -114,7 +124,7 @@ export function registerSignInRoutes(app: FastifyInstance, shared: Shared, optio
     }
     const tenantId = tenant.toLowerCase();
     const clientId = parameters.get('client_id') ?? '';
-    const application = GUID_PATTERN.test(clientId) ? await applications.find(tenantId, clientId) : undefined;
+    const application = GUID_PATTERN.test(clientId) ? await findClient(request, tenantId, clientId) : undefined;
     if (application === undefined) throw new PageRefusal(400, s.clientUnknown(clientId.slice(0, 64)));
     const redirectUri = parameters.get('redirect_uri');
     if (redirectUri === undefined) throw new PageRefusal(400, s.redirectMissing(application.displayName));
@@ -293,7 +303,7 @@ export function registerSignInRoutes(app: FastifyInstance, shared: Shared, optio
     const clientId = query.get('client_id');
     const { tenant } = request.params as { tenant: string };
     if (target !== undefined && clientId !== undefined && GUID_PATTERN.test(tenant) && GUID_PATTERN.test(clientId)) {
-      const application = await applications.find(tenant.toLowerCase(), clientId);
+      const application = await findClient(request, tenant.toLowerCase(), clientId);
       if (application?.redirectUris.includes(target)) {
         const back = new URL(target);
         const state = query.get('state');
@@ -309,10 +319,14 @@ export function registerSignInRoutes(app: FastifyInstance, shared: Shared, optio
     const { tenantId, form } = context;
     const clientId = context.clientId;
     if (clientId === undefined) throw oauthErrors.missingParameter('client_id');
-    const application = GUID_PATTERN.test(clientId) ? await applications.find(tenantId, clientId.toLowerCase()) : undefined;
+    const application = GUID_PATTERN.test(clientId) ? await findClient(request, tenantId, clientId) : undefined;
     if (application === undefined) throw oauthErrors.unknownClient(clientId, tenantId, false);
     // A confidential client proves itself too; a public one (a browser app) has PKCE alone.
-    if (context.secret !== undefined) await context.verifySecret(application, context.secret);
+    // The web app has no secret: any secret sent for it is wrong.
+    if (context.secret !== undefined) {
+      if (application.clientId === WEB_APP_CLIENT_ID) throw oauthErrors.wrongSecret(application.clientId, false);
+      await context.verifySecret(application, context.secret);
+    }
 
     let redeemed;
     if (grantType === 'authorization_code') {
