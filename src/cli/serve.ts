@@ -101,7 +101,7 @@ export async function serve(argv: readonly string[]): Promise<void> {
       issuerKey,
       applications: new Applications(store),
       audiences: config.audiences,
-      signIn: { mode: signInMode, directory, grants: new AuthorizationGrants(store) },
+      signIn: { mode: signInMode, directory, grants: new AuthorizationGrants(store), webAppHosts: webAppHosts(config) },
     },
     ready: () => store.ping(),
     logger: { level: config.logLevel, stream: logStream },
@@ -192,6 +192,12 @@ function tlsFiles(config: Config): { certPath: string; cert: Buffer; key: Buffer
     case 'self-signed':
       return ensureSelfSignedCertificate(config.dataDir, servedNames(config.host, config.publicUrl));
   }
+}
+
+/** The names the web app may be reached by at the built-in issuer: those the certificate covers. */
+function webAppHosts(config: Config): Set<string> {
+  const names = servedNames(config.host, config.publicUrl);
+  return new Set([...names.dnsNames, ...names.ipAddresses].map((name) => name.toLowerCase()));
 }
 
 /** Names and addresses only this machine reaches. */

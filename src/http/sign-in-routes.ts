@@ -46,7 +46,16 @@ export interface SignInOptions {
   readonly mode: SignInMode;
   readonly directory: Directory;
   readonly grants: AuthorizationGrants;
+  /**
+   * The host names (lower case; IPv6 without brackets) this server is reached by (serve's
+   * --host, --public-url and the loopback names): the web app's redirect URI is this
+   * server's own page only on a request to one of them, so that a foreign name pointed at
+   * this server (DNS rebinding) cannot have codes sent to its origin. Loopback names when absent.
+   */
+  readonly webAppHosts?: ReadonlySet<string> | undefined;
 }
+
+const LOOPBACK_NAMES: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '::1']);
 
 /** What the token endpoint hands over to redeem a code or a refresh token. */
 export interface DelegatedGrantContext {
@@ -82,7 +91,13 @@ export function registerSignInRoutes(app: FastifyInstance, shared: Shared, optio
    * app (auth/web-app-client.ts), whose only redirect URI is this server's own page.
    */
   function findClient(request: FastifyRequest, tenantId: string, clientId: string): Promise<Application | undefined> {
-    if (clientId.toLowerCase() === WEB_APP_CLIENT_ID) return Promise.resolve(webAppApplication(tenantId, shared.origin(request)));
+    if (clientId.toLowerCase() === WEB_APP_CLIENT_ID) {
+      const origin = shared.origin(request);
+      const host = new URL(origin).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+      const own = (options.webAppHosts ?? LOOPBACK_NAMES).has(host);
+      // On a name this server is not: a web app with no redirect URI, so no code is sent anywhere.
+      return Promise.resolve(own ? webAppApplication(tenantId, origin) : { ...webAppApplication(tenantId, origin), redirectUris: [] });
+    }
     return applications.find(tenantId, clientId.toLowerCase());
   }
 
