@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -238,6 +239,98 @@ describe('the web app in Chromium', { skip: CHROMIUM ? false : 'no Chromium here
     await page.getByRole('row', { name: /Bob Brown/ }).getByText(en.none).waitFor();
     assert.equal((await call(server, token, 'GET', '/users/bob@contoso.com/photo/$value')).status, 404);
     await axe(page, 'People and groups after removing');
+    await context.close();
+  });
+});
+
+/** A port free right now, for a server whose URL must be known before it starts. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+    probe.once('error', reject);
+  });
+}
+
+// Issue 10 §2: where people sign in at the organisation's own OpenID Connect provider, the web
+// app is its client (--web-client-id, --web-authority). Process A plays that provider (its
+// built-in issuer, with B's page registered as a redirect URI); process B trusts A's tokens
+// (--issuer ISSUER=JWKS) and serves the web app.
+describe('the web app signs in at the organisation’s provider (a second Portrait)', { skip: CHROMIUM ? false : 'no Chromium here', timeout: 120_000 }, () => {
+  let dirA: string;
+  let dirB: string;
+  let a: HttpsServer;
+  let b: HttpsServer;
+  let browser: Browser;
+
+  before(async () => {
+    dirA = mkdtempSync(join(tmpdir(), 'portrait-provider-'));
+    dirB = mkdtempSync(join(tmpdir(), 'portrait-web-b-'));
+    a = await startHttpsServer(dirA);
+    const portB = await freePort();
+    const added = await runCli(['app', 'add', 'Portrait B', '--redirect-uri', `https://localhost:${portB}/`, '--data', dirA]);
+    assert.equal(added.code, 0, added.stderr);
+    const tenantA = /AZURE_TENANT_ID=(\S+)/.exec(added.stdout)?.[1] as string;
+    const clientId = /AZURE_CLIENT_ID=(\S+)/.exec(added.stdout)?.[1] as string;
+    b = await startHttpsServer(
+      dirB,
+      [
+        '--port', String(portB),
+        // A's tokens name the built-in issuer's iss; B tells them from its own by A's keys.
+        '--issuer', `https://portrait.localhost/{tenantid}/v2.0=${a.origin}/${tenantA}/discovery/v2.0/keys`,
+        '--web-client-id', clientId,
+        '--web-authority', `${a.origin}/${tenantA}/v2.0`,
+      ],
+      // B fetches A's keys over HTTPS: it trusts A's self-signed certificate as a user's would be trusted.
+      { NODE_EXTRA_CA_CERTS: a.certPath },
+    );
+    assert.match(b.output(), /web app: +https:\/\/localhost:\d+\/ \(people sign in at https:\/\/localhost:\d+\/[0-9a-f-]{36}\/v2\.0\)/);
+    browser = await chromium.launch({ executablePath: CHROMIUM as string, args: ['--no-sandbox'] });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await b?.stop();
+    await a?.stop();
+    rmSync(dirA, { recursive: true, force: true });
+    rmSync(dirB, { recursive: true, force: true });
+  });
+
+  it('Chromium signs in to B’s web app at A’s page, and B’s API accepts A’s token', async () => {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-US' });
+    const page = await context.newPage();
+    const failures: string[] = [];
+    page.on('pageerror', (error) => failures.push(error.message));
+    const en = await load('strings-en.js');
+    await page.goto(`${b.origin}/`);
+    const csp = (await page.request.get(`${b.origin}/`)).headers()['content-security-policy'] ?? '';
+    assert.match(csp, new RegExp(`connect-src 'self' ${a.origin}(;|$)`));
+    // Not the built-in issuer: the page does not say that nobody is asked for a password.
+    await page.getByRole('button', { name: en.signIn }).waitFor();
+    assert.equal(await page.getByText(en.devNote).isVisible(), false);
+    await page.getByRole('button', { name: en.signIn }).click();
+    await page.waitForURL(`${a.origin}/**/oauth2/v2.0/authorize?**`);
+    await page.getByRole('heading', { name: 'Sign in to Portrait B' }).waitFor();
+    await page.getByLabel('User principal name').fill('carol@contoso.com');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForURL(`${b.origin}/`);
+    await page.getByRole('heading', { name: en.myPhotoHeading, level: 1 }).waitFor();
+    await page.getByText(en.signedInAs.replace('{name}', 'carol@contoso.com')).waitFor();
+    await page.getByText(en.noPhoto).waitFor();
+
+    await page.getByLabel(en.chooseFile).setInputFiles(PHOTO);
+    await page.getByRole('button', { name: en.save }).click();
+    await page.getByRole('status').getByText(en.saved).waitFor();
+    const token = await tokenOf(page);
+    const me = await call(b, token, 'GET', '/me');
+    assert.equal(me.status, 200, me.body.toString('utf8'));
+    assert.equal(me.json().userPrincipalName, 'carol@contoso.com');
+    assert.equal((await call(b, token, 'GET', '/me/photo/$value')).status, 200);
+    // A's token is B's only: A has no photo for carol.
+    assert.equal((await call(a, token, 'GET', '/me/photo/$value')).status, 404);
+    assert.deepEqual(failures, []);
     await context.close();
   });
 });

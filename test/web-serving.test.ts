@@ -200,3 +200,21 @@ describe('the web app is served with long caching, a strict CSP and nothing outs
     assert.equal(JSON.parse(answer.body.toString('utf8')).error, 'invalid_client');
   });
 });
+
+describe('serve’s web app flags', () => {
+  it('--web-client-id and --web-authority come together, the authority an http(s) URL', async () => {
+    const { loadServeConfig, UsageError } = await import('../src/config.js');
+    const config = loadServeConfig(['--web-client-id', 'abc', '--web-authority', 'https://login.example.com/t/v2.0/']);
+    assert.deepEqual(config.webSignIn, { clientId: 'abc', authority: 'https://login.example.com/t/v2.0' });
+    assert.equal(loadServeConfig([]).webSignIn, undefined);
+    for (const [argv, message] of [
+      [['--web-client-id', 'abc'], /--web-client-id needs --web-authority/],
+      [['--web-authority', 'https://login.example.com/'], /--web-authority needs --web-client-id/],
+      [['--web-client-id', 'abc', '--web-authority', 'javascript:alert(1)'], /--web-authority must be an http\(s\) URL/],
+      [['--web-client-id', 'a b', '--web-authority', 'https://login.example.com/'], /--web-client-id must be 1 to 256 visible characters/],
+    ] as const) {
+      assert.throws(() => loadServeConfig([...argv]), (error: unknown) => error instanceof UsageError && message.test(error.message));
+    }
+    assert.deepEqual(loadServeConfig(['--web-scope', 'openid api://portrait/.default']).webScopes, ['openid', 'api://portrait/.default']);
+  });
+});
