@@ -72,7 +72,10 @@ describe('the web app in Chromium', { skip: CHROMIUM ? false : 'no Chromium here
           { userPrincipalName: 'ada@contoso.com', displayName: 'Ada Admin', admin: true },
           { userPrincipalName: 'alice@contoso.com', displayName: 'Alice Adams' },
           { userPrincipalName: 'bob@contoso.com', displayName: 'Bob Brown' },
+          // Enough for a second page of ten.
+          ...Array.from({ length: 10 }, (_, i) => ({ userPrincipalName: `zed${i}@contoso.com`, displayName: `Zed ${String(i).padStart(2, '0')}` })),
         ],
+        groups: [{ displayName: 'Photo Club', mailNickname: 'photoclub' }],
       }),
     );
     const imported = await runCli(['import', document, '--data', dataDir]);
@@ -216,6 +219,26 @@ describe('the web app in Chromium', { skip: CHROMIUM ? false : 'no Chromium here
     await page.getByRole('heading', { name: en.peopleHeading, level: 1 }).waitFor();
     await page.getByRole('cell', { name: 'Bob Brown', exact: true }).waitFor();
     await axe(page, 'People and groups');
+
+    // Thirteen people, ten a page, by name: Next and Previous follow @odata.nextLink.
+    const rows = () => page.locator('#results tbody tr').count();
+    assert.equal(await rows(), 10);
+    assert.equal(await page.getByRole('button', { name: en.previousPage }).isDisabled(), true);
+    await page.getByRole('button', { name: en.nextPage }).click();
+    await page.getByText(en.pageNumber.replace('{number}', '2')).waitFor();
+    assert.equal(await rows(), 3);
+    assert.equal(await page.getByRole('button', { name: en.nextPage }).isDisabled(), true);
+    await page.getByRole('button', { name: en.previousPage }).click();
+    await page.getByText(en.pageNumber.replace('{number}', '1')).waitFor();
+    assert.equal(await rows(), 10);
+
+    // Groups are searched the same way.
+    await page.getByRole('radio', { name: en.kindGroups }).check();
+    await page.getByLabel(en.searchLabel).fill('photo');
+    await page.getByRole('button', { name: en.search }).click();
+    await page.getByRole('cell', { name: 'Photo Club', exact: true }).waitFor();
+    assert.equal(await rows(), 1);
+    await page.getByRole('radio', { name: en.kindUsers }).check();
 
     await page.getByLabel(en.searchLabel).fill('bob');
     await page.getByRole('button', { name: en.search }).click();
