@@ -353,6 +353,12 @@ describe('the web app signs in at the organisation’s provider (a second Portra
     assert.equal((await call(b, token, 'GET', '/me/photo/$value')).status, 200);
     // A's token is B's only: A has no photo for carol.
     assert.equal((await call(a, token, 'GET', '/me/photo/$value')).status, 404);
+    // B's own issuer still counts beside the trusted one that names the same iss (told apart by kid).
+    const own = await runCli(['token', '--data', dirB, '--user', 'dave@contoso.com']);
+    assert.equal(own.code, 0, own.stderr);
+    assert.equal((await call(b, own.stdout.trim(), 'GET', '/me')).status, 200);
+    // B's token at A: A's key does not sign it, and A trusts no other.
+    assert.equal((await call(a, own.stdout.trim(), 'GET', '/me')).status, 401);
     assert.deepEqual(failures, []);
     await context.close();
   });
