@@ -16,6 +16,7 @@ import { CorsPolicy } from './http/cors.js';
 import { AccessLog } from './http/access-log.js';
 import { HotReads } from './http/hot-reads.js';
 import { registerMetricsRoute } from './http/metrics-route.js';
+import { registerWebRoutes, type WebAppOptions } from './http/web-routes.js';
 import type { PortraitMetrics } from './metrics/portrait-metrics.js';
 import { defaultBodyMemoryBytes } from './http/limits.js';
 import { DEFAULT_BODY_TIMING, RequestBodies } from './http/request-bodies.js';
@@ -63,6 +64,8 @@ export interface AppOptions {
   readonly faults?: FaultSimulator | undefined;
   /** Counts every request (both paths) and serves GET /metrics to a token with Reports.Read.All; none when absent. */
   readonly metrics?: PortraitMetrics | undefined;
+  /** The web app at / (http/web-routes.ts), as `portrait serve` serves it; not served when absent. */
+  readonly web?: Omit<WebAppOptions, 'publicUrl'> | undefined;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -194,6 +197,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   if (options.oauth) registerOAuthRoutes(app, { ...options.oauth, publicUrl: options.publicUrl }, bodies);
   registerOpenApiRoutes(app, routes, GRAPH_VERSIONS);
   if (options.metrics) registerMetricsRoute(app, { verifier: options.verifier, metrics: options.metrics });
+  if (options.web) registerWebRoutes(app, { ...options.web, publicUrl: options.publicUrl });
   return app;
 }
 

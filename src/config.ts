@@ -67,6 +67,13 @@ export interface Config {
   readonly metricsPort: number | undefined;
   /** Where that listener binds: loopback unless said otherwise, since it asks for no token. */
   readonly metricsHost: string;
+  /**
+   * `--web-client-id` and `--web-authority`: the web app signs people in at the organisation's
+   * OpenID Connect provider as this client, instead of at the built-in issuer; `--web-scope`
+   * (repeatable) replaces the scopes it asks for.
+   */
+  readonly webSignIn: { readonly clientId: string; readonly authority: string } | undefined;
+  readonly webScopes: readonly string[] | undefined;
 }
 
 /**
@@ -112,6 +119,9 @@ export const SERVE_OPTIONS = {
   'simulate-max-delayed': { type: 'string', value: 'N', description: 'requests that may wait out a simulated latency at once (default 1000)' },
   'metrics-port': { type: 'string', value: 'P', description: 'also serve GET /metrics without a token, over plain HTTP, on this port (default: none)' },
   'metrics-host': { type: 'string', value: 'H', description: 'where --metrics-port listens (default 127.0.0.1)' },
+  'web-client-id': { type: 'string', value: 'ID', description: "the web app signs people in at the organisation's provider as this client, with --web-authority (default: at the built-in issuer)" },
+  'web-authority': { type: 'string', value: 'URL', description: "where the web app signs people in with --web-client-id (an OpenID Connect authority, e.g. https://login.microsoftonline.com/{tenant}/v2.0)" },
+  'web-scope': { type: 'string', multiple: true, value: 'SCOPE', description: 'the scopes the web app asks for (repeatable; default User.ReadWrite.All Group.ReadWrite.All)' },
 } as const satisfies FlagTable;
 
 const DEFAULT_AUDIENCES = ['https://graph.microsoft.com', '00000003-0000-0000-c000-000000000000'];
@@ -180,6 +190,8 @@ function serveConfig(values: ReturnType<typeof parseFlags<typeof SERVE_OPTIONS>>
     maxDelayed: integerFlag('--simulate-max-delayed', values['simulate-max-delayed'], MAX_DELAYED, 0, 100_000),
     metricsPort: values['metrics-port'] === undefined ? undefined : integerFlag('--metrics-port', values['metrics-port'], 0, 0, 65535),
     metricsHost: values['metrics-host'] ?? '127.0.0.1',
+    webSignIn: webSignInFlags(values['web-client-id'], values['web-authority']),
+    webScopes: values['web-scope']?.flatMap((scope) => scope.split(' ')).filter((scope) => scope !== ''),
   };
   if (values['metrics-host'] !== undefined && config.metricsPort === undefined) throw new UsageError('--metrics-host needs --metrics-port');
   const decodeMemoryMb = integerFlag('--decode-memory-mb', values['decode-memory-mb'], defaultDecodeMemoryMb(config.uploadConcurrency), 64, 1_048_576);
@@ -197,6 +209,15 @@ function serveConfig(values: ReturnType<typeof parseFlags<typeof SERVE_OPTIONS>>
  */
 export function defaultDecodeMemoryMb(uploadConcurrency: number): number {
   return Math.max(192, 48 * uploadConcurrency);
+}
+
+/** Both or neither: a client id means nothing without the provider it is registered at. */
+function webSignInFlags(clientId: string | undefined, authority: string | undefined): Config['webSignIn'] {
+  if (clientId === undefined && authority === undefined) return undefined;
+  if (clientId === undefined) throw new UsageError('--web-authority needs --web-client-id');
+  if (authority === undefined) throw new UsageError('--web-client-id needs --web-authority (the OpenID Connect issuer URL people sign in at)');
+  if (!/^[\x21-\x7e]{1,256}$/.test(clientId)) throw new UsageError(`--web-client-id must be 1 to 256 visible characters, got '${clientId}'`);
+  return { clientId, authority: urlFlag('--web-authority', authority).replace(/\/$/, '') };
 }
 
 /** Any origin when none is given, or '*' is; else exactly those given. */

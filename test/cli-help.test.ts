@@ -151,6 +151,9 @@ describe('PORTRAIT_* variables', () => {
       'simulate-max-delayed': '10',
       'metrics-port': '9100',
       'metrics-host': '0.0.0.0',
+      'web-client-id': '5a1b2c3d-0000-4000-8000-00000000c11e',
+      'web-authority': 'https://login.microsoftonline.com/3f0c5d1e-0000-4000-8000-000000000001/v2.0',
+      'web-scope': 'User.ReadWrite.All Group.ReadWrite.All',
     };
     const skipped = ['tls-cert', 'tls-key']; // exclusive with --no-tls: below
     assert.deepEqual(Object.keys(SERVE_OPTIONS).filter((flag) => !(flag in samples) && !skipped.includes(flag)), [], 'a sample for every flag');
@@ -160,7 +163,7 @@ describe('PORTRAIT_* variables', () => {
       Object.entries(samples).flatMap(([flag, value]) => {
         if (SERVE_OPTIONS[flag as keyof typeof SERVE_OPTIONS].type === 'boolean') return [`--${flag}`];
         if (flag === 'simulate') return value.split(';').flatMap((item) => [`--${flag}`, item.trim()]);
-        if (flag === 'issuer' || flag === 'audience' || flag === 'cors-origin') return value.split(/[\s,]+/).filter(Boolean).flatMap((item) => [`--${flag}`, item]);
+        if (flag === 'issuer' || flag === 'audience' || flag === 'cors-origin' || flag === 'web-scope') return value.split(/[\s,]+/).filter(Boolean).flatMap((item) => [`--${flag}`, item]);
         return [`--${flag}`, value];
       }),
     );
@@ -174,6 +177,7 @@ describe('PORTRAIT_* variables', () => {
     assert.ok(fromEnv.audiences.includes('api://photos') && fromEnv.audiences.includes('api://people'));
     assert.equal(fromEnv.faultRules.length, 2, 'PORTRAIT_SIMULATE: two specs, split at ;');
     assert.equal(fromEnv.metricsPort, 9100);
+    assert.deepEqual(fromEnv.webScopes, ['User.ReadWrite.All', 'Group.ReadWrite.All']);
 
     const tls = loadServeConfig(argv, { PORTRAIT_TLS_CERT: '/etc/portrait/cert.pem', PORTRAIT_TLS_KEY: '/etc/portrait/key.pem' });
     assert.deepEqual(tls.tls, { mode: 'files', certFile: '/etc/portrait/cert.pem', keyFile: '/etc/portrait/key.pem' });

@@ -2,8 +2,8 @@
 // small clock skew), for the built-in issuer and any configured OIDC issuers.
 // A verified token is cached until it expires, so the read path pays for one
 // signature check per token, not one per request.
-import type { KeyObject } from 'node:crypto';
-import { createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createHash, type KeyObject } from 'node:crypto';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { errors } from '../errors.js';
 import { BUILT_IN_ISSUER_PREFIX, builtInIssuer } from './built-in-issuer.js';
 import { ADMIN_ROLE_TEMPLATE_IDS, type Principal } from './principal.js';
@@ -38,16 +38,20 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const cache = new Map<string, Principal>();
   // One key set per concrete issuer; jose's remote set caches keys and refetches on an unknown kid.
   const remoteKeys = new Map<string, JWTVerifyGetKey>();
+  const builtInKeyId = options.builtInKey && keyIdOf(options.builtInKey);
 
   /** The key to verify with; throws 401 (with the reason for the log) when the issuer is not trusted. */
-  function keyFor(payload: JWTPayload): KeyObject | JWTVerifyGetKey {
+  function keyFor(payload: JWTPayload, kid: string | undefined): KeyObject | JWTVerifyGetKey {
     const { iss, tid } = payload;
     if (typeof iss !== 'string' || typeof tid !== 'string') throw errors.tokenInvalid('no iss or tid claim');
-    if (options.builtInKey && iss.startsWith(BUILT_IN_ISSUER_PREFIX)) {
+    const trusted = options.trustedIssuers.find((t) => t.issuer.replace('{tenantid}', tid) === iss);
+    // Another Portrait's built-in issuer names the same iss as this one's: when it is trusted
+    // explicitly (--issuer 'https://portrait.localhost/{tenantid}/v2.0=JWKS'), its tokens are
+    // told from this one's own by their key id.
+    if (options.builtInKey && iss.startsWith(BUILT_IN_ISSUER_PREFIX) && (trusted === undefined || kid === builtInKeyId)) {
       if (iss === builtInIssuer(tid)) return options.builtInKey;
       throw errors.tokenInvalid('unknown issuer');
     }
-    const trusted = options.trustedIssuers.find((t) => t.issuer.replace('{tenantid}', tid) === iss);
     if (!trusted) throw errors.tokenInvalid('unknown issuer');
     let keys = remoteKeys.get(iss);
     if (!keys) {
@@ -59,12 +63,14 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 
   async function verifyUncached(token: string): Promise<Principal> {
     let unverified: JWTPayload;
+    let kid: string | undefined;
     try {
       unverified = decodeJwt(token);
+      kid = decodeProtectedHeader(token).kid;
     } catch {
       throw errors.tokenInvalid('malformed token');
     }
-    const key = keyFor(unverified);
+    const key = keyFor(unverified, kid);
     let payload: JWTPayload;
     try {
       const verifyOptions = {
@@ -124,6 +130,11 @@ function displayNameClaim(value: unknown): string | undefined {
     .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
     .trim();
   return text === '' ? undefined : Array.from(text).slice(0, 256).join('');
+}
+
+/** The `kid` the built-in issuer signs with (auth/built-in-issuer.ts makes it the same way). */
+function keyIdOf(publicKey: KeyObject): string {
+  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('base64url').slice(0, 22);
 }
 
 /** Fetches the issuer's OpenID configuration on first use when no JWKS URL was configured. */

@@ -18,6 +18,8 @@ import { joinedStdout } from './log-stream.js';
 import { Applications } from '../auth/applications.js';
 import { AuthorizationGrants } from '../auth/authorization-grants.js';
 import { loadOrCreateIssuerKey } from '../auth/built-in-issuer.js';
+import { WEB_APP_CLIENT_ID, WEB_APP_SCOPES } from '../auth/web-app-client.js';
+import { WebAssets } from '../http/web-assets.js';
 import { createTokenVerifier } from '../auth/token-verifier.js';
 import { loadServeConfig, SERVE_OPTIONS, type Config, type Environment } from '../config.js';
 import { Directory } from '../directory/directory.js';
@@ -119,7 +121,7 @@ export async function serve(argv: readonly string[], env: Environment = {}): Pro
       issuerKey,
       applications: new Applications(store),
       audiences: config.audiences,
-      signIn: { mode: signInMode, directory, grants: new AuthorizationGrants(store) },
+      signIn: { mode: signInMode, directory, grants: new AuthorizationGrants(store), webAppHosts: webAppHosts(config) },
     },
     ready: () => store.ping(),
     logger: { level: config.logLevel, stream: logStream },
@@ -127,6 +129,13 @@ export async function serve(argv: readonly string[], env: Environment = {}): Pro
     throttle,
     faults,
     metrics,
+    web: {
+      assets: new WebAssets(),
+      tenantId,
+      clientId: config.webSignIn?.clientId ?? WEB_APP_CLIENT_ID,
+      authority: config.webSignIn?.authority,
+      scopes: config.webScopes ?? WEB_APP_SCOPES,
+    },
   });
 
   const listening = await listenOnAll(app, config.host, config.port);
@@ -166,6 +175,7 @@ export async function serve(argv: readonly string[], env: Environment = {}): Pro
       tls ? `  certificate: ${tls.certPath}  (curl --cacert, or NODE_EXTRA_CA_CERTS)` : '  TLS: off',
       `  tenant:      ${tenantId}`,
       `  get a token: npx portrait token ${dataFlag} --user alice@contoso.com`,
+      `  web app:     ${url}/${config.webSignIn ? ` (people sign in at ${config.webSignIn.authority})` : ''}`,
       signInMode === 'off'
         ? '  sign-in:     off (others can reach this server; --dev-sign-in turns the password-less page on)'
         : `  sign-in:     ${url}/${tenantId}/oauth2/v2.0/authorize, no password (${signInMode === 'flag' ? '--dev-sign-in' : 'this machine only'})`,
@@ -221,6 +231,12 @@ function tlsFile(flag: '--tls-cert' | '--tls-key', path: string): Buffer {
     throw new ServeError(`${flag} ${path} does not hold a PEM ${flag === '--tls-cert' ? 'certificate' : 'private key'}`);
   }
   return bytes;
+}
+
+/** The names the web app may be reached by at the built-in issuer: those the certificate covers. */
+function webAppHosts(config: Config): Set<string> {
+  const names = servedNames(config.host, config.publicUrl);
+  return new Set([...names.dnsNames, ...names.ipAddresses].map((name) => name.toLowerCase()));
 }
 
 /** Names and addresses only this machine reaches. */

@@ -170,6 +170,32 @@ function servicePaths(version: string): Record<string, Json> {
         },
       },
     },
+    // The web app (http/web-routes.ts): pages and files, not API; described so that nothing served is left out.
+    '/': {
+      get: { operationId: 'webApp', tags: ['web'], summary: 'The web app’s page (HTML, no-cache).', security: NO_AUTH, responses: { 200: { description: 'The page.', content: { 'text/html': {} } } } },
+    },
+    '/assets/{version}/{name}': {
+      get: {
+        operationId: 'webAsset',
+        tags: ['web'],
+        summary: 'One of the web app’s scripts or its stylesheet, under the hash of them all: cached for a year as immutable.',
+        security: NO_AUTH,
+        parameters: [
+          { name: 'version', in: 'path', required: true, schema: { type: 'string' } },
+          { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+        ],
+        responses: { 200: { description: 'The file.' }, 304: { description: 'Not modified (If-None-Match).' }, 404: { $ref: '#/components/responses/error404' } },
+      },
+    },
+    '/web/config.json': {
+      get: {
+        operationId: 'webConfig',
+        tags: ['web'],
+        summary: 'Where the web app signs people in (authority, client id, scopes).',
+        security: NO_AUTH,
+        responses: { 200: { description: 'The configuration.', content: { 'application/json': {} } } },
+      },
+    },
     [`/${version}/openapi.json`]: {
       get: { operationId: `openapi_${version}`, tags: ['service'], summary: 'This document.', security: NO_AUTH, responses: { 200: { description: 'OpenAPI 3.1.', content: { 'application/json': {} } } } },
     },
@@ -394,6 +420,7 @@ export function buildOpenApiDocument(version: string, routes: readonly Registere
       { name: 'batch', description: 'JSON batching.' },
       { name: 'oauth', description: 'The built-in issuer, for Azure Identity and for people signing in to browser apps.' },
       { name: 'service', description: 'Health and this document.' },
+      { name: 'web', description: 'The web app served at / (served by `portrait serve`).' },
     ],
     paths,
     components: {

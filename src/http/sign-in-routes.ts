@@ -25,6 +25,7 @@ import type { Directory } from '../directory/directory.js';
 import { GUID_PATTERN } from '../directory/ids.js';
 import { GraphError } from '../errors.js';
 import type { Application, User } from '../storage/store.js';
+import { WEB_APP_CLIENT_ID, webAppApplication } from '../auth/web-app-client.js';
 import { OAuthError, oauthErrors, sendJson } from './oauth-errors.js';
 import { readForm } from './oauth-form.js';
 import type { RequestBodies } from './request-bodies.js';
@@ -45,7 +46,16 @@ export interface SignInOptions {
   readonly mode: SignInMode;
   readonly directory: Directory;
   readonly grants: AuthorizationGrants;
+  /**
+   * The host names (lower case; IPv6 without brackets) this server is reached by (serve's
+   * --host, --public-url and the loopback names): the web app's redirect URI is this
+   * server's own page only on a request to one of them, so that a foreign name pointed at
+   * this server (DNS rebinding) cannot have codes sent to its origin. Loopback names when absent.
+   */
+  readonly webAppHosts?: ReadonlySet<string> | undefined;
 }
+
+const LOOPBACK_NAMES: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '::1']);
 
 /** What the token endpoint hands over to redeem a code or a refresh token. */
 export interface DelegatedGrantContext {
@@ -75,6 +85,21 @@ const MAX_PARAMETER = 2048;
 export function registerSignInRoutes(app: FastifyInstance, shared: Shared, options: SignInOptions, bodies: RequestBodies): (context: DelegatedGrantContext, grantType: string, request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
   const { applications } = shared;
   const { directory, grants } = options;
+
+  /**
+   * The application a client id names in the tenant: a registered one, or Portrait's own web
+   * app (auth/web-app-client.ts), whose only redirect URI is this server's own page.
+   */
+  function findClient(request: FastifyRequest, tenantId: string, clientId: string): Promise<Application | undefined> {
+    if (clientId.toLowerCase() === WEB_APP_CLIENT_ID) {
+      const origin = shared.origin(request);
+      const host = new URL(origin).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+      const own = (options.webAppHosts ?? LOOPBACK_NAMES).has(host);
+      // On a name this server is not: a web app with no redirect URI, so no code is sent anywhere.
+      return Promise.resolve(own ? webAppApplication(tenantId, origin) : { ...webAppApplication(tenantId, origin), redirectUris: [] });
+    }
+    return applications.find(tenantId, clientId.toLowerCase());
+  }
 
   /** A refusal shown as a page: the request names no redirect URI that may be trusted with it. */
   class PageRefusal extends Error {
@@ -114,7 +139,7 @@ export function registerSignInRoutes(app: FastifyInstance, shared: Shared, optio
     }
     const tenantId = tenant.toLowerCase();
     const clientId = parameters.get('client_id') ?? '';
-    const application = GUID_PATTERN.test(clientId) ? await applications.find(tenantId, clientId) : undefined;
+    const application = GUID_PATTERN.test(clientId) ? await findClient(request, tenantId, clientId) : undefined;
     if (application === undefined) throw new PageRefusal(400, s.clientUnknown(clientId.slice(0, 64)));
     const redirectUri = parameters.get('redirect_uri');
     if (redirectUri === undefined) throw new PageRefusal(400, s.redirectMissing(application.displayName));
@@ -293,7 +318,7 @@ export function registerSignInRoutes(app: FastifyInstance, shared: Shared, optio
     const clientId = query.get('client_id');
     const { tenant } = request.params as { tenant: string };
     if (target !== undefined && clientId !== undefined && GUID_PATTERN.test(tenant) && GUID_PATTERN.test(clientId)) {
-      const application = await applications.find(tenant.toLowerCase(), clientId);
+      const application = await findClient(request, tenant.toLowerCase(), clientId);
       if (application?.redirectUris.includes(target)) {
         const back = new URL(target);
         const state = query.get('state');
@@ -309,10 +334,14 @@ export function registerSignInRoutes(app: FastifyInstance, shared: Shared, optio
     const { tenantId, form } = context;
     const clientId = context.clientId;
     if (clientId === undefined) throw oauthErrors.missingParameter('client_id');
-    const application = GUID_PATTERN.test(clientId) ? await applications.find(tenantId, clientId.toLowerCase()) : undefined;
+    const application = GUID_PATTERN.test(clientId) ? await findClient(request, tenantId, clientId) : undefined;
     if (application === undefined) throw oauthErrors.unknownClient(clientId, tenantId, false);
     // A confidential client proves itself too; a public one (a browser app) has PKCE alone.
-    if (context.secret !== undefined) await context.verifySecret(application, context.secret);
+    // The web app has no secret: any secret sent for it is wrong.
+    if (context.secret !== undefined) {
+      if (application.clientId === WEB_APP_CLIENT_ID) throw oauthErrors.wrongSecret(application.clientId, false);
+      await context.verifySecret(application, context.secret);
+    }
 
     let redeemed;
     if (grantType === 'authorization_code') {

@@ -54,9 +54,11 @@ const SERVING = /Portrait is serving Microsoft Graph photos at https:\/\/localho
 const CERTIFICATE = /certificate:\s+(\S+)/;
 
 /** `portrait serve --data DIR --host localhost --port 0 [ARGS…]`: HTTPS with the certificate it makes. */
-export async function startHttpsServer(dataDir: string, args: readonly string[] = []): Promise<HttpsServer> {
-  const child = spawn(process.execPath, [PORTRAIT_CLI, 'serve', '--data', dataDir, '--host', 'localhost', '--port', '0', ...args], {
+export async function startHttpsServer(dataDir: string, args: readonly string[] = [], env: Record<string, string> = {}): Promise<HttpsServer> {
+  const portArgs = args.includes('--port') ? [] : ['--port', '0'];
+  const child = spawn(process.execPath, [PORTRAIT_CLI, 'serve', '--data', dataDir, '--host', 'localhost', ...portArgs, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   live.add(child);
   let output = '';
