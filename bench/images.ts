@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { PHOTOS_DIR } from '../test/helpers/images.js';
 import type { Sharp } from 'sharp';
+import { seededRandom } from '../src/traffic/seeded-random.js';
 
 /** The 2.1 MB 4608×1976 phone photo. */
 export const PHONE_PHOTO = join(PHOTOS_DIR, 'mobile-HMD_Nokia_8.3_5G.jpg');
@@ -138,7 +139,7 @@ export async function dimensionsOf(bytes: Buffer): Promise<{ width: number; heig
 
 /** Adds roughly Gaussian noise (σ in levels) from a seeded generator, in place. */
 function addNoise(pixels: Buffer, sigma: number, seed: number): void {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   // Three uniforms on [0, 1] less 1.5 have σ = 0.5: doubled, σ is `sigma`; close enough to a Gaussian.
   for (let i = 0; i < pixels.length; i++) {
     const noise = (random() + random() + random() - 1.5) * 2 * sigma;
@@ -146,14 +147,3 @@ function addNoise(pixels: Buffer, sigma: number, seed: number): void {
   }
 }
 
-/** A small, fast, seeded PRNG (public domain): the same noise on every run. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import Database from '../src/storage/sqlite-driver.js';
+import { seededRandom } from '../src/traffic/seeded-random.js';
 import pg from 'pg';
 import { createScratchDatabase, postgresUnavailable } from './helpers/postgres.js';
 import {
@@ -29,17 +30,6 @@ const ROUNDS = 5;
 const SEED = Number(process.env.PORTRAIT_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const pgSkip = await postgresUnavailable();
 
-/** mulberry32: the kill delays of a run, replayable from its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Upload k of owner i shows this palette colour: distinct for each of an owner's uploads. */
 const colourIndex = (owner: number, k: number) => (owner * 5 + k) % PALETTE.length;
@@ -149,7 +139,7 @@ function sizeRowProblems(photos: readonly SizeRow[], sizes: readonly SizeEntry[]
 function crashSuite(kind: 'sqlite' | 'postgres', skip: string | undefined): void {
   describe(`crash safety (${kind})`, { skip: skip ?? false }, () => {
     it(`${ROUNDS} SIGKILLs during ${OWNERS}-owner upload floods leave every photo whole and not older than acknowledged`, { timeout: 90_000 }, async (t) => {
-      const rng = random(SEED + (kind === 'postgres' ? 1 : 0));
+      const rng = seededRandom(SEED + (kind === 'postgres' ? 1 : 0));
       t.diagnostic(`PORTRAIT_CRASH_SEED=${SEED}`);
       const backend = kind === 'sqlite' ? sqliteBackend() : await postgresBackend();
       let server: ServerProcess | undefined;
