@@ -213,7 +213,8 @@ describe('the banner and the listening lines', { timeout: 60_000 }, () => {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     const deadline = Date.now() + 20_000;
-    while (!/get a token:[^]*?metrics:.*\n/.test(out)) {
+    // The banner, and Fastify's listening lines (logged through the joined stdout, which may write them after it).
+    while (!/get a token:[^]*?metrics:.*\n/.test(out) || !out.includes('Server listening at')) {
       assert.ok(Date.now() < deadline && child.exitCode === null, `no banner: ${out}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
