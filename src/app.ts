@@ -30,6 +30,9 @@ declare module 'fastify' {
   }
 }
 
+/** The route label of an answer `serve --simulate` made up (its access line and metrics). */
+const SIMULATED_ROUTE = 'simulated';
+
 /** Fastify's default, which it would have set on a server it made itself. */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
@@ -125,7 +128,21 @@ export function buildApp(options: AppOptions): FastifyInstance {
         : (request: IncomingMessage, response: ServerResponse) => {
             const { origin } = request.headers;
             if (origin !== undefined) setRawHeaders(response, cors.actualHeaders(origin));
-            faults.handle(request, response, () => answer(request, response));
+            const started = performance.now();
+            let passed = false;
+            faults.handle(request, response, () => {
+              passed = true;
+              answer(request, response);
+            });
+            // A simulated answer gets its access line and count like any other (what was passed on logs its own).
+            if (!passed) {
+              response.once('finish', () => {
+                if (passed) return;
+                const bytes = Number(response.getHeader('content-length') ?? 0);
+                const requestId = String(response.getHeader('request-id') ?? '');
+                access.finished(request.method ?? 'GET', request.url ?? '/', response.statusCode, bytes, performance.now() - started, requestId, SIMULATED_ROUTE, null);
+              });
+            }
           };
     const server = options.https
       ? createHttpsServer({ cert: options.https.cert, key: options.https.key }, listener)

@@ -199,6 +199,54 @@ describe('access log of portrait serve', { timeout: 120_000 }, () => {
   });
 });
 
+describe('access lines of answers made in front of the routes', { timeout: 120_000 }, () => {
+  let dataDir: string;
+  let server: ServerProcess;
+  let token: string;
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'portrait-access-front-'));
+    // Every read of one path is a simulated 503; a budget of 4 reads an hour for the application.
+    server = await startServer({ dataDir, args: ['--simulate', 'GET /v1.0/me/photo: 503=100%', '--throttle', 'app=4/1h', '--seed', '7'] });
+    token = await cliToken({ dataDir, app: 'reader', roles: ['User.ReadWrite.All'] });
+  });
+  after(async () => {
+    await server?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('a simulated answer has its line, marked as the simulated route', async () => {
+    const response = await request(`${server.graph}/me/photo`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(response.status, 503);
+    assert.equal(response.headers.get('x-portrait-simulated'), '503');
+    const line = await onlyLineOf(server, response);
+    assert.equal(line.status, 503);
+    assert.equal(line.route, 'simulated');
+    assert.equal(line.bytes, Number(response.headers.get('content-length')));
+  });
+
+  it('a read the fast path refuses for the throttle has its line too', async () => {
+    const authorization = `Bearer ${token}`;
+    const user = await cliToken({ dataDir, user: 'carol@contoso.com' });
+    const put = await request(`${server.graph}/me/photo/$value`, { method: 'PUT', headers: { authorization: `Bearer ${user}` }, body: PHOTO });
+    assert.equal(put.status, 200);
+    const carol = (await (await request(`${server.graph}/users/carol@contoso.com`, { headers: { authorization } })).json()) as { id: string };
+    const url = `${server.graph}/users/${carol.id}/photos/48x48/$value`;
+    const statuses: number[] = [];
+    let refused: Response | undefined;
+    for (let i = 0; i < 4 && refused === undefined; i++) {
+      const response = await request(url, { headers: { authorization } });
+      statuses.push(response.status);
+      if (response.status === 429) refused = response;
+      else await response.arrayBuffer();
+    }
+    assert.ok(refused, `the budget of 4 was spent: ${statuses.join(' ')}`);
+    const line = await onlyLineOf(server, refused);
+    assert.equal(line.status, 429);
+    assert.equal(line.route, 'photo.user.sizeValue', 'the route the fast path remembered');
+  });
+});
+
 describe('the banner and the listening lines', { timeout: 60_000 }, () => {
   it('say https:// under TLS, and a usable URL (not 0.0.0.0) when bound to every address', async (t) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'portrait-banner-'));

@@ -90,7 +90,7 @@ export function errorBody(error: GraphError, requestId: string, clientRequestId:
  * The same envelope and common headers, written straight on Node's response: for answers
  * made in front of Fastify (the read fast path's 429, `serve --simulate`'s faults).
  */
-export function sendRawError(request: IncomingMessage, response: ServerResponse, error: GraphError): void {
+export function sendRawError(request: IncomingMessage, response: ServerResponse, error: GraphError): { readonly requestId: string; readonly bytes: number } {
   const requestId = randomUUID();
   const clientRequestId = clientRequestIdOf(request.headers['client-request-id'], requestId);
   const body = JSON.stringify(errorBody(error, requestId, clientRequestId));
@@ -107,4 +107,5 @@ export function sendRawError(request: IncomingMessage, response: ServerResponse,
     'content-length': Buffer.byteLength(body),
   });
   response.end(request.method === 'HEAD' ? undefined : body);
+  return { requestId, bytes: request.method === 'HEAD' ? 0 : Buffer.byteLength(body) };
 }

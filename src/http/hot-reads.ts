@@ -164,7 +164,8 @@ export class HotReads {
     if (this.#throttle !== undefined) {
       const refusal = this.#throttle.admit(memo.caller, false);
       if (refusal !== undefined) {
-        sendRawError(request, response, throttledError(refusal));
+        const sent = sendRawError(request, response, throttledError(refusal));
+        access?.finished('GET', url, 429, sent.bytes, performance.now() - startedMs, sent.requestId, memo.observed?.route ?? FAST_PATH_ROUTE, memo.observed);
         return true;
       }
     }
