@@ -12,6 +12,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { checkServerIdentity, connect, createServer, type PeerCertificate } from 'node:tls';
+import { IPV6_NAMES_BROKEN, NODE_MATCHES_IPV6_NAMES } from './helpers/node-tls.js';
 import { serveUnderUmask, type ServingProcess } from './helpers/umask-process.js';
 import {
   exactAddressBase,
@@ -124,8 +125,9 @@ describe('the certificate serve tells clients to trust', { timeout: 120_000 }, (
     assert.deepEqual(readFileSync(server.certPath ?? ''), trusted, 'the same names: the same certificate, so a trusted --cacert keeps working');
   });
 
-  it('a client trusting only it reaches serve by every served name: localhost, 127.0.0.1, ::1, --host, the --public-url host', async () => {
-    for (const name of servedNames) {
+  it('a client trusting only it reaches serve by every served name: localhost, 127.0.0.1, ::1, --host, the --public-url host', async (t) => {
+    if (!NODE_MATCHES_IPV6_NAMES) t.diagnostic(IPV6_NAMES_BROKEN);
+    for (const name of servedNames.filter((n) => NODE_MATCHES_IPV6_NAMES || isIP(n) !== 6)) {
       const { trusted: ok, reason } = await verdict(server.port, trusted, name);
       assert.equal(ok, true, `${name}: ${reason}`);
     }
