@@ -114,36 +114,26 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // A photo read answered before with the same token and URL is answered from the
     // photo cache and never reaches Fastify (http/hot-reads.ts).
     const answer = (request: IncomingMessage, response: ServerResponse) => {
-      // A page's request (browsers send Origin) gets its CORS headers whoever answers it: the
-      // fast path, a simulated fault or the routes (whose hook sets them too, for inject()).
-      const { origin } = request.headers;
-      if (origin !== undefined) setRawHeaders(response, cors.actualHeaders(origin));
       if (!hotReads?.serve(request, response, access, performance.now())) route(request, response);
     };
-    // Simulated faults (serve --simulate) come first, as from a proxy in front; without
-    // them the listener is the fast path's own, and costs nothing more.
-    const listener =
+    // Simulated faults (serve --simulate) come first, as from a proxy in front; a simulated
+    // answer gets its access line and count like any other. Without them this costs nothing.
+    const inFront =
       faults === undefined
         ? answer
         : (request: IncomingMessage, response: ServerResponse) => {
-            const { origin } = request.headers;
-            if (origin !== undefined) setRawHeaders(response, cors.actualHeaders(origin));
             const started = performance.now();
-            let passed = false;
-            faults.handle(request, response, () => {
-              passed = true;
-              answer(request, response);
-            });
-            // A simulated answer gets its access line and count like any other (what was passed on logs its own).
-            if (!passed) {
-              response.once('finish', () => {
-                if (passed) return;
-                const bytes = Number(response.getHeader('content-length') ?? 0);
-                const requestId = String(response.getHeader('request-id') ?? '');
-                access.finished(request.method ?? 'GET', request.url ?? '/', response.statusCode, bytes, performance.now() - started, requestId, SIMULATED_ROUTE, null);
-              });
-            }
+            faults.handle(request, response, () => answer(request, response), (sent) =>
+              access.finished(request.method ?? 'GET', request.url ?? '/', response.statusCode, sent.bytes, performance.now() - started, sent.requestId, SIMULATED_ROUTE, null),
+            );
           };
+    // A page's request (browsers send Origin) gets its CORS headers here, once, whoever
+    // answers it: a simulated fault, the fast path or the routes.
+    const listener = (request: IncomingMessage, response: ServerResponse) => {
+      const { origin } = request.headers;
+      if (origin !== undefined) setRawHeaders(response, cors.actualHeaders(origin));
+      inFront(request, response);
+    };
     const server = options.https
       ? createHttpsServer({ cert: options.https.cert, key: options.https.key }, listener)
       : createHttpServer(listener);
@@ -189,6 +179,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // A browser's preflight is answered here, before any token, on every path alike
     // (http/cors.ts); an OPTIONS that is none goes on to the routes like any request.
     const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
+    // The server's listener set an actual answer's headers already; inject() has no listener.
+    if (!preflight && reply.raw.hasHeader('access-control-allow-origin')) return done();
     const headers = preflight ? cors.preflightHeaders(origin) : cors.actualHeaders(origin);
     for (let i = 0; i < headers.length; i += 2) reply.header(headers[i] as string, headers[i + 1]);
     if (preflight) return void reply.code(204).send();

@@ -165,7 +165,7 @@ function serveConfig(values: ReturnType<typeof parseFlags<typeof SERVE_OPTIONS>>
     tls,
     database: storeLocation(values.database, dataDir, integerFlag('--pool-size', values['pool-size'], 10, 1, 1000)),
     publicUrl: values['public-url'] === undefined ? undefined : urlFlag('--public-url', values['public-url']).replace(/\/$/, ''),
-    pixelLimit: integerFlag('--pixel-limit', values['pixel-limit'], 50_000_000, 1, 1_000_000_000),
+    pixelLimit: integerFlag('--pixel-limit', values['pixel-limit'], DEFAULT_PIXEL_LIMIT, 1, 1_000_000_000),
     // Two per core: libvips runs one thread per image here (see serve.ts), so two uploads
     // a core keep every core busy while one waits on its body or the database.
     uploadConcurrency: integerFlag('--upload-concurrency', values['upload-concurrency'], 2 * Math.max(1, cpus().length), 1, 256),
@@ -302,6 +302,9 @@ export function parseFlags<T extends OptionSpec>(argv: readonly string[], option
     throw new UsageError(message.replace(/^Unknown option/, 'unknown flag').replace(/\. To specify a positional.*$/, ''));
   }
 }
+
+/** serve's --pixel-limit unless told otherwise; import-photos refuses what serve would. */
+export const DEFAULT_PIXEL_LIMIT = 50_000_000;
 
 export function integerFlag(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;

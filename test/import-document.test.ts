@@ -90,4 +90,19 @@ describe('portrait import into a directory in use', () => {
     }
     assert.equal(await h.store.getUserByUpn(h.tenantId, 'dan@contoso.com'), undefined, 'nothing before the bad member was saved');
   });
+
+  it('takes groupTypes as POST /groups does: ["Unified"] or none, anything else refused', async () => {
+    const counts = await importDocument(h.store, h.tenantId, { groups: [{ displayName: 'Marketing', mailNickname: 'marketing', groupTypes: ['Unified'] }] });
+    assert.equal(counts.created, 1);
+    const marketing = (await h.store.listGroups(h.tenantId)).find((g) => g.mailNickname === 'marketing');
+    assert.equal(marketing?.unified, true);
+    for (const groupTypes of ['Unified', ['unified'], ['DynamicMembership'], ['Unified', 'Unified'], [7]]) {
+      await assert.rejects(
+        importDocument(h.store, h.tenantId, { groups: [{ displayName: 'Sales', mailNickname: 'sales', groupTypes }] }),
+        (error: unknown) => error instanceof ImportError && /^groups\[0\]\.groupTypes (must be an array|may only be \["Unified"\] or \[\])$/.test(error.message),
+        JSON.stringify(groupTypes),
+      );
+    }
+    assert.equal((await h.store.listGroups(h.tenantId)).find((g) => g.mailNickname === 'sales'), undefined, 'nothing saved');
+  });
 });

@@ -158,7 +158,7 @@ describe('portrait import-photos and export-photos', { timeout: 180_000 }, () =>
       [['import-photos', root, '--url', 'https://x'], /--url and --token go together/],
       [['import-photos', root, '--url', 'https://x/v1.0', '--token', 't'], /--url must be a server's origin/],
       [['import-photos', join(root, 'missing')], /cannot read .*missing: ENOENT/],
-      [['import-photos', root, '--concurrency', '0'], /--concurrency must be a whole number from 1 to 64/],
+      [['import-photos', root, '--concurrency', '0'], /--concurrency must be an integer from 1 to 64, got '0'/],
     ] as const) {
       const result = await runCli((args as readonly string[]).includes('--url') ? [...args] : [...args, '--data', data]);
       assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);

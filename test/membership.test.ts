@@ -6,13 +6,10 @@
 // and a second process that must follow every membership change within a second.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { createScratchDatabase, postgresUnavailable } from './helpers/postgres.js';
-import { PALETTE, request, runCli, solidJpeg, startServer, type ServerProcess } from './helpers/server-process.js';
+import { postgresUnavailable } from './helpers/postgres.js';
+import { PALETTE, request, runCli, solidJpeg, startTwoNodes, type ServerProcess, type TwoNodes } from './helpers/server-process.js';
 
 const pgSkip = await postgresUnavailable();
 
@@ -28,9 +25,7 @@ interface Answer {
 
 for (const kind of ['sqlite', 'postgres'] as const) {
   describe(`group membership over HTTP (${kind})`, { skip: kind === 'postgres' ? (pgSkip ?? false) : false, timeout: 240_000 }, () => {
-    const dirs: string[] = [];
-    const nodes: ServerProcess[] = [];
-    let drop: (() => Promise<void>) | undefined;
+    let nodes: TwoNodes;
     let database: string | undefined;
     let dataA: string;
     let a: ServerProcess;
@@ -48,21 +43,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     }
 
     before(async () => {
-      dataA = mkdtempSync(join(tmpdir(), 'portrait-members-'));
-      dirs.push(dataA);
-      let dataB = dataA;
-      if (kind === 'postgres') {
-        const scratch = await createScratchDatabase();
-        drop = scratch.drop;
-        database = scratch.url;
-        dataB = mkdtempSync(join(tmpdir(), 'portrait-members-b-'));
-        dirs.push(dataB);
-      }
-      a = await startServer({ dataDir: dataA, ...(database !== undefined && { database }) });
-      nodes.push(a);
-      if (dataB !== dataA) copyFileSync(join(dataA, 'issuer-key.pem'), join(dataB, 'issuer-key.pem'));
-      b = await startServer({ dataDir: dataB, ...(database !== undefined && { database }) });
-      nodes.push(b);
+      nodes = await startTwoNodes(kind, 'portrait-members');
+      ({ a, b, dataDir: dataA, database } = nodes);
       otherTenant = randomUUID();
       const all = 'User.ReadWrite.All Group.ReadWrite.All GroupMember.ReadWrite.All';
       const [admin, reader, basic, none, foreign] = await Promise.all([
@@ -85,12 +67,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       bob = await lookUp('bob@contoso.com');
     });
 
-    after(async () => {
-      const exits = await Promise.all(nodes.map((node) => node.stop()));
-      await drop?.();
-      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-      for (const [i, exit] of exits.entries()) assert.deepEqual(exit, { code: 0, signal: null }, `process ${i}:\n${nodes[i]?.output()}`);
-    });
+    after(() => nodes?.stop());
 
     async function send(node: ServerProcess, who: string, method: string, path: string, body?: unknown): Promise<Answer> {
       const token = tokens[who];

@@ -418,7 +418,8 @@ describe(`directory listings: Graph’s paging and query options (portrait serve
         body: await solidJpeg([0, 85, 170], 100),
       });
       assert.equal(upload.status, 200);
-      for (const path of ['/users?$top=1', `/users/${owner}`, `/groups/${unified}`, `/users/${owner}/photo`, `/users/${owner}/photo`, `/users/${owner}/photos`]) {
+      const listings = [`/groups/${unified}/members`, `/groups/${unified}/members/$ref`, `/users/${owner}/memberOf`];
+      for (const path of ['/users?$top=1', `/users/${owner}`, `/groups/${unified}`, `/users/${owner}/photo`, `/users/${owner}/photo`, `/users/${owner}/photos`, ...listings]) {
         const answer = await call('GET', path);
         assert.equal(answer.status, 200, path);
         assert.equal(answer.headers.get('content-type'), ODATA_JSON, path);

@@ -4,13 +4,12 @@
 // never serves the old answer more than a second later — not on URLs it has answered
 // (and cached, and put on its read fast path) before, not on new ones.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { createScratchDatabase, postgresUnavailable } from './helpers/postgres.js';
-import { cliToken, PALETTE, request, runCli, solidJpeg, startServer, type ServerProcess } from './helpers/server-process.js';
+import { postgresUnavailable } from './helpers/postgres.js';
+import { cliToken, PALETTE, request, runCli, solidJpeg, startTwoNodes, type ServerProcess, type TwoNodes } from './helpers/server-process.js';
 
 /** The promise: nothing another process replaced or deleted more than this long ago is served. */
 const BOUND_MS = 1000;
@@ -26,42 +25,22 @@ interface Answer {
 
 for (const kind of ['sqlite', 'postgres'] as const) {
   describe(`two processes on one store are one truth (${kind})`, { skip: kind === 'postgres' ? (pgSkip ?? false) : false, timeout: 120_000 }, () => {
-    const dirs: string[] = [];
-    const nodes: ServerProcess[] = [];
-    let drop: (() => Promise<void>) | undefined;
-    let database: string | undefined;
+    let nodes: TwoNodes;
     let dataA: string;
+    let database: string | undefined;
     let a: ServerProcess;
     let b: ServerProcess;
     let auth: Record<string, string>;
 
     before(async () => {
-      dataA = mkdtempSync(join(tmpdir(), 'portrait-one-truth-'));
-      dirs.push(dataA);
-      let dataB = dataA;
-      if (kind === 'postgres') {
-        const scratch = await createScratchDatabase();
-        drop = scratch.drop;
-        database = scratch.url;
-        dataB = mkdtempSync(join(tmpdir(), 'portrait-one-truth-b-'));
-        dirs.push(dataB);
-      }
-      a = await startServer({ dataDir: dataA, ...(database !== undefined && { database }) });
-      nodes.push(a);
       // SQLite: the same data folder. PostgreSQL: the same database and issuer key.
-      if (dataB !== dataA) copyFileSync(join(dataA, 'issuer-key.pem'), join(dataB, 'issuer-key.pem'));
-      b = await startServer({ dataDir: dataB, ...(database !== undefined && { database }) });
-      nodes.push(b);
+      nodes = await startTwoNodes(kind, 'portrait-one-truth');
+      ({ a, b, dataDir: dataA, database } = nodes);
       const token = await cliToken({ dataDir: dataA, ...(database !== undefined && { database }), app: 'one-truth', roles: ['User.ReadWrite.All'] });
       auth = { authorization: `Bearer ${token}` };
     });
 
-    after(async () => {
-      const exits = await Promise.all(nodes.map((node) => node.stop()));
-      await drop?.();
-      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-      for (const [i, exit] of exits.entries()) assert.deepEqual(exit, { code: 0, signal: null }, `process ${i}:\n${nodes[i]?.output()}`);
-    });
+    after(() => nodes?.stop());
 
     async function send(node: ServerProcess, path: string, init: RequestInit = {}): Promise<Answer> {
       const res = await request(`${node.graph}${path}`, { ...init, headers: { ...auth, ...(init.headers as Record<string, string> | undefined) } });
@@ -154,7 +133,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const before = `/users/${user.upn}/photo/$value`;
       await warm(a, [before]);
 
-      const document = join(dirs[0]!, 'rename.json');
+      const document = join(dataA, 'rename.json');
       writeFileSync(document, JSON.stringify({ users: [{ id: user.id, userPrincipalName: 'renamed-after@contoso.com', displayName: 'renamed' }] }));
       const result = await runCli(['import', document, '--data', dataA, ...(database === undefined ? [] : ['--database', database])]);
       assert.equal(result.code, 0, result.stderr);

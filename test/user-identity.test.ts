@@ -79,7 +79,7 @@ function assertInvalidName(res: LightMyRequestResponse, message: string): void {
 }
 
 async function userIds(): Promise<string[]> {
-  return (await h.directory.listUsers(h.tenantId)).map((u) => u.id).sort();
+  return (await h.store.listUsers(h.tenantId)).map((u) => u.id).sort();
 }
 
 describe('an admin cannot squat a user’s id with a userPrincipalName', () => {

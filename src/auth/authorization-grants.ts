@@ -6,14 +6,17 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { OAuthGrant, Store } from '../storage/store.js';
 
 /** RFC 6749 §4.1.2 recommends at most ten minutes; a browser redeems its code within seconds. */
-export const CODE_TTL_MS = 5 * 60 * 1000;
+const CODE_TTL_MS = 5 * 60 * 1000;
 /** What Entra gives a single-page app's refresh token: 24 hours, and a new one at each use. */
-export const REFRESH_TTL_MS = 24 * 60 * 60 * 1000;
+const REFRESH_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** RFC 7636 §4.1: 43 to 128 characters of the unreserved set. */
 const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
-/** An S256 challenge is the base64url SHA-256 of the verifier: 43 characters. */
-const CODE_CHALLENGE = /^[A-Za-z0-9\-_]{43}$/;
+/**
+ * 32 bytes in base64url: 43 characters. An S256 challenge (the SHA-256 of the verifier) and
+ * every code and refresh token this issues have this shape.
+ */
+const BASE64URL_32_BYTES = /^[A-Za-z0-9\-_]{43}$/;
 
 export interface CodeRequest {
   readonly tenantId: string;
@@ -38,7 +41,7 @@ export type GrantRefusal = 'unknown' | 'another client' | 'redirect_uri differs'
 export type Redeemed = { readonly ok: true; readonly grant: OAuthGrant } | { readonly ok: false; readonly why: GrantRefusal };
 
 export function isCodeChallenge(value: string): boolean {
-  return CODE_CHALLENGE.test(value);
+  return BASE64URL_32_BYTES.test(value);
 }
 
 export class AuthorizationGrants {
@@ -112,7 +115,7 @@ export class AuthorizationGrants {
 
   async #take(value: string, kind: OAuthGrant['kind'], tenantId: string): Promise<OAuthGrant | undefined> {
     // Values are 43 base64url characters: anything else was never issued, and is not looked up.
-    if (!/^[A-Za-z0-9\-_]{43}$/.test(value)) return undefined;
+    if (!BASE64URL_32_BYTES.test(value)) return undefined;
     const grant = await this.#store.takeOAuthGrant(hashOf(value), this.#now());
     return grant?.kind === kind && grant.tenantId === tenantId ? grant : undefined;
   }
@@ -127,7 +130,7 @@ function hashOf(value: string): string {
 }
 
 /** RFC 7636 §4.2, S256: BASE64URL(SHA256(ASCII(code_verifier))). */
-export function challengeOf(verifier: string): string {
+function challengeOf(verifier: string): string {
   return createHash('sha256').update(verifier, 'ascii').digest('base64url');
 }
 

@@ -43,9 +43,12 @@ export function loadOrCreateIssuerKey(dataDir: string): IssuerKey {
   }
   const privateKey = createPrivateKey(readFileSync(path));
   const publicKey = createPublicKey(privateKey);
-  const der = publicKey.export({ type: 'spki', format: 'der' });
-  const keyId = createHash('sha256').update(der).digest('base64url').slice(0, 22);
-  return { privateKey, publicKey, keyId };
+  return { privateKey, publicKey, keyId: keyIdOf(publicKey) };
+}
+
+/** The `kid` tokens signed with this key name: a digest of the public key, so any process can tell it. */
+export function keyIdOf(publicKey: KeyObject): string {
+  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('base64url').slice(0, 22);
 }
 
 export type TokenSubject =

@@ -13,7 +13,7 @@ export type NameCheck =
   | { readonly ok: false; readonly unknown: string; readonly closest: string };
 
 /** Roles are application permissions; scopes are delegated ones. */
-export function knownPermissions(kind: PermissionKind): readonly string[] {
+function knownPermissions(kind: PermissionKind): readonly string[] {
   return kind === 'role' ? APPLICATION_NAMES : DELEGATED_NAMES;
 }
 
@@ -60,7 +60,7 @@ function closestName(name: string, known: readonly string[]): string {
 }
 
 /** Levenshtein distance: insertions, deletions and substitutions, one row at a time. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];

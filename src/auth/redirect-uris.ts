@@ -5,7 +5,7 @@
 // https://learn.microsoft.com/entra/identity-platform/reply-url
 
 /** Entra's limit for one redirect URI. */
-export const REDIRECT_URI_LIMIT = 256;
+const REDIRECT_URI_LIMIT = 256;
 /** Redirect URIs one application may have. */
 export const REDIRECT_URIS_PER_APP = 20;
 

@@ -2,10 +2,10 @@
 // small clock skew), for the built-in issuer and any configured OIDC issuers.
 // A verified token is cached until it expires, so the read path pays for one
 // signature check per token, not one per request.
-import { createHash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { errors } from '../errors.js';
-import { BUILT_IN_ISSUER_PREFIX, builtInIssuer } from './built-in-issuer.js';
+import { BUILT_IN_ISSUER_PREFIX, builtInIssuer, keyIdOf } from './built-in-issuer.js';
 import { ADMIN_ROLE_TEMPLATE_IDS, type Principal } from './principal.js';
 
 export interface TrustedIssuer {
@@ -130,11 +130,6 @@ function displayNameClaim(value: unknown): string | undefined {
     .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
     .trim();
   return text === '' ? undefined : Array.from(text).slice(0, 256).join('');
-}
-
-/** The `kid` the built-in issuer signs with (auth/built-in-issuer.ts makes it the same way). */
-function keyIdOf(publicKey: KeyObject): string {
-  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('base64url').slice(0, 22);
 }
 
 /** Fetches the issuer's OpenID configuration on first use when no JWKS URL was configured. */

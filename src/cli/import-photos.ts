@@ -6,7 +6,7 @@
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import sharp from 'sharp';
-import { defaultDecodeMemoryMb, parseFlagsWithEnvironment, UsageError, type Environment, type FlagTable } from '../config.js';
+import { DEFAULT_PIXEL_LIMIT, defaultDecodeMemoryMb, integerFlag, parseFlagsWithEnvironment, UsageError, type Environment, type FlagTable } from '../config.js';
 import { GUID_PATTERN } from '../directory/ids.js';
 import { renderResize, renderUpload } from '../imaging/render-photo.js';
 import { DecodeBudget } from '../photos/decode-budget.js';
@@ -38,9 +38,6 @@ export const IMPORT_PHOTOS_HELP: CommandHelp = {
   notes: ['Exit status 1 when any photo failed.'],
 };
 
-/** serve's default --pixel-limit: a photo it would refuse is refused here too. */
-const PIXEL_LIMIT = 50_000_000;
-
 /** Some photos failed: the summary above said which; exit 1. */
 export class PhotosFailedError extends Error {
   constructor(message: string) {
@@ -59,7 +56,7 @@ export async function importPhotosCommand(argv: readonly string[], env: Environm
   }
   if (values.url !== undefined && !/^https?:\/\/[^/]+\/?$/.test(values.url)) throw new UsageError(`--url must be a server's origin like https://photos.contoso.com:8443, got '${values.url}'`);
   const remote = values.url !== undefined;
-  const concurrency = values.concurrency === undefined ? (remote ? 4 : 2 * Math.max(1, cpus().length)) : countFlag(values.concurrency);
+  const concurrency = integerFlag('--concurrency', values.concurrency, remote ? 4 : 2 * Math.max(1, cpus().length), 1, 64);
 
   let files;
   try {
@@ -77,7 +74,7 @@ export async function importPhotosCommand(argv: readonly string[], env: Environm
   const decodeMemory = new DecodeBudget({ bytes: defaultDecodeMemoryMb(concurrency) * 1024 * 1024 });
   if (remote) {
     const largestOf = async (bytes: Buffer) => {
-      const rendered = await renderUpload(bytes, { pixelLimit: PIXEL_LIMIT, memory: decodeMemory });
+      const rendered = await renderUpload(bytes, { pixelLimit: DEFAULT_PIXEL_LIMIT, memory: decodeMemory });
       const largest = rendered.sizes.find((size) => size.width === rendered.primary.width && size.height === rendered.primary.height);
       return largest?.bytes ?? Buffer.alloc(0);
     };
@@ -90,7 +87,7 @@ export async function importPhotosCommand(argv: readonly string[], env: Environm
     const dataDir = resolve(values.data ?? 'data');
     const { store, tenantId: defaultTenantId } = await openInstallation(dataDir, storeLocation(values.database, dataDir, 2), { issuerKey: false });
     try {
-      const photos = new PhotoService(store, { renderUpload, renderResize }, { pixelLimit: PIXEL_LIMIT, decodeMemory });
+      const photos = new PhotoService(store, { renderUpload, renderResize }, { pixelLimit: DEFAULT_PIXEL_LIMIT, decodeMemory });
       const target: PhotoTarget = new LocalTarget(store, photos, values.tenant?.toLowerCase() ?? defaultTenantId);
       await importPhotos(files, target, progress, { concurrency, dryRun: values['dry-run'] === true });
       tally = progress.finish();
@@ -111,10 +108,4 @@ function summaryOf(total: number, tally: Tally, dryRun: boolean): string {
     ? `dry run: ${total} photos, ${tally.wouldWrite} would be imported, ${tally.failed.length} would fail`
     : `imported ${total} photos: ${tally.written} written, ${tally.unchanged} unchanged, ${tally.failed.length} failed`;
   return [head, ...tally.failed.map(({ label, why }) => `  failed: ${label}: ${why}`)].join('\n');
-}
-
-function countFlag(text: string): number {
-  const n = /^\d{1,3}$/.test(text) ? Number(text) : NaN;
-  if (!(n >= 1 && n <= 64)) throw new UsageError(`--concurrency must be a whole number from 1 to 64, got '${text}'`);
-  return n;
 }

@@ -68,8 +68,6 @@ export class LocalTarget implements PhotoTarget {
   readonly #store: Store;
   readonly #photos: PhotoService;
   readonly #tenantId: string;
-  /** owner key → the PhotoOwner it stands for. */
-  readonly #owners = new Map<string, PhotoOwner>();
 
   constructor(store: Store, photos: PhotoService, tenantId: string) {
     this.#store = store;
@@ -92,13 +90,13 @@ export class LocalTarget implements PhotoTarget {
       if (user) owner = { tenantId, type: 'user', id: user.id };
     }
     if (owner === undefined) return { missing: `no user or group '${name.slice(0, 120)}' in the tenant` };
-    const key = `${owner.type}/${owner.id}`;
-    this.#owners.set(key, owner);
-    return { owner: key };
+    return { owner: `${owner.type}/${owner.id}` };
   }
 
+  /** `owner` is what resolve gave: 'user/{id}' or 'group/{id}', in this target's tenant. */
   put(owner: string, bytes: Buffer): Promise<'written' | 'unchanged'> {
-    return this.#photos.importPhoto(this.#owners.get(owner) as PhotoOwner, bytes);
+    const [type, id] = owner.split('/') as ['user' | 'group', string];
+    return this.#photos.importPhoto({ tenantId: this.#tenantId, type, id }, bytes);
   }
 }
 

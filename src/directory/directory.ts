@@ -74,8 +74,10 @@ export class Directory {
       switch (change.kind) {
         case 'photo-changed':
           return;
+        case 'members-changed':
+          return this.#memberships?.clear();
         case 'group-changed':
-          // A member came or went, or the group (and its memberships) went.
+          // The group (and its memberships) changed or went.
           this.#memberships?.clear();
           return this.#groups?.clear();
         case 'user-removed':
@@ -182,7 +184,7 @@ export class Directory {
     } finally {
       // Every cache of the group's memberships hears of it, in this process and (through the
       // store's own notice) in the others.
-      this.#store.changes.publish({ kind: 'group-changed', tenantId: group.tenantId, groupId: group.id });
+      this.#store.changes.publish({ kind: 'members-changed', tenantId: group.tenantId, groupId: group.id });
     }
     if (outcome === 'exists') throw errors.memberExists();
     // The group or the user was deleted since they were looked up.
@@ -196,7 +198,7 @@ export class Directory {
     try {
       removed = await this.#store.removeGroupMember(group.tenantId, group.id, memberId);
     } finally {
-      this.#store.changes.publish({ kind: 'group-changed', tenantId: group.tenantId, groupId: group.id });
+      this.#store.changes.publish({ kind: 'members-changed', tenantId: group.tenantId, groupId: group.id });
     }
     if (!removed) throw errors.resourceNotFound(memberId);
   }
@@ -239,22 +241,6 @@ export class Directory {
     return this.#found(await this.#store.getInvitation(tenantId, id), id);
   }
 
-  listUsers(tenantId: string): Promise<User[]> {
-    return this.#store.listUsers(tenantId);
-  }
-
-  listGroups(tenantId: string): Promise<Group[]> {
-    return this.#store.listGroups(tenantId);
-  }
-
-  listContactFolders(user: User, parent: ContactFolder | undefined): Promise<ContactFolder[]> {
-    return this.#store.listContactFolders(user.tenantId, user.id, parent?.id ?? null);
-  }
-
-  listContacts(user: User, folder: ContactFolder | undefined): Promise<Contact[]> {
-    return this.#store.listContacts(user.tenantId, user.id, folder?.id ?? null);
-  }
-
   /** One page of a listing (storage/list-query.ts); directory answers always ask the store. */
   queryUsers(tenantId: string, query: ListQuery<UserProperty>): Promise<Page<User>> {
     return this.#store.queryUsers(tenantId, query);
@@ -272,7 +258,6 @@ export class Directory {
     return this.#store.queryContacts(user.tenantId, user.id, folder?.id ?? null, query);
   }
 
-  /** A user named by a client (POST /users, `portrait token --user`): the name must be a valid UPN. */
   /**
    * Who signs in at the built-in issuer's page (http/sign-in-routes.ts): the user with this
    * userPrincipalName, made when nobody has it yet, as `portrait token --user` does. A name
@@ -297,6 +282,7 @@ export class Directory {
     return this.#store.getUserById(tenantId, id);
   }
 
+  /** A user named by a client (POST /users, `portrait token --user`): the name must be a valid UPN. */
   async createUser(tenantId: string, input: NewUser): Promise<User> {
     checkUserPrincipalName(input.userPrincipalName);
     try {

@@ -54,7 +54,7 @@ export async function importDocument(store: Store, tenantId: string, document: u
         displayName,
         mailNickname,
         description: optional(json.description, `${at}.description`) ?? null,
-        unified: json.team === true || (Array.isArray(json.groupTypes) && json.groupTypes.includes('Unified')),
+        unified: json.team === true || groupTypes(json.groupTypes, `${at}.groupTypes`),
         hasTeam: json.team === true,
       }),
     );
@@ -203,6 +203,13 @@ function checkMembers(value: unknown, at: string, shape: Shape): void {
     if (inner === 'invitedUser') checkMembers(member, path, inner);
     else for (const [i, item] of array(member, path).entries()) checkMembers(item, `${path}[${i}]`, inner);
   }
+}
+
+/** ["Unified"] (a Microsoft 365 group) or none, as POST /groups takes them. */
+function groupTypes(value: unknown, path: string): boolean {
+  const types = array(value, path);
+  if (types.length > 1 || types.some((type) => type !== 'Unified')) throw new ImportError(`${path} may only be ["Unified"] or []`);
+  return types.length === 1;
 }
 
 function object(value: unknown, path: string): Json {

@@ -10,6 +10,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import type { PortraitMetrics } from '../metrics/portrait-metrics.js';
+import { GRAPH_METHOD_SET } from './methods.js';
 
 /** What a request's handlers learned that its access line and its metrics name. */
 export interface Observed {
@@ -39,7 +40,6 @@ export function observedPrincipal(principal: Principal): Observed {
 export const MAX_PATH = 512;
 /** Characters of a URL looked at at all: a 16 KiB URL costs the log no more than this. */
 const SCAN = 2048;
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 export class AccessLog {
   readonly #logger: FastifyBaseLogger;
@@ -66,7 +66,7 @@ export class AccessLog {
     observed: Observed | null | undefined,
   ): void {
     // Node's parser knows a few dozen methods; a label needs only the ones served.
-    const methodLabel = METHODS.has(method) ? method : 'other';
+    const methodLabel = GRAPH_METHOD_SET.has(method) ? method : 'other';
     this.#metrics?.requestFinished(route, methodLabel, status, ms / 1000);
     if (!this.#enabled) return;
     this.#logger.info(

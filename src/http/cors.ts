@@ -6,7 +6,7 @@
 // https://fetch.spec.whatwg.org/#http-cors-protocol
 
 /** What a page may send: Graph's request headers and those the Graph SDKs add. */
-export const CORS_REQUEST_HEADERS = [
+const CORS_REQUEST_HEADERS = [
   'Authorization',
   'Content-Type',
   'client-request-id',
@@ -21,9 +21,9 @@ export const CORS_REQUEST_HEADERS = [
 ] as const;
 
 /** What a page's script may read of an answer (besides the CORS-safelisted ones). */
-export const CORS_EXPOSED_HEADERS = ['ETag', 'request-id', 'client-request-id', 'Retry-After', 'Location'] as const;
+const CORS_EXPOSED_HEADERS = ['ETag', 'request-id', 'client-request-id', 'Retry-After', 'Location'] as const;
 
-export const CORS_METHODS = ['GET', 'PUT', 'PATCH', 'POST', 'DELETE'] as const;
+const CORS_METHODS = ['GET', 'PUT', 'PATCH', 'POST', 'DELETE'] as const;
 
 /**
  * How long a browser may reuse a preflight's answer, in seconds. Chromium caps it at two

@@ -32,16 +32,24 @@ export function toGraphError(error: unknown): GraphError | undefined {
 /** A visible-ASCII client-request-id of 1–128 characters is echoed; anything else is replaced (contract §8). */
 const CLIENT_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
-/** Headers on every response, errors included; photo responses replace cache-control. */
+/**
+ * What every answer carries besides its request ids, whoever makes it (the routes, the fast
+ * path, an answer made in front of them); photo responses replace cache-control.
+ */
+export const STATIC_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-store',
+  // Access-Control-Allow-Origin names the page's origin (http/cors.ts): a browser must not
+  // answer one page from what it kept for another, nor a page from what it kept for an <img>.
+  vary: 'Origin',
+} as const;
+
+/** Headers on every response, errors included. */
 export function setCommonHeaders(request: FastifyRequest, reply: FastifyReply): void {
   reply.headers({
     'request-id': request.id,
     'client-request-id': clientRequestIdOf(request.headers['client-request-id'], request.id),
-    'x-content-type-options': 'nosniff',
-    'cache-control': 'no-store',
-    // Access-Control-Allow-Origin names the page's origin (http/cors.ts): a browser must not
-    // answer one page from what it kept for another, nor a page from what it kept for an <img>.
-    vary: 'Origin',
+    ...STATIC_HEADERS,
   });
 }
 
@@ -101,8 +109,7 @@ export function sendRawError(request: IncomingMessage, response: ServerResponse,
     ...error.headers,
     'request-id': requestId,
     'client-request-id': clientRequestId,
-    'x-content-type-options': 'nosniff',
-    'cache-control': 'no-store',
+    ...STATIC_HEADERS,
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
   });

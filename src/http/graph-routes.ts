@@ -3,6 +3,7 @@
 // segment names case-insensitively. Every request is authenticated first (401),
 // then its path is parsed (400), then its method checked against the route's
 // operations (405, from http/graph-api.ts), then a handler takes it.
+import { GRAPH_METHODS } from './methods.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import { errors } from '../errors.js';
@@ -19,7 +20,6 @@ import type { RequestBodies } from './request-bodies.js';
 import { callerOf, throttledError, type Throttle } from '../traffic/throttle.js';
 
 export const GRAPH_VERSIONS = ['v1.0', 'beta'] as const;
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 export interface GraphRoutesOptions {
   readonly verifier: TokenVerifier;
@@ -43,7 +43,7 @@ export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOp
   registerBatchRoute(app, { verifier, origins, versions: GRAPH_VERSIONS, publicUrl: options.publicUrl, bodies });
   for (const version of GRAPH_VERSIONS) {
     app.route({
-      method: [...METHODS],
+      method: [...GRAPH_METHODS],
       url: `/${version}/*`,
       // HEAD is answered by this handler too (Node drops the body).
       exposeHeadRoute: false,
@@ -51,20 +51,20 @@ export function registerGraphRoutes(app: FastifyInstance, options: GraphRoutesOp
         const principal = await verifier.verify(request.headers.authorization);
         const observed = observedPrincipal(principal);
         request.observed = observed;
-        // Counted once the caller is known, before anything else is done for it, as Graph
+        const path = request.url.split('?', 1)[0] as string;
+        const parsed = parseGraphPath(splitPath(path).slice(1), { beta: version === 'beta' });
+        const route = routeKeyOf(parsed.resource);
+        // The operation, not the URL, labels its metrics (a bounded set of names), a throttled
+        // answer's too, as the fast path labels its own.
+        observed.route = route;
+        // Counted once the caller is known, before anything is looked up for it, as Graph
         // does: a $batch's requests each on their own (they come through here).
         if (throttle !== undefined) {
           const refusal = throttle.admit(callerOf(principal), WRITES.has(request.method));
           if (refusal !== undefined) throw throttledError(refusal);
         }
         await services.directory.provisionCaller(principal);
-        const path = request.url.split('?', 1)[0] as string;
-        const segments = splitPath(path).slice(1);
-        const parsed = parseGraphPath(segments, { beta: version === 'beta' });
         if (parsed.usesMe && !principal.delegated) throw errors.meNeedsDelegated();
-        const route = routeKeyOf(parsed.resource);
-        // The operation, not the URL, labels its metrics: a bounded set of names.
-        observed.route = route;
         const operation = operationOf(route, request.method === 'HEAD' ? 'GET' : request.method);
         if (operation === undefined) {
           const allowed = methodsOf(route);

@@ -28,7 +28,7 @@ import type { PhotoService } from '../photos/photo-service.js';
 import type { AccessLog, Observed } from './access-log.js';
 import { notModified } from './conditional.js';
 import { throttledError, type Caller, type Throttle } from '../traffic/throttle.js';
-import { clientRequestIdOf, sendRawError } from './error-envelope.js';
+import { clientRequestIdOf, sendRawError, STATIC_HEADERS } from './error-envelope.js';
 
 /** What the route answered a read with, and for how long it may be answered again. */
 export interface ReadAnswered {
@@ -122,7 +122,7 @@ export class HotReads {
       if (!oldest.done) this.#forget(oldest.value);
     }
     // The route's headers: setCommonHeaders, then the photo's (photo-handler.ts).
-    const common = ['request-id', '', 'client-request-id', '', 'x-content-type-options', 'nosniff', 'vary', 'Origin'];
+    const common = ['request-id', '', 'client-request-id', '', 'x-content-type-options', STATIC_HEADERS['x-content-type-options'], 'vary', STATIC_HEADERS.vary];
     const ok = [...common, ...Object.entries(answer.headers).flat()];
     const notModified = [...common, 'cache-control', PHOTO_CACHE_CONTROL, 'etag', answer.etag];
     // One copy of a token for all its memos: a token's many URLs must not each hold it.

@@ -15,6 +15,7 @@ import { groupJson, userJson } from './directory-handler.js';
 import type { GraphContext, GraphServices } from './graph-context.js';
 import type { Resource } from './graph-path.js';
 import { readJsonBody, type JsonObject } from './json-body.js';
+import { sendGraphJson } from './odata-json.js';
 import { pageOptionsOnly, parseTop } from './odata-query.js';
 
 export type MembershipResource = Extract<Resource, { type: 'groupMembers' | 'groupMemberRefs' | 'groupMemberRef' | 'memberOf' }>;
@@ -177,6 +178,5 @@ function sendPage<T extends { readonly id: string }>(
     body['@odata.nextLink'] = `${context.serviceRoot}${path}?${query.toString().replaceAll('%24', '$')}`;
   }
   body.value = shown.map(json);
-  context.reply.code(200).header('content-type', 'application/json; charset=utf-8');
-  return void context.reply.send(JSON.stringify(body));
+  sendGraphJson(context, 200, body);
 }

@@ -87,7 +87,7 @@ export function registerOAuthRoutes(app: FastifyInstance, options: OAuthOptions,
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: ['RS256'],
       scopes_supported: [
-        ...(signIn ? ['openid', 'profile', 'email', 'offline_access'] : []),
+        ...(signIn ? [...OIDC_SCOPES] : []),
         `${GRAPH_AUDIENCE}/.default`,
         ...audiences.filter((a) => !isGraphResource(a)).map((a) => `${a}/.default`),
       ],

@@ -119,12 +119,12 @@ export function pageSecurityPolicy(formTarget?: string): string {
   return `default-src 'none'; style-src '${STYLE_HASH}'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
 }
 
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** A whole page: `body` is HTML already escaped. */
-export function page(locale: Locale, title: string, body: string, otherLanguageHref?: string): string {
+function page(locale: Locale, title: string, body: string, otherLanguageHref?: string): string {
   const s = STRINGS[locale];
   const nav =
     otherLanguageHref === undefined

@@ -103,7 +103,12 @@ export function registerSignInRoutes(app: FastifyInstance, shared: Shared, optio
 
   /** A refusal shown as a page: the request names no redirect URI that may be trusted with it. */
   class PageRefusal extends Error {
-    constructor(readonly status: number, message: string) {
+    constructor(
+      readonly status: number,
+      message: string,
+      /** Retry-After, when the server's body budget was full. */
+      readonly headers: Readonly<Record<string, string>> = {},
+    ) {
       super(message);
     }
   }
@@ -148,8 +153,8 @@ export function registerSignInRoutes(app: FastifyInstance, shared: Shared, optio
     return { tenantId, application, redirectUri, responseMode: mode === 'fragment' ? 'fragment' : 'query', state: parameters.get('state') };
   }
 
-  /** An answer for the client, at its redirect URI (RFC 6749 §4.1.2), by 303 so that a POST becomes a GET. */
-  function redirectTo(reply: FastifyReply, checked: Checked, answer: Record<string, string>): FastifyReply {
+  /** An answer for the client at its redirect URI, with its state, in its response mode (RFC 6749 §4.1.2). */
+  function answerUrl(checked: Checked, answer: Record<string, string>): string {
     const values = new URLSearchParams(answer);
     if (checked.state !== undefined) values.set('state', checked.state);
     const target = new URL(checked.redirectUri);
@@ -158,7 +163,17 @@ export function registerSignInRoutes(app: FastifyInstance, shared: Shared, optio
     } else {
       for (const [name, value] of values) target.searchParams.append(name, value);
     }
-    return reply.code(303).header('location', target.toString()).header('cache-control', 'no-store').send();
+    return target.toString();
+  }
+
+  /** By 303, so that a POST becomes a GET. */
+  function redirectTo(reply: FastifyReply, checked: Checked, answer: Record<string, string>): FastifyReply {
+    return reply.code(303).header('location', answerUrl(checked, answer)).header('cache-control', 'no-store').send();
+  }
+
+  function queryOf(request: FastifyRequest): URLSearchParams {
+    const question = request.url.indexOf('?');
+    return new URLSearchParams(question === -1 ? '' : request.url.slice(question + 1));
   }
 
   /** Steps 4–: what the client asks for; a refusal goes back to it as OAuth's error. */
@@ -226,11 +241,7 @@ export function registerSignInRoutes(app: FastifyInstance, shared: Shared, optio
     retry?: { typed: string; problem: string },
   ): Promise<FastifyReply> {
     const people = await directory.queryUsers(checked.tenantId, { orderBy: 'displayName', descending: false, limit: PEOPLE_ON_PAGE, count: false });
-    const cancel = new URL(checked.redirectUri);
-    const cancelAnswer = new URLSearchParams({ error: 'access_denied', error_description: 'The person cancelled the sign-in.' });
-    if (checked.state !== undefined) cancelAnswer.set('state', checked.state);
-    if (checked.responseMode === 'fragment') cancel.hash = cancelAnswer.toString();
-    else for (const [name, value] of cancelAnswer) cancel.searchParams.append(name, value);
+    const cancel = answerUrl(checked, { error: 'access_denied', error_description: 'The person cancelled the sign-in.' });
     const html = signInPage({
       locale,
       appName: checked.application.displayName,
@@ -241,7 +252,7 @@ export function registerSignInRoutes(app: FastifyInstance, shared: Shared, optio
       people: people.items.map((user) => ({ name: user.displayName, userPrincipalName: user.userPrincipalName })),
       typed: retry?.typed,
       problem: retry?.problem,
-      cancelHref: cancel.toString(),
+      cancelHref: cancel,
       otherLanguageHref: otherLanguageHref(request, parameters, locale),
     });
     return sendPage(reply, retry === undefined ? 200 : 400, html, new URL(checked.redirectUri).origin);
@@ -282,19 +293,16 @@ export function registerSignInRoutes(app: FastifyInstance, shared: Shared, optio
   }
 
   const pageErrorHandler = (error: Error, request: FastifyRequest, reply: FastifyReply) => {
-    if (error instanceof PageRefusal) {
-      return sendPage(reply, error.status, failurePage(localeOf(request), error.message));
-    }
-    if (error instanceof GraphError) {
-      return sendPage(reply, error.status, failurePage(localeOf(request), error.message)).headers(error.headers);
+    // The headers first: sendPage sends.
+    if (error instanceof PageRefusal || error instanceof GraphError) {
+      return sendPage(reply.headers(error.headers), error.status, failurePage(localeOf(request), error.message));
     }
     request.log.error({ err: error, requestId: request.id }, 'unexpected error at the sign-in page');
     return sendPage(reply, 500, failurePage(localeOf(request), 'The server could not complete the request.'));
   };
 
   app.get('/:tenant/oauth2/v2.0/authorize', { errorHandler: pageErrorHandler }, async function signInForm(request, reply) {
-    const query = new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1 || request.url.length));
-    return authorize(request, reply, parametersOf(query, () => localeOf(request)));
+    return authorize(request, reply, parametersOf(queryOf(request), () => localeOf(request)));
   });
 
   app.post('/:tenant/oauth2/v2.0/authorize', { errorHandler: pageErrorHandler }, async function signInChoice(request, reply) {
@@ -302,17 +310,18 @@ export function registerSignInRoutes(app: FastifyInstance, shared: Shared, optio
     try {
       form = await readForm(request, reply, bodies);
     } catch (error) {
-      if (error instanceof OAuthError) throw new PageRefusal(error.status, strings(localeOf(request)).badRequest(error.message));
+      if (error instanceof OAuthError) throw new PageRefusal(error.status, strings(localeOf(request)).badRequest(error.message), error.headers);
       throw error;
     }
     const chosen = form.get('login') ?? form.get('username') ?? '';
-    const parameters = new Map([...form].filter(([name]) => CARRIED.includes(name)));
+    // The same checks as the page's GET: each parameter once (readForm saw to that) and short.
+    const parameters = parametersOf([...form].filter(([name]) => CARRIED.includes(name)), () => localeOf(request));
     return authorize(request, reply, parameters, chosen);
   });
 
   // end_session_endpoint: Portrait keeps no session; back to the app when it says where, and that is its own.
   app.get('/:tenant/oauth2/v2.0/logout', { errorHandler: pageErrorHandler }, async function signOut(request, reply) {
-    const query = parametersOf(new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1 || request.url.length)), () => localeOf(request));
+    const query = parametersOf(queryOf(request), () => localeOf(request));
     const locale = localeOf(request, query);
     const target = query.get('post_logout_redirect_uri');
     const clientId = query.get('client_id');

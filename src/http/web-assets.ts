@@ -60,9 +60,4 @@ export class WebAssets {
   get index(): Buffer {
     return this.#index;
   }
-
-  /** The names served, for tests and docs. */
-  names(): string[] {
-    return [...this.#assets.keys()];
-  }
 }

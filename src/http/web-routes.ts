@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../errors.js';
 import { sendError } from './error-envelope.js';
 import type { WebAssets } from './web-assets.js';
+import { notModified } from './conditional.js';
 
 export interface WebAppOptions {
   readonly assets: WebAssets;
@@ -68,7 +69,7 @@ export function registerWebRoutes(app: FastifyInstance, options: WebAppOptions):
     // An old hash is no longer served: its files would be cached as immutable under a name they no longer have.
     if (asset === undefined) return sendError(errors.outsideApi(), request, reply);
     pageHeaders(reply).header('content-type', asset.type).header('cache-control', IMMUTABLE).header('etag', asset.etag);
-    if (request.headers['if-none-match'] === asset.etag) return reply.code(304).send();
+    if (notModified(request.headers['if-none-match'], asset.etag)) return reply.code(304).send();
     return reply.send(asset.body);
   });
 

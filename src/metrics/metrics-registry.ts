@@ -181,7 +181,7 @@ function formatLabels(names: readonly string[], labels: Readonly<Record<string, 
 }
 
 /** A label value's escapes: backslash, double quote and line feed (exposition format). */
-export function escapeLabelValue(value: string): string {
+function escapeLabelValue(value: string): string {
   return value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
 }
 

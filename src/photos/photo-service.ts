@@ -249,6 +249,9 @@ function forget(cache: PhotoCache, change: StoredChange): void {
     case 'photo-changed':
       return cache.invalidateOwner(ownerKey(change.owner));
     case 'group-changed':
+    // Not the photo, but who may read it through joinedGroups: the fast path's memos of those
+    // reads are kept only while the cached object is, so they go back through the route.
+    case 'members-changed':
       return cache.invalidateOwner(ownerKey({ tenantId: change.tenantId, type: 'group', id: change.groupId }));
     case 'user-removed':
     // Their contacts' photos went too, and the cache does not know which owners those were.

@@ -11,6 +11,8 @@ export type StoredChange =
   | { readonly kind: 'user-removed'; readonly tenantId: string; readonly userId: string }
   /** A group was changed (it got a team) or removed, with its photo. */
   | { readonly kind: 'group-changed'; readonly tenantId: string; readonly groupId: string }
+  /** A member was added to the group or removed from it; the group itself is as it was. */
+  | { readonly kind: 'members-changed'; readonly tenantId: string; readonly groupId: string }
   /** An owner's photo was replaced or deleted. */
   | { readonly kind: 'photo-changed'; readonly owner: PhotoOwner }
   /** Another process (or connection) committed something: which rows is not known. */

@@ -30,15 +30,25 @@ export const POSTGRES: Dialect = {
 export interface ListTable {
   readonly table: string;
   /** Property → column, and whether the column is text or boolean. */
-  readonly columns: Readonly<Record<string, { readonly column: string; readonly type: 'text' | 'boolean' }>>;
+  readonly columns: Readonly<Record<string, ListColumn>>;
+}
+
+interface ListColumn {
+  readonly column: string;
+  readonly type: 'text' | 'boolean';
+  /**
+   * Stored lower-cased already (by String.prototype.toLowerCase, as the value here is): eq and
+   * in compare the bare column, so its primary key or unique index finds the rows.
+   */
+  readonly folded?: true;
 }
 
 export const USERS_TABLE: ListTable = {
   table: 'users',
   columns: {
-    id: { column: 'id', type: 'text' },
+    id: { column: 'id', type: 'text', folded: true },
     displayName: { column: 'display_name', type: 'text' },
-    userPrincipalName: { column: 'upn_key', type: 'text' },
+    userPrincipalName: { column: 'upn_key', type: 'text', folded: true },
     mail: { column: 'mail', type: 'text' },
     userType: { column: 'user_type', type: 'text' },
   },
@@ -47,7 +57,7 @@ export const USERS_TABLE: ListTable = {
 export const GROUPS_TABLE: ListTable = {
   table: 'groups',
   columns: {
-    id: { column: 'id', type: 'text' },
+    id: { column: 'id', type: 'text', folded: true },
     displayName: { column: 'display_name', type: 'text' },
     mailNickname: { column: 'mail_nickname', type: 'text' },
     description: { column: 'description', type: 'text' },
@@ -151,7 +161,7 @@ class Builder {
         return '(1 = 0)';
       case 'eq':
       case 'ne': {
-        const { column, type } = this.#column(condition.property);
+        const { column, type, folded } = this.#column(condition.property);
         const { value } = condition;
         if (value === null) return `(${column} IS ${condition.kind === 'eq' ? '' : 'NOT '}NULL)`;
         if (type === 'boolean') {
@@ -159,13 +169,14 @@ class Builder {
           return `(${column} ${condition.kind === 'eq' ? '=' : '<>'} ${this.param(this.#dialect.boolean(value))})`;
         }
         if (typeof value !== 'string') return condition.kind === 'eq' ? '(1 = 0)' : `(1 = 1)`;
-        const equal = `lower(${column}) = lower(${this.param(value)})`;
+        const equal = folded ? `${column} = ${this.param(value.toLowerCase())}` : `lower(${column}) = lower(${this.param(value)})`;
         // OData: null ne 'x' is true.
         return condition.kind === 'eq' ? `(${equal})` : `(${column} IS NULL OR NOT (${equal}))`;
       }
       case 'in': {
-        const { column } = this.#text(condition.property);
+        const { column, folded } = this.#text(condition.property);
         if (condition.values.length === 0) return '(1 = 0)';
+        if (folded) return `(${column} IN (${condition.values.map((v) => this.param(v.toLowerCase())).join(', ')}))`;
         return `(lower(${column}) IN (${condition.values.map((v) => `lower(${this.param(v)})`).join(', ')}))`;
       }
       case 'startsWith': {
@@ -181,14 +192,14 @@ class Builder {
     }
   }
 
-  #column(property: string): { column: string; type: 'text' | 'boolean' } {
+  #column(property: string): ListColumn {
     const column = Object.hasOwn(this.#list.columns, property) ? this.#list.columns[property] : undefined;
     // The HTTP layer names only known properties; anything else is a bug, not a client's error.
     if (column === undefined) throw new Error(`${this.#list.table} has no listable property '${property}'`);
     return column;
   }
 
-  #text(property: string): { column: string } {
+  #text(property: string): ListColumn {
     const column = this.#column(property);
     if (column.type !== 'text') throw new Error(`${this.#list.table}.${property} is not text`);
     return column;

@@ -21,25 +21,19 @@ export class FaultSimulator {
   readonly plan: FaultPlan;
   readonly #maxDelayed: number;
   #delayed = 0;
-  #skipped = 0;
 
   constructor(plan: FaultPlan, options: { readonly maxDelayed?: number } = {}) {
     this.plan = plan;
     this.#maxDelayed = options.maxDelayed ?? MAX_DELAYED;
   }
 
-  /** Requests waiting out a simulated latency now. */
-  get delayed(): number {
-    return this.#delayed;
-  }
-
-  /** Requests answered without their latency because maxDelayed were waiting. */
-  get skipped(): number {
-    return this.#skipped;
-  }
-
-  /** Answers, delays or passes on (`next`) the request. */
-  handle(request: IncomingMessage, response: ServerResponse, next: () => void): void {
+  /** Answers (then tells `answered` what it sent), delays or passes on (`next`) the request. */
+  handle(
+    request: IncomingMessage,
+    response: ServerResponse,
+    next: () => void,
+    answered: (sent: { readonly requestId: string; readonly bytes: number }) => void = () => {},
+  ): void {
     const url = request.url ?? '/';
     const query = url.indexOf('?');
     const decision = this.plan.decide(request.method ?? 'GET', query === -1 ? url : url.slice(0, query));
@@ -48,11 +42,10 @@ export class FaultSimulator {
     const finish = () => {
       if (marks.length > 0) response.setHeader(SIMULATED_HEADER, marks.join(', '));
       if (decision.status === undefined) next();
-      else sendRawError(request, response, simulated(decision.status, decision.retryAfterSeconds));
+      else answered(sendRawError(request, response, simulated(decision.status, decision.retryAfterSeconds)));
     };
     if (decision.latencyMs === 0) return finish();
     if (this.#delayed >= this.#maxDelayed) {
-      this.#skipped++;
       marks.push('latency=skipped');
       return finish();
     }

@@ -12,6 +12,7 @@
 //
 // e.g. --simulate 'GET /v1.0/users/*/photo*: latency=100-500ms, 429=10%, 503=5%, 504=2%'.
 // The first spec whose methods and pattern match a request decides for it.
+import { GRAPH_METHOD_SET } from '../http/methods.js';
 
 export type FaultStatus = 429 | 503 | 504;
 
@@ -30,7 +31,6 @@ export interface FaultRule {
 export const SIMULATE_USAGE =
   "--simulate takes '[METHODS ]PATTERN: RULE, …' with RULE latency=MIN-MAXms, 429=P%, 503=P%, 504=P% or retry-after=N (e.g. 'GET /v1.0/users/*/photo*: latency=100-500ms, 429=10%')";
 
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const MAX_LATENCY_MS = 60_000;
 const MAX_PATTERN = 512;
 
@@ -45,7 +45,7 @@ export function parseFaultRule(text: string): FaultRule {
   const pattern = space === -1 ? head : head.slice(space + 1).trim();
   const methods = methodText === '' || methodText === '*' ? [] : methodText.toUpperCase().split(',');
   for (const method of methods) {
-    if (!METHODS.has(method)) throw new Error(`--simulate: '${method}' is not a method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS)`);
+    if (!GRAPH_METHOD_SET.has(method)) throw new Error(`--simulate: '${method}' is not a method (${[...GRAPH_METHOD_SET].join(', ')})`);
   }
   if (!pattern.startsWith('/') || pattern.length > MAX_PATTERN || /[\s?#]/.test(pattern)) {
     throw new Error(`--simulate: the pattern must be a path from its first '/', with no spaces, '?' or '#', up to ${MAX_PATTERN} characters; got '${pattern}'`);

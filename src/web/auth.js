@@ -113,9 +113,20 @@ export async function accessToken() {
   if (tokens === null) return undefined;
   if (tokens.expiresAt - EARLY_SECONDS > Date.now() / 1000) return tokens.access;
   if (tokens.refresh === undefined) return undefined;
+  // A refresh token is used once: calls that need a token meanwhile wait for the same refresh,
+  // instead of spending it again (the second would fail and sign the person out).
+  refreshing ??= refresh(tokens.refresh).finally(() => {
+    refreshing = undefined;
+  });
+  return refreshing;
+}
+
+let refreshing;
+
+async function refresh(token) {
   await loadConfig();
   try {
-    return (await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh })).access;
+    return (await tokenRequest({ grant_type: 'refresh_token', refresh_token: token })).access;
   } catch {
     forget();
     return undefined;

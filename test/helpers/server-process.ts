@@ -5,8 +5,12 @@
 // whole photo (metadata, size list and every size's bytes) as one snapshot.
 // Every child is also killed when the test process exits, whatever happened.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { createScratchDatabase } from './postgres.js';
 
 /** dist/src/cli/portrait.js, seen from dist/test/helpers/. */
 export const PORTRAIT_CLI = fileURLToPath(new URL('../../src/cli/portrait.js', import.meta.url));
@@ -348,4 +352,54 @@ export function wholeness(snapshot: PhotoSnapshot, colours: readonly Rgb[]): { p
   const primaryListed = snapshot.sizes.some((s) => s.width === snapshot.width && s.height === snapshot.height);
   if (!primaryListed) problems.push(`/photo is ${snapshot.width}x${snapshot.height}, which /photos does not list`);
   return { problems, colour: shown.size === 1 ? [...shown][0]! : -1 };
+}
+
+// ---------------------------------------------------------------------------
+// Two servers on one store.
+
+export interface TwoNodes {
+  readonly a: ServerProcess;
+  readonly b: ServerProcess;
+  /** Node A's data folder (on SQLite, B's too): where `portrait token` and `import` find the issuer key. */
+  readonly dataDir: string;
+  /** The scratch PostgreSQL database both use; undefined on SQLite. */
+  readonly database: string | undefined;
+  /** Stops both (each must exit 0), drops the database, removes the folders. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Two `portrait serve` processes that are one installation: on SQLite one data folder; on
+ * PostgreSQL one scratch database, each node with a folder of its own holding the same
+ * issuer key.
+ */
+export async function startTwoNodes(kind: 'sqlite' | 'postgres', prefix: string): Promise<TwoNodes> {
+  const dirs = [mkdtempSync(join(tmpdir(), `${prefix}-`))];
+  const dataDir = dirs[0] as string;
+  let drop: (() => Promise<void>) | undefined;
+  let database: string | undefined;
+  let dataB = dataDir;
+  if (kind === 'postgres') {
+    ({ drop, url: database } = await createScratchDatabase());
+    dataB = mkdtempSync(join(tmpdir(), `${prefix}-b-`));
+    dirs.push(dataB);
+  }
+  const nodes: ServerProcess[] = [];
+  const stop = async () => {
+    const exits = await Promise.all(nodes.map((node) => node.stop()));
+    await drop?.();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    for (const [i, exit] of exits.entries()) {
+      if (exit.code !== 0 || exit.signal !== null) throw new Error(`node ${i} exited ${exit.code ?? exit.signal}:\n${nodes[i]?.output()}`);
+    }
+  };
+  try {
+    nodes.push(await startServer({ dataDir, ...(database !== undefined && { database }) }));
+    if (dataB !== dataDir) copyFileSync(join(dataDir, 'issuer-key.pem'), join(dataB, 'issuer-key.pem'));
+    nodes.push(await startServer({ dataDir: dataB, ...(database !== undefined && { database }) }));
+  } catch (error) {
+    await stop().catch(() => {});
+    throw error;
+  }
+  return { a: nodes[0] as ServerProcess, b: nodes[1] as ServerProcess, dataDir, database, stop };
 }
