@@ -76,7 +76,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const bodies =
     options.bodies ?? new RequestBodies({ ...DEFAULT_BODY_TIMING, memoryBytes: defaultBodyMemoryBytes(options.services.uploads.places) });
   const hotReads =
-    options.hotReads === false ? undefined : (options.hotReads ?? (photos.hasCache ? new HotReads(photos) : undefined));
+    options.hotReads === false ? undefined : (options.hotReads ?? (photos.hasCache || photos.readsNow ? new HotReads(photos) : undefined));
   const cors = options.cors ?? new CorsPolicy('any');
   hotReads?.useThrottle(options.throttle);
   const { faults } = options;

@@ -6,10 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { lookup } from 'node:dns/promises';
+import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { issueToken } from '../src/auth/built-in-issuer.js';
 import { closeOthers, listenOnAll, type Listening } from '../src/cli/listen.js';
 import { createHarness, type Harness } from './helpers/harness.js';
+import type { User } from '../src/storage/store.js';
 import { photo, solid } from './helpers/images.js';
 
 interface Answer {
@@ -253,6 +255,182 @@ describe('the read fast path', () => {
     assert.equal((await send(base, 'GET', contactUrl, auth)).statusCode, 200);
     assert.equal((await send(base, 'GET', contactUrl, auth)).statusCode, 200);
     assert.equal(served(), before);
+  });
+});
+
+describe('the read fast path for URLs it has not seen (a token the route has answered)', () => {
+  let h: Harness;
+  let base: string;
+  let now: number | undefined;
+  const served = () => h.hotReads?.served ?? Number.NaN;
+  let reader: { authorization: string };
+  let adminAuth: { authorization: string };
+  const people: User[] = [];
+  let nobody: string;
+  let groupId: string;
+
+  before(async () => {
+    h = await createHarness({ database: 'sqlite', hotReadsClock: () => now ?? Date.now() });
+    base = await h.app.listen({ host: '127.0.0.1', port: 0 });
+    const admin = await h.user('admin@contoso.com', { admin: true });
+    adminAuth = { authorization: `Bearer ${await h.userToken(admin, ['User.ReadWrite.All', 'Group.ReadWrite.All'], { admin: true })}` };
+    for (const [i, colour] of [[200, 30, 30], [30, 200, 30], [30, 30, 200]].entries()) {
+      const person = await h.user(`person${i}@contoso.com`);
+      const put = await send(base, 'PUT', `/v1.0/users/${person.id}/photo/$value`, adminAuth, await solid(300, 300, [colour as [number, number, number]]).jpeg().toBuffer());
+      assert.equal(put.statusCode, 200, put.body);
+      people.push(person);
+    }
+    nobody = (await h.user('nophoto@contoso.com')).id;
+    const group = await send(base, 'POST', '/v1.0/groups', adminAuth, { displayName: 'Pickers', mailNickname: 'pickers', mailEnabled: false, securityEnabled: true });
+    assert.equal(group.statusCode, 201, group.body);
+    groupId = group.json().id;
+    assert.equal((await send(base, 'PUT', `/v1.0/groups/${groupId}/photo/$value`, adminAuth, photo('exif-org-canon-ixus.jpg'))).statusCode, 200);
+    reader = { authorization: `Bearer ${await h.appToken(['User.Read.All', 'Group.Read.All'])}` };
+    // The route answers the token's first photo read, and grants it.
+    assert.equal((await send(base, 'GET', `/v1.0/users/${people[0]!.id}/photo`, reader)).statusCode, 200);
+  });
+  beforeEach(() => {
+    now = undefined;
+  });
+  after(() => h.close());
+
+  /** The same read answered by the route: with a token the fast path has never seen. */
+  async function byRoute(url: string, headers: Record<string, string> = {}): Promise<Answer> {
+    // Another application's token: tokens issued alike within one second are the same string.
+    const token = await issueToken(h.issuerKey, {
+      tenantId: h.tenantId,
+      ttlSeconds: 600,
+      subject: { kind: 'app', appId: randomUUID(), name: 'another', roles: ['User.Read.All', 'Group.Read.All'] },
+    });
+    const fresh = { authorization: `Bearer ${token}` };
+    const before = served();
+    const res = await send(base, 'GET', url, { ...fresh, ...headers });
+    assert.equal(served(), before, `${url} went through the route`);
+    return res;
+  }
+
+  it('answers the first read of another owner\'s photo and sizes exactly as the route does', async () => {
+    for (const url of [
+      `/v1.0/users/${people[1]!.id}/photo/$value`,
+      `/beta/users/${people[2]!.id}/photos/48x48/$value`,
+      `/v1.0/groups/${groupId}/photos/96x96/$value`,
+      `/v1.0/groups/${groupId}/photo/$value`,
+    ]) {
+      const before = served();
+      const fast = await send(base, 'GET', url, reader);
+      assert.equal(served(), before + 1, `${url} answered by the fast path`);
+      assert.equal(fast.statusCode, 200);
+      assert.deepEqual(seen(fast), seen(await byRoute(url)));
+    }
+    // The bytes are each owner's own: three colours, three different photos.
+    const bodies = new Set<string>();
+    for (const person of people) bodies.add((await send(base, 'GET', `/v1.0/users/${person.id}/photo/$value`, reader)).rawPayload.toString('base64'));
+    assert.equal(bodies.size, 3);
+  });
+
+  it('answers If-None-Match with the route\'s 304', async () => {
+    const url = `/v1.0/users/${people[2]!.id}/photos/64x64/$value`;
+    const etag = (await byRoute(url)).headers.etag as string;
+    const before = served();
+    const res = await send(base, 'GET', url, { ...reader, 'if-none-match': etag, 'client-request-id': 'grid-3' });
+    assert.equal(served(), before + 1);
+    assert.deepEqual(seen(res), seen(await byRoute(url, { 'if-none-match': etag })));
+    assert.equal(res.statusCode, 304);
+    assert.equal(res.headers['client-request-id'], 'grid-3');
+  });
+
+  it('leaves to the route what it cannot vouch for: no photo, no such size, no such owner, other spellings', async () => {
+    const id = people[1]!.id;
+    const cases: [string, number][] = [
+      [`/v1.0/users/${nobody}/photo/$value`, 404],
+      [`/v1.0/users/${id}/photos/47x47/$value`, 404],
+      [`/v1.0/users/${id}/photos/048x48/$value`, 404],
+      [`/v1.0/users/00000000-0000-0000-0000-000000000000/photo/$value`, 404],
+      [`/v1.0/groups/${id}/photo/$value`, 404],
+      [`/v1.0/users/${id.toUpperCase()}/photo/$value`, 200],
+      [`/v1.0/users/${people[1]!.userPrincipalName}/photo/$value`, 200],
+      [`/v1.0/users('${id}')/photo/$value`, 200],
+      [`/v1.0/users/${id}/photo/$value?x=1`, 200],
+      [`/v1.0/users/${id}/PHOTO/$value`, 200],
+      [`/v1.0/users/${id}/photo/48x48/$value`, 200],
+      [`/v1.0/users/${id}/photo/$value/`, 200],
+      [`/v1.0/users/${id}%2Fphoto/$value`, 400],
+      [`/v1.0/users/${id}/photos/48x48`, 200],
+      [`/v1.0/me/photo/$value`, 400],
+    ];
+    for (const [url, status] of cases) {
+      const before = served();
+      const res = await send(base, 'GET', url, reader);
+      assert.equal(served(), before, `${url} went through the route`);
+      if (res.statusCode !== status) assert.fail(`${url}: ${res.statusCode} ${res.body}`);
+      if (status !== 200) assert.ok(res.json().error.code, `${url} answers in Graph's envelope`);
+    }
+  });
+
+  it('grants only what the token\'s permissions reach', async () => {
+    // User.Read: the signed-in user's own photo, nobody else's.
+    const me = people[0]!;
+    const own = { authorization: `Bearer ${await h.userToken(me, ['User.Read'])}` };
+    assert.equal((await send(base, 'GET', `/v1.0/me/photo`, own)).statusCode, 200);
+    const before = served();
+    assert.equal((await send(base, 'GET', `/v1.0/me/photos/48x48/$value`, own)).statusCode, 200);
+    assert.equal((await send(base, 'GET', `/v1.0/users/${me.id}/photo/$value`, own)).statusCode, 200);
+    assert.equal(served(), before + 2, 'its own photo, by /me and by id');
+    const other = await send(base, 'GET', `/v1.0/users/${people[1]!.id}/photo/$value`, own);
+    assert.equal(other.statusCode, 403);
+    const group = await send(base, 'GET', `/v1.0/groups/${groupId}/photo/$value`, own);
+    assert.equal(group.statusCode, 403);
+    assert.equal(served(), before + 2);
+
+    // An application token with users only: groups go to the route, which refuses.
+    const usersOnly = { authorization: `Bearer ${await h.appToken(['User.Read.All'])}` };
+    assert.equal((await send(base, 'GET', `/v1.0/users/${people[1]!.id}/photo`, usersOnly)).statusCode, 200);
+    assert.equal((await send(base, 'GET', `/v1.0/groups/${groupId}/photo/$value`, usersOnly)).statusCode, 403);
+
+    // A forged token ending in the granted token's signature.
+    const [header, payload, signature] = reader.authorization.slice('Bearer '.length).split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const forged = Buffer.from(JSON.stringify({ ...claims, tid: randomUUID() })).toString('base64url');
+    const res = await send(base, 'GET', `/v1.0/users/${people[2]!.id}/photo/$value`, { authorization: `Bearer ${header}.${forged}.${signature}` });
+    assert.equal(res.statusCode, 401);
+  });
+
+  it('serves a replaced photo and forgets a deleted one at once', async () => {
+    const person = await h.user('changing@contoso.com');
+    const url = `/v1.0/users/${person.id}/photo/$value`;
+    assert.equal((await send(base, 'PUT', url, adminAuth, await solid(200, 200, [[9, 9, 9]]).jpeg().toBuffer())).statusCode, 200);
+    const first = await send(base, 'GET', url, reader);
+    const again = await send(base, 'GET', url, reader);
+    assert.equal(again.headers.etag, first.headers.etag);
+    const put = await send(base, 'PUT', url, adminAuth, await solid(200, 200, [[250, 250, 9]]).jpeg().toBuffer());
+    const before = served();
+    const next = await send(base, 'GET', url, reader);
+    assert.equal(next.headers.etag, put.headers.etag);
+    assert.notDeepEqual(next.rawPayload, first.rawPayload);
+    assert.equal(served(), before + 1);
+
+    assert.equal((await send(base, 'DELETE', `/v1.0/users/${person.id}/photo`, adminAuth)).statusCode, 200);
+    const gone = await send(base, 'GET', url, reader);
+    assert.equal(gone.statusCode, 404);
+    assert.equal(gone.json().error.code, 'ImageNotFound');
+    assert.equal((await send(base, 'PUT', url, adminAuth, await solid(200, 200, [[9, 9, 250]]).jpeg().toBuffer())).statusCode, 200);
+    assert.equal((await send(base, 'DELETE', `/v1.0/users/${person.id}`, adminAuth)).statusCode, 204);
+    const removed = await send(base, 'GET', url, reader);
+    assert.equal(removed.statusCode, 404);
+    assert.equal(removed.json().error.code, 'Request_ResourceNotFound');
+  });
+
+  it('ends with the directory lookups\' reuse, as a memo does', async () => {
+    const url = `/v1.0/users/${people[1]!.id}/photos/96x96/$value`;
+    now = Date.now() + 31_000;
+    const before = served();
+    assert.equal((await send(base, 'GET', url, reader)).statusCode, 200);
+    assert.equal(served(), before, 'past the grant\'s end the route answers');
+    now = undefined;
+    assert.equal((await send(base, 'GET', `/v1.0/users/${people[2]!.id}/photos/96x96/$value`, reader)).statusCode, 200);
+    assert.equal(served(), before, 'the route answers, and grants again');
+    assert.equal((await send(base, 'GET', `/v1.0/users/${people[0]!.id}/photos/96x96/$value`, reader)).statusCode, 200);
+    assert.equal(served(), before + 1);
   });
 });
 

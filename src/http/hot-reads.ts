@@ -21,6 +21,17 @@
 //   sends the next read back through the route.
 // Anything else — another method, another header that matters, a miss — goes
 // through the route, which answers and may remember it for next time.
+//
+// A URL never read before with a token can be answered too (issue 12 §2: reads spread
+// over 100,000 owners are mostly first reads, and the route cost several times the
+// read): once the route has answered a photo read for a token, what it decided about the
+// caller — the token is valid until its exp, and which photos its permissions reach — is
+// kept as a grant, as long as a memo would be. A later GET of any user's or group's photo
+// bytes in the plain spelling (http/photo-read-url.ts) with that token is answered from a
+// trusted cache hit or, on a store that reads synchronously, straight from the store,
+// which is the truth: a photo there means its owner exists (photos go with their owner,
+// in one transaction). No photo, another spelling, a permission the grant does not hold:
+// the route answers, with its own errors.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PHOTO_CACHE_CONTROL, type CachedSize } from '../photos/photo-cache.js';
@@ -28,7 +39,11 @@ import type { PhotoService } from '../photos/photo-service.js';
 import type { AccessLog, Observed } from './access-log.js';
 import { notModified } from './conditional.js';
 import { throttledError, type Caller, type Throttle } from '../traffic/throttle.js';
+import { authorizeKind, authorizeOwner, type PermissionTarget } from '../auth/permissions.js';
+import type { Principal } from '../auth/principal.js';
+import type { PhotoOwner } from '../storage/store.js';
 import { clientRequestIdOf, sendRawError, STATIC_HEADERS } from './error-envelope.js';
+import { parsePhotoReadUrl } from './photo-read-url.js';
 
 /** What the route answered a read with, and for how long it may be answered again. */
 export interface ReadAnswered {
@@ -62,6 +77,31 @@ interface Memo extends ReadAnswered {
   readonly notModified: readonly string[];
 }
 
+/** What the route decided about a token when it answered a photo read with it. */
+export interface CallerAnswered {
+  readonly authorization: string;
+  readonly principal: Principal;
+  /** ms since the epoch: as a memo's (ReadAnswered.until). */
+  readonly until: number;
+  readonly caller: Caller;
+  /** The token's access-log fields (tenant, caller, app); the route is named per URL. */
+  readonly observed?: Observed | undefined;
+}
+
+interface Grant {
+  readonly authorization: string;
+  readonly tenantId: string;
+  /** The signed-in user (delegated tokens): /me, and the user whose photo is their own. */
+  readonly userId: string | undefined;
+  readonly until: number;
+  readonly caller: Caller;
+  readonly observed: Observed | undefined;
+  /** Whose photos the token's permissions reach, as the route's checks decide (auth/permissions.ts). */
+  readonly ownUser: boolean;
+  readonly otherUsers: boolean;
+  readonly groups: boolean;
+}
+
 export interface HotReadsOptions {
   /** Memos kept at most (the oldest goes first); each is about the size of its token. */
   readonly maxEntries?: number;
@@ -73,6 +113,8 @@ export class HotReads {
   readonly #photos: PhotoService;
   readonly #maxEntries: number;
   readonly #memos = new Map<string, Memo>();
+  /** By the end of the token, as memos are keyed (memoKey); at most maxEntries. */
+  readonly #grants = new Map<string, Grant>();
   /** The one copy of each remembered token, with how many memos use it. */
   readonly #tokens = new Map<string, { readonly value: string; memos: number }>();
   readonly #now: () => number;
@@ -132,6 +174,33 @@ export class HotReads {
     this.#memos.set(key, { ...answered, authorization: token.value, source, answer, ok, notModified });
   }
 
+  /**
+   * Called by the route after it answered a photo read with this token: any user's or
+   * group's photo bytes the token may read can be answered here from now on, until `until`.
+   * Kept only for a token of ordinary length, and for at most maxEntries tokens.
+   */
+  rememberCaller(answered: CallerAnswered): void {
+    const { authorization, principal, until } = answered;
+    if (authorization.length > MAX_AUTHORIZATION || until <= this.#now()) return;
+    const key = authorization.slice(-TOKEN_END);
+    this.#grants.delete(key);
+    if (this.#grants.size >= this.#maxEntries) {
+      const oldest = this.#grants.keys().next();
+      if (!oldest.done) this.#grants.delete(oldest.value);
+    }
+    this.#grants.set(key, {
+      authorization,
+      tenantId: principal.tenantId,
+      userId: principal.delegated ? principal.objectId : undefined,
+      until,
+      caller: answered.caller,
+      observed: answered.observed,
+      ownUser: principal.delegated && mayRead(principal, 'userPhoto', true),
+      otherUsers: mayRead(principal, 'userPhoto', false),
+      groups: mayRead(principal, 'groupPhoto', false),
+    });
+  }
+
   #forget(key: string): void {
     const memo = this.#memos.get(key);
     if (memo === undefined) return;
@@ -153,7 +222,8 @@ export class HotReads {
     if (authorization === undefined) return false;
     const key = memoKey(authorization, url);
     const memo = this.#memos.get(key);
-    if (memo === undefined || memo.authorization !== authorization || memo.host !== request.headers.host) return false;
+    if (memo === undefined) return this.#serveGranted(request, response, authorization, url, access, startedMs);
+    if (memo.authorization !== authorization || memo.host !== request.headers.host) return false;
     if (memo.until <= this.#now()) {
       this.#forget(key);
       return false;
@@ -182,15 +252,78 @@ export class HotReads {
     return true;
   }
 
+  /** A first read of a URL, with a token the route has answered a photo read for (rememberCaller). */
+  #serveGranted(
+    request: IncomingMessage,
+    response: ServerResponse,
+    authorization: string,
+    url: string,
+    access: AccessLog | undefined,
+    startedMs: number,
+  ): boolean {
+    const grant = this.#grants.get(authorization.slice(-TOKEN_END));
+    if (grant === undefined || grant.authorization !== authorization) return false;
+    if (grant.until <= this.#now()) {
+      this.#grants.delete(authorization.slice(-TOKEN_END));
+      return false;
+    }
+    const read = parsePhotoReadUrl(url);
+    if (read === undefined) return false;
+    const id = read.id === 'me' ? grant.userId : read.id;
+    if (id === undefined) return false;
+    const allowed = read.kind === 'group' ? grant.groups : id === grant.userId ? grant.ownUser : grant.otherUsers;
+    if (!allowed) return false;
+    const owner: PhotoOwner = { tenantId: grant.tenantId, type: read.kind, id };
+    const answer = this.#photos.contentNow(owner, `${owner.tenantId}/${owner.type}/${id}`, read.size, read.sizeKey);
+    if (answer === undefined) return false;
+    this.#served++;
+    if (this.#throttle !== undefined) {
+      const refusal = this.#throttle.admit(grant.caller, false);
+      if (refusal !== undefined) {
+        const sent = sendRawError(request, response, throttledError(refusal));
+        access?.finished('GET', url, 429, sent.bytes, performance.now() - startedMs, sent.requestId, read.route, grant.observed);
+        return true;
+      }
+    }
+    const requestId = randomUUID();
+    const fresh = !notModified(request.headers['if-none-match'], answer.etag);
+    const headers = [
+      'request-id',
+      requestId,
+      'client-request-id',
+      clientRequestIdOf(request.headers['client-request-id'], requestId),
+      'x-content-type-options',
+      STATIC_HEADERS['x-content-type-options'],
+      'vary',
+      STATIC_HEADERS.vary,
+    ];
+    if (fresh) for (const name in answer.headers) headers.push(name, answer.headers[name] as string);
+    else headers.push('cache-control', PHOTO_CACHE_CONTROL, 'etag', answer.etag);
+    response.writeHead(fresh ? 200 : 304, headers);
+    response.end(fresh ? answer.bytes : undefined);
+    const bytes = fresh ? answer.bytes.length : 0;
+    access?.finished('GET', url, fresh ? 200 : 304, bytes, performance.now() - startedMs, requestId, read.route, grant.observed);
+    return true;
+  }
+
   /** From now on everything goes to Fastify, which answers 503 while the server closes. */
   close(): void {
     this.#open = false;
     this.#memos.clear();
+    this.#grants.clear();
     this.#tokens.clear();
   }
 }
 
 const FAST_PATH_ROUTE = 'fast-path';
+
+/** Whether the route's two permission checks (photo-handler.ts) let the principal read such a photo. */
+function mayRead(principal: Principal, target: PermissionTarget, isOwn: boolean): boolean {
+  return (
+    authorizeKind(principal, target, 'read').allowed &&
+    authorizeOwner(principal, target, 'read', { isOwn, callerIsAdmin: false }).allowed
+  );
+}
 
 /** Longer URLs, Hosts and tokens are answered by the route every time, never remembered. */
 const MAX_URL = 1024;

@@ -163,11 +163,9 @@ function sendCached(
   if (hotReads && authorization !== undefined && lookup.reusableUntil !== undefined) {
     const until = Math.min(lookup.reusableUntil, principal.expiresAt * 1000);
     const observed = request.observed === null ? undefined : { ...request.observed };
-    hotReads.remember(
-      { authorization, url: request.url, host, ownerKey: ownerKey(resolved.owner), cacheKey, until, caller: callerOf(principal), observed },
-      cached,
-      answer,
-    );
+    const caller = callerOf(principal);
+    hotReads.remember({ authorization, url: request.url, host, ownerKey: ownerKey(resolved.owner), cacheKey, until, caller, observed }, cached, answer);
+    hotReads.rememberCaller({ authorization, principal, until, caller, observed });
   }
   if (notModified(request.headers['if-none-match'], answer.etag)) return notModifiedReply(context, answer.etag);
   reply.headers(answer.headers);

@@ -19,10 +19,10 @@ export function timedStore(store: Store, seconds: Histogram<'method'>): Store {
         timed = (...args: unknown[]) => {
           const started = performance.now();
           const result = method.apply(target, args);
-          if (result instanceof Promise) {
-            const done = () => seconds.observe(labels, (performance.now() - started) / 1000);
-            result.then(done, done);
-          }
+          const done = () => seconds.observe(labels, (performance.now() - started) / 1000);
+          // A synchronous read (readPhotoContentNow) is done when it returns.
+          if (result instanceof Promise) result.then(done, done);
+          else done();
           return result;
         };
         wrapped.set(property, timed);

@@ -132,9 +132,34 @@ export class PhotoService {
     return this.#options.cache?.get(ownerKey, sizeKey);
   }
 
+  /**
+   * A size answered within the caller's turn, for the read fast path's first reads of an
+   * owner (http/hot-reads.ts): a trusted hit, else the store's own answer when it reads
+   * synchronously (SQLite), offered to the cache as content() would. Undefined when the
+   * owner has no such size, or when the store can answer only asynchronously: the route
+   * answers then.
+   */
+  contentNow(owner: PhotoOwner, key: string, size: Dimensions | 'primary', sizeKey: string): CachedSize | undefined {
+    const hit = this.trustedHit(key, sizeKey);
+    if (hit !== undefined || this.#store.readPhotoContentNow === undefined) return hit;
+    const cache = this.#options.cache;
+    // Nothing can be invalidated between reading the generation and the store: one turn.
+    const generation = cache?.generation ?? 0;
+    const content = this.#store.readPhotoContentNow(owner, size);
+    if (content === undefined) return undefined;
+    const entry = withHeaders(content);
+    cache?.set(key, sizeKey, entry, generation);
+    return entry;
+  }
+
   /** Whether trustedHit can ever answer: there is a cache (whether it may, the change feed says per read). */
   get hasCache(): boolean {
     return this.#options.cache !== undefined;
+  }
+
+  /** Whether contentNow can answer a miss: the store reads synchronously. */
+  get readsNow(): boolean {
+    return this.#store.readPhotoContentNow !== undefined;
   }
 
   /** Decodes, sanitizes and renders the upload, then replaces the photo with it. */

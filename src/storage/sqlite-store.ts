@@ -373,6 +373,10 @@ export class SqliteStore implements Store {
   }
 
   async getPhotoContent(owner: PhotoOwner, size: Dimensions | 'primary'): Promise<PhotoContent | undefined> {
+    return this.readPhotoContentNow(owner, size);
+  }
+
+  readPhotoContentNow(owner: PhotoOwner, size: Dimensions | 'primary'): PhotoContent | undefined {
     // One statement, so the bytes and the ETag come from the same snapshot.
     const row = (
       size === 'primary'

@@ -300,6 +300,12 @@ export interface Store {
   getPhoto(owner: PhotoOwner): Promise<PhotoInfo | undefined>;
   /** One size's bytes with the ETag of the version they belong to, read in one snapshot. */
   getPhotoContent(owner: PhotoOwner, size: Dimensions | 'primary'): Promise<PhotoContent | undefined>;
+  /**
+   * getPhotoContent answered within the caller's turn, by a store that reads synchronously
+   * (SQLite): what lets the read fast path answer a cache miss in front of the routes
+   * (http/hot-reads.ts). Absent where a read needs a round trip (PostgreSQL).
+   */
+  readPhotoContentNow?(owner: PhotoOwner, size: Dimensions | 'primary'): PhotoContent | undefined;
   getMaster(owner: PhotoOwner): Promise<PhotoContent | undefined>;
   /** Replaces the owner's photo with a new version in one transaction. */
   putPhoto(owner: PhotoOwner, photo: NewPhoto, precondition: Precondition): Promise<WriteOutcome>;
