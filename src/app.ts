@@ -13,7 +13,7 @@ import { GRAPH_VERSIONS, registerGraphRoutes } from './http/graph-routes.js';
 import { recordRoutes, registerOpenApiRoutes } from './http/openapi.js';
 import { registerOAuthRoutes, type OAuthOptions } from './http/oauth-routes.js';
 import { CorsPolicy } from './http/cors.js';
-import { AccessLog } from './http/access-log.js';
+import { AccessLog, type LineSink } from './http/access-log.js';
 import { HotReads } from './http/hot-reads.js';
 import { registerMetricsRoute } from './http/metrics-route.js';
 import { registerWebRoutes, type WebAppOptions } from './http/web-routes.js';
@@ -145,7 +145,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // Given a server factory, Fastify listens on the first address of a name only (cli/listen.ts).
   app.decorate('newServer', newServer);
 
-  const access = new AccessLog(app.log, options.metrics);
+  const access = new AccessLog(app.log, options.metrics, pinoDefaultStream(options.logger));
   options.metrics?.watch({ uploads: options.services.uploads, bodies, fastPath: hotReads });
   app.decorateRequest('observed', null);
   // After the answer is sent: one access line and one count per request (the fast path
@@ -222,4 +222,15 @@ function isDecodable(segment: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The stream of a logger configured with a level and a stream only (as `serve` does): it
+ * gets pino's default line, which the access log can then write itself (http/access-log.ts).
+ */
+function pinoDefaultStream(logger: FastifyServerOptions['logger']): LineSink | undefined {
+  if (typeof logger !== 'object' || logger === null || !('stream' in logger)) return undefined;
+  const plain = Object.keys(logger).every((key) => key === 'level' || key === 'stream');
+  const stream = logger.stream as Partial<LineSink> | undefined;
+  return plain && typeof stream?.write === 'function' ? (stream as LineSink) : undefined;
 }

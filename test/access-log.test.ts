@@ -12,7 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { issueToken, loadOrCreateIssuerKey, type IssuerKey } from '../src/auth/built-in-issuer.js';
 import { errors } from '../src/errors.js';
-import { MAX_PATH } from '../src/http/access-log.js';
+import Fastify from 'fastify';
+import { accessLine, MAX_PATH } from '../src/http/access-log.js';
 import { cliToken, PORTRAIT_CLI, request, startServer, type ServerProcess } from './helpers/server-process.js';
 
 const CATALOG_401_MESSAGES = [errors.tokenMissing().message, errors.tokenInvalid().message, errors.tokenExpired().message];
@@ -196,6 +197,35 @@ describe('access log of portrait serve', { timeout: 120_000 }, () => {
     await onlyLineOf(server, health);
     const longest = Math.max(...server.output().split('\n').map((l) => l.length));
     assert.ok(longest < 2048, `the longest line is ${longest} characters`);
+  });
+});
+
+describe('the access line built by hand', () => {
+  it("is pino's own line for the same fields, whatever the client put in the path", () => {
+    const written: string[] = [];
+    const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => written.push(line) } } });
+    const observedCases = [
+      { tenant: 't-1', caller: 'c-1', app: 'a-1' },
+      { tenant: 't-1', reason: 'expired "token" \\ at\n10:00' },
+      {},
+      undefined,
+    ];
+    const paths = ['/v1.0/me/photo/$value', '/a"b\\c', '/\u0001\u001f\u007f', '/ü/é/€/\u2028', `/${'x'.repeat(300)}"`];
+    for (const observed of observedCases) {
+      for (const path of paths) {
+        written.length = 0;
+        app.log.info(
+          { method: 'GET', path, status: 200, bytes: 16_800, ms: 0.53, requestId: 'r-1', route: 'photo.user.sizeValue', ...observed },
+          'request',
+        );
+        const ours = accessLine('GET', path, 200, 16_800, 0.53, 'r-1', 'photo.user.sizeValue', observed);
+        const theirs = written[0] as string;
+        // The same text but for the time, which each took from the clock.
+        const withoutTime = (line: string) => line.replace(/"time":\d+/, '"time":0');
+        assert.equal(withoutTime(ours), withoutTime(theirs));
+        assert.deepEqual(JSON.parse(ours), { ...(JSON.parse(theirs) as object), time: (JSON.parse(ours) as { time: number }).time });
+      }
+    }
   });
 });
 
