@@ -131,6 +131,7 @@ export async function benchRead(context: BenchContext): Promise<Row[]> {
         const figure = `${endpoint.label}, ${scheme.toUpperCase()}`;
         rows[scheme].push(compare(figure, ours, 'nginx', theirs.nginx, endpoint.targets.nginx));
         rows[scheme].push(compare(figure, ours, 'bare node', theirs.bare, endpoint.targets.bare));
+        rows[scheme].push(compareCpu(figure, ours, theirs.bare, endpoint.targets.bare));
       }
     }
     return [...rows.http, ...rows.https];
@@ -162,6 +163,27 @@ async function nginxEtag(nginx: StaticServer, scheme: Scheme, path: string): Pro
   const etag = answer.headers.etag;
   if (typeof etag !== 'string') throw new Error(`nginx answered ${path} without an ETag`);
   return etag;
+}
+
+/**
+ * The server's CPU per read against bare node's: what req/s shows on a quiet machine,
+ * shown on a busy one too. There the load generator gets what share of the machine it
+ * can, and req/s measure that share; CPU per answered read stays the server's own cost.
+ */
+function compareCpu(figure: string, ours: Measured, bare: Measured, bound: number | undefined): Row {
+  const perRead = (measured: Measured) => (measured.serverCpuPercent / 100 / measured.load.perSecond) * 1e6;
+  const [mine, theirs] = [perRead(ours), perRead(bare)];
+  // Bare node's cost over ours: as the req/s ratio, higher is better.
+  const ratio = ratioOf(theirs, mine);
+  const target = bound === undefined ? undefined : atLeast(ratio, bound);
+  return {
+    section: 'read',
+    figure: `${figure}: server CPU per read vs bare node`,
+    portrait: `${mine.toFixed(1)} µs`,
+    reference: `bare node: ${theirs.toFixed(1)} µs`,
+    ratio,
+    target: target && { ...target, text: `${target.text} (bare ÷ Portrait)` },
+  };
 }
 
 function compare(figure: string, ours: Measured, referenceName: string, reference: Measured | undefined, bound: number | undefined): Row {

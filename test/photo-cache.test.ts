@@ -40,6 +40,22 @@ describe('PhotoCache', () => {
     assert.equal(cache.bytes, 300);
   });
 
+  it('keeps what is read while the rest turns over, though it reorders only entries past the newer half', () => {
+    const cache = new PhotoCache(100 * 100);
+    for (let i = 0; i < 100; i++) cache.set(`o${i}`, 's', entry(`"${i}"`, 100), cache.generation);
+    // o0 is read now and then; everything else is replaced twice over, each new size loaded twice to pass the doorkeeper.
+    for (let i = 0; i < 200; i++) {
+      if (i % 20 === 0) assert.equal(cache.get('o0', 's')?.etag, '"0"', `o0 still held after ${i} new entries`);
+      cache.set(`n${i}`, 's', entry('"n"', 100), cache.generation);
+      cache.set(`n${i}`, 's', entry('"n"', 100), cache.generation);
+    }
+    assert.equal(cache.get('o0', 's')?.etag, '"0"');
+    assert.equal(cache.get('o1', 's'), undefined, 'an entry never read went first');
+    assert.equal(cache.get('n150', 's')?.etag, '"n"', 'the newer entries are held');
+    assert.equal(cache.get('n100', 's'), undefined, 'o0 took the place of the oldest new one');
+    assert.equal(cache.bytes, 100 * 100);
+  });
+
   it('when full, does not let one-off loads of many owners push out what is read again', () => {
     const cache = new PhotoCache(1000);
     for (let i = 0; i < 10; i++) cache.set(`hot${i}`, 's', entry(`"${i}"`, 100), cache.generation);
