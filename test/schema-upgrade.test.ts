@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -19,7 +20,7 @@ import { applyMigrations, loadMigrations, type Migration } from '../src/storage/
 import { SqliteStore } from '../src/storage/sqlite-store.js';
 import type { Dimensions, NewPhoto, PhotoOwner, Store } from '../src/storage/store.js';
 import { createScratchDatabase, postgresUnavailable } from './helpers/postgres.js';
-import { cliToken, completion, request, startServer } from './helpers/server-process.js';
+import { cliToken, completion, request, startServer, type CliResult } from './helpers/server-process.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/upgrade/', import.meta.url));
 const SQLITE_FIXTURE = join(FIXTURES, 'portrait-007.db');
@@ -246,15 +247,7 @@ describe('upgrading a SQLite store of schema 007', () => {
     assert.ok(first !== undefined);
     // Both wait for the same moment after starting, so that their opens race.
     const startAt = Date.now() + 1500;
-    const script = `
-      import { SqliteStore } from ${JSON.stringify(SQLITE_STORE_MODULE)};
-      await new Promise((resolve) => setTimeout(resolve, ${startAt} - Date.now()));
-      const store = new SqliteStore({ filename: ${JSON.stringify(file)} });
-      const content = store.readPhotoContentNow(${JSON.stringify(first.owner)}, 'primary');
-      process.stdout.write(content?.etag ?? 'none');
-      await store.close();`;
-    const run = () => completion(spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] }), 30_000);
-    const results = await Promise.all([run(), run()]);
+    const results = await Promise.all([openInChild(file, first.owner, startAt), openInChild(file, first.owner, startAt)]);
     for (const result of results) {
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, first.etag);
@@ -263,6 +256,41 @@ describe('upgrading a SQLite store of schema 007', () => {
       assert.equal(count(db, 'SELECT count(*) FROM schema_migrations WHERE version = 8'), 1);
       assert.equal(count(db, 'SELECT count(*) FROM photo_content'), before.sizeRows);
     });
+  });
+
+  it('a process that opens the old file during a long upgrade waits for it instead of failing "database is locked"', async (t) => {
+    const { file } = oldSqliteStore(t);
+    const [first] = readOldSqlite(file).photos;
+    assert.ok(first !== undefined);
+    // Another process upgrading: the write lock, held past the store's busy_timeout (5 s),
+    // as 008 holds it for 16 s on a store of 100,000 users.
+    const upgrading = new Database(file);
+    upgrading.exec('BEGIN IMMEDIATE');
+    const started = performance.now();
+    const opening = openInChild(file, first.owner);
+    await delay(6000);
+    upgrading.exec('ROLLBACK');
+    upgrading.close();
+    const result = await opening;
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, first.etag);
+    assert.ok(performance.now() - started >= 6000, 'it waited for the lock');
+  });
+
+  it('an upgraded file opens at once while another process writes: only an upgrade waits', async (t) => {
+    const { file } = oldSqliteStore(t);
+    const [first] = readOldSqlite(file).photos;
+    assert.ok(first !== undefined);
+    await new SqliteStore({ filename: file }).close();
+    const writing = new Database(file);
+    writing.exec('BEGIN IMMEDIATE');
+    t.after(() => writing.close());
+    const started = performance.now();
+    const result = await openInChild(file, first.owner);
+    writing.exec('ROLLBACK');
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, first.etag, 'it reads while the writer holds the lock');
+    assert.ok(performance.now() - started < 4000, `opened in ${Math.round(performance.now() - started)} ms`);
   });
 
   it('an upgrade that fails partway leaves the 007 store as it was', async (t) => {
@@ -287,6 +315,17 @@ describe('upgrading a SQLite store of schema 007', () => {
     await assertServedOverHttp(t, dataDir, undefined, before.photos);
   });
 });
+
+/** Another process opens the store (at startAt, if given) and reads the owner's primary: its ETag on stdout. */
+function openInChild(file: string, owner: PhotoOwner, startAt = Date.now()): Promise<CliResult> {
+  const script = `
+    import { SqliteStore } from ${JSON.stringify(SQLITE_STORE_MODULE)};
+    await new Promise((resolve) => setTimeout(resolve, ${startAt} - Date.now()));
+    const store = new SqliteStore({ filename: ${JSON.stringify(file)} });
+    process.stdout.write(store.readPhotoContentNow(${JSON.stringify(owner)}, 'primary')?.etag ?? 'none');
+    await store.close();`;
+  return completion(spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] }), 30_000);
+}
 
 /** The shipped migrations, the last of which fails after doing all its work. */
 function withFailingEnd(migrations: readonly Migration[]): Migration[] {
