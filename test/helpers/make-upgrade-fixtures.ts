@@ -107,11 +107,12 @@ async function makeSqlite(release: OldRelease): Promise<void> {
     } finally {
       await store.close();
     }
-    // One self-contained, compact file: no WAL beside it, no free pages.
+    // Compact (no free pages), still in WAL mode as every store is; closing the last
+    // connection checkpoints the WAL into the file and removes it.
     const db = new Database(file);
-    db.pragma('journal_mode = DELETE');
     db.exec('VACUUM');
     db.close();
+    if (existsSync(`${file}-wal`)) throw new Error(`${file}-wal is still there: the fixture would not be one file`);
     copyFileSync(file, join(FIXTURES, 'portrait-007.db'));
     process.stdout.write(`portrait-007.db: ${statSync(file).size} bytes\n`);
   } finally {
