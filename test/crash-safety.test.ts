@@ -56,7 +56,13 @@ interface Backend {
   dispose(): Promise<void>;
 }
 
-const ORPHANS = 'SELECT count(*) AS n FROM photo_sizes WHERE photo_id NOT IN (SELECT id FROM photos)';
+const ORPHANS = 'SELECT count(*) AS n FROM photo_content WHERE photo_id NOT IN (SELECT id FROM photos)';
+// A content row answers a read alone (migration 008), so what it repeats of its photo must
+// be the photo's: owner, ETag, and whether it is the primary size; and a photo has one primary.
+const DISAGREEING = `SELECT count(*) AS n FROM photo_content c JOIN photos p ON p.id = c.photo_id
+  WHERE c.etag <> p.etag OR c.tenant_id <> p.tenant_id OR c.owner_type <> p.owner_type OR c.owner_id <> p.owner_id
+     OR c.is_primary <> (c.width = p.width AND c.height = p.height)`;
+const PRIMARY_NOT_ONE = 'SELECT count(*) AS n FROM photos p WHERE (SELECT count(*) FROM photo_content c WHERE c.photo_id = p.id AND c.is_primary) <> 1';
 
 function sqliteBackend(): Backend {
   const dataDir = mkdtempSync(join(tmpdir(), 'portrait-crash-'));
@@ -70,10 +76,10 @@ function sqliteBackend(): Backend {
         if (integrity.length !== 1 || integrity[0]?.integrity_check !== 'ok') problems.push(`integrity_check: ${JSON.stringify(integrity)}`);
         const foreignKeys = db.pragma('foreign_key_check') as unknown[];
         if (foreignKeys.length > 0) problems.push(`foreign_key_check: ${JSON.stringify(foreignKeys)}`);
-        const orphans = (db.prepare(ORPHANS).get() as { n: number }).n;
-        if (orphans !== 0) problems.push(`${orphans} photo_sizes rows belong to no photo`);
+        const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+        problems.push(...contentRowProblems(count(ORPHANS), count(DISAGREEING), count(PRIMARY_NOT_ONE)));
         const photos = db.prepare('SELECT id, sizes FROM photos').all() as SizeRow[];
-        const sizes = db.prepare('SELECT photo_id, width, height FROM photo_sizes').all() as SizeEntry[];
+        const sizes = db.prepare('SELECT photo_id, width, height FROM photo_content').all() as SizeEntry[];
         problems.push(...sizeRowProblems(photos, sizes));
         return problems;
       } finally {
@@ -97,10 +103,10 @@ async function postgresBackend(): Promise<Backend> {
       await client.connect();
       try {
         const problems: string[] = [];
-        const orphans = Number((await client.query<{ n: string }>(ORPHANS)).rows[0]?.n);
-        if (orphans !== 0) problems.push(`${orphans} photo_sizes rows belong to no photo`);
+        const count = async (sql: string) => Number((await client.query<{ n: string }>(sql)).rows[0]?.n);
+        problems.push(...contentRowProblems(await count(ORPHANS), await count(DISAGREEING), await count(PRIMARY_NOT_ONE)));
         const photos = (await client.query<SizeRow>('SELECT id, sizes FROM photos')).rows;
-        const sizes = (await client.query<SizeEntry>('SELECT photo_id, width, height FROM photo_sizes')).rows;
+        const sizes = (await client.query<SizeEntry>('SELECT photo_id, width, height FROM photo_content')).rows;
         problems.push(...sizeRowProblems(photos, sizes));
         return problems;
       } finally {
@@ -122,6 +128,14 @@ interface SizeEntry {
   readonly photo_id: number | string;
   readonly width: number;
   readonly height: number;
+}
+
+function contentRowProblems(orphans: number, disagreeing: number, primaryNotOne: number): string[] {
+  return [
+    ...(orphans === 0 ? [] : [`${orphans} photo_content rows belong to no photo`]),
+    ...(disagreeing === 0 ? [] : [`${disagreeing} photo_content rows disagree with their photo (owner, ETag or primary)`]),
+    ...(primaryNotOne === 0 ? [] : [`${primaryNotOne} photos have no primary content row, or several`]),
+  ];
 }
 
 /** One photo per owner, each with exactly the size rows its `sizes` column lists. */

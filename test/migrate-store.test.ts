@@ -259,7 +259,10 @@ const SUMMARY =
 function photoIds(file: string): unknown[] {
   const db = new Database(file, { readonly: true });
   try {
-    return db.prepare('SELECT id, owner_type, owner_id, etag FROM photos ORDER BY id').all();
+    return [
+      ...db.prepare('SELECT id, owner_type, owner_id, etag FROM photos ORDER BY id').all(),
+      ...db.prepare('SELECT id, photo_id, width, height, is_primary FROM photo_content ORDER BY id').all(),
+    ];
   } finally {
     db.close();
   }
@@ -278,7 +281,7 @@ test('an installation moves from SQLite to PostgreSQL and back, whole and verifi
   const there = await portraitOk(['migrate-store', '--from', source, '--to', postgres, '--progress']);
   assert.equal(there.stdout, SUMMARY);
   assert.match(there.stderr, /^photos: 5\/5$/m);
-  assert.match(there.stderr, /^verify photo_sizes: 26\/26$/m);
+  assert.match(there.stderr, /^verify photo_content: 26\/26$/m);
   assert.deepStrictEqual(await withStore(postgres, snapshot), expected);
   assert.deepStrictEqual(await withStore(source, snapshot), expected, 'the source is only read');
 
@@ -325,7 +328,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
 
     const refused = await portrait(['migrate-store', '--from', source, '--to', target]);
     assert.equal(refused.code, 1, refused.stderr);
-    assert.match(refused.stderr, /^portrait migrate-store: .* is not empty \(1 settings, 1 tenants, 1 photos, 4 photo_sizes\); --force replaces/);
+    assert.match(refused.stderr, /^portrait migrate-store: .* is not empty \(1 settings, 1 tenants, 1 photos, 4 photo_content\); --force replaces/);
     assert.equal(refused.stdout, '');
     assert.deepStrictEqual(await tableSums(target), before, 'nothing changed');
 
@@ -393,11 +396,9 @@ test('the verifier notices a changed byte and a missing row', async (t) => {
   assert.deepStrictEqual(compareSummaries(await tableSums(source), await tableSums(copy)), []);
 
   const db = new Database(copy);
-  const size = db.prepare('SELECT photo_id, width, height, bytes FROM photo_sizes ORDER BY photo_id, width LIMIT 1').get() as {
-    photo_id: number; width: number; height: number; bytes: Buffer;
-  };
+  const size = db.prepare('SELECT id, bytes FROM photo_content ORDER BY id LIMIT 1').get() as { id: number; bytes: Buffer };
   size.bytes.writeUInt8(size.bytes.readUInt8(0) ^ 1, 0);
-  db.prepare('UPDATE photo_sizes SET bytes = ? WHERE photo_id = ? AND width = ? AND height = ?').run(size.bytes, size.photo_id, size.width, size.height);
+  db.prepare('UPDATE photo_content SET bytes = ? WHERE id = ?').run(size.bytes, size.id);
   db.prepare("DELETE FROM contacts WHERE display_name = 'Frank'").run();
   db.prepare('UPDATE users SET is_admin = 1 - is_admin WHERE upn_key = ?').run('alice@contoso.com');
   db.close();
@@ -405,7 +406,7 @@ test('the verifier notices a changed byte and a missing row', async (t) => {
   assert.deepStrictEqual(compareSummaries(await tableSums(source), await tableSums(copy)), [
     'users has the same 3 rows but different content',
     'contacts has 2 rows instead of 3',
-    'photo_sizes has the same 26 rows but different content',
+    'photo_content has the same 26 rows but different content',
   ]);
 });
 
@@ -451,7 +452,7 @@ test('backup copies a live SQLite database consistently while it is being writte
     // Each photo whole: as many size rows as its size list names.
     const torn = db.prepare(
       `SELECT p.id FROM photos p
-       WHERE (SELECT count(*) FROM photo_sizes s WHERE s.photo_id = p.id) != length(p.sizes) - length(replace(p.sizes, ',', '')) + 1`,
+       WHERE (SELECT count(*) FROM photo_content s WHERE s.photo_id = p.id) != length(p.sizes) - length(replace(p.sizes, ',', '')) + 1`,
     ).all();
     assert.deepStrictEqual(torn, []);
   } finally {

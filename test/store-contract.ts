@@ -862,7 +862,7 @@ export function storeContract(name: string, open: OpenStore, options: { skip?: s
         const { store, tenantId } = await setupTenant(t);
         const me = owner(tenantId, 'user', randomUUID());
         // The largest size twice: the old version is deleted, the new row and every other
-        // size written, then photo_sizes' key refuses the last one. Only a transaction
+        // size written, then photo_content's unique size index refuses the last one. Only a transaction
         // around all of it undoes the rest.
         const failing = (etag: string): NewPhoto => {
           const photo = newPhoto(etag);

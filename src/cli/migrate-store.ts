@@ -63,7 +63,7 @@ function describeCopy(summaries: readonly TableSummary[]): string {
   return (
     `copied ${rows('tenants')} tenants, ${rows('users')} users, ${rows('groups')} groups, ` +
     `${rows('contact_folders')} contact folders, ${rows('contacts')} contacts, ${rows('invitations')} invitations, ` +
-    `${rows('settings')} settings, ${rows('photos')} photos (${rows('photo_sizes')} sizes)` +
+    `${rows('settings')} settings, ${rows('photos')} photos (${rows('photo_content')} sizes)` +
     // Named only when there are any, so that installations without them read as before.
     `${rows('applications') > 0 ? `, ${rows('applications')} applications` : ''}; verified`
   );

@@ -3,13 +3,18 @@
 // applies them and the others wait, then find them recorded and do nothing.
 import type pg from 'pg';
 import { fileURLToPath } from 'node:url';
-import { loadMigrations } from './sqlite-migrations.js';
+import { loadMigrations, type Migration } from './sqlite-migrations.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../src/storage/migrations/postgres/', import.meta.url));
 /** An arbitrary constant naming "Portrait's migrations" among the database's advisory locks. */
 const MIGRATION_LOCK = 7_316_044_201;
 
-export async function applyPostgresMigrations(pool: pg.Pool): Promise<void> {
+export function loadPostgresMigrations(): Migration[] {
+  return loadMigrations(MIGRATIONS_DIR);
+}
+
+/** All pending migrations in one transaction: one that fails partway leaves the schema as it was. */
+export async function applyPostgresMigrations(pool: pg.Pool, migrations: Migration[] = loadPostgresMigrations()): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -22,7 +27,7 @@ export async function applyPostgresMigrations(pool: pg.Pool): Promise<void> {
     const applied = new Set(
       (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
     );
-    for (const migration of loadMigrations(MIGRATIONS_DIR)) {
+    for (const migration of migrations) {
       if (applied.has(migration.version)) continue;
       await client.query(migration.sql);
       await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())', [

@@ -515,21 +515,18 @@ export class PostgresStore implements Store {
   }
 
   async getPhotoContent(owner: PhotoOwner, size: Dimensions | 'primary'): Promise<PhotoContent | undefined> {
-    // One statement: the bytes and the ETag come from the same snapshot.
+    // One statement on one row of photo_content (migration 008): the bytes and the ETag
+    // come from the same snapshot.
     const row =
       size === 'primary'
         ? await this.#row(
             'get-primary-content',
-            `SELECT p.etag, s.width, s.height, s.bytes FROM photos p
-             JOIN photo_sizes s ON s.photo_id = p.id AND s.width = p.width AND s.height = p.height
-             WHERE p.tenant_id = $1 AND p.owner_type = $2 AND p.owner_id = $3`,
+            `SELECT etag, width, height, bytes FROM photo_content WHERE ${PHOTO_KEY} AND is_primary`,
             [owner.tenantId, owner.type, owner.id],
           )
         : await this.#row(
             'get-size-content',
-            `SELECT p.etag, s.width, s.height, s.bytes FROM photos p
-             JOIN photo_sizes s ON s.photo_id = p.id
-             WHERE p.tenant_id = $1 AND p.owner_type = $2 AND p.owner_id = $3 AND s.width = $4 AND s.height = $5`,
+            `SELECT etag, width, height, bytes FROM photo_content WHERE ${PHOTO_KEY} AND width = $4 AND height = $5`,
             [owner.tenantId, owner.type, owner.id, size.width, size.height],
           );
     return row && toContent(row);
@@ -571,10 +568,22 @@ export class PostgresStore implements Store {
       );
       // All sizes in one statement: arrays of widths, heights and bytes, unnested row by row.
       await this.#rows(
-        'insert-sizes',
-        `INSERT INTO photo_sizes (photo_id, width, height, bytes)
-         SELECT $1, w, h, b FROM unnest($2::integer[], $3::integer[], $4::bytea[]) AS t (w, h, b)`,
-        [inserted?.id, sizes.map((s) => s.width), sizes.map((s) => s.height), sizes.map((s) => s.bytes)],
+        'insert-content',
+        `INSERT INTO photo_content (photo_id, tenant_id, owner_type, owner_id, width, height, is_primary, etag, bytes)
+         SELECT $1, $2, $3, $4, w, h, w = $5 AND h = $6, $7, b
+         FROM unnest($8::integer[], $9::integer[], $10::bytea[]) AS t (w, h, b)`,
+        [
+          inserted?.id,
+          owner.tenantId,
+          owner.type,
+          owner.id,
+          photo.primary.width,
+          photo.primary.height,
+          photo.etag,
+          sizes.map((s) => s.width),
+          sizes.map((s) => s.height),
+          sizes.map((s) => s.bytes),
+        ],
         client,
       );
       return {

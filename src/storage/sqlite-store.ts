@@ -416,7 +416,17 @@ export class SqliteStore implements Store {
           updated_at: new Date().toISOString(),
         });
         for (const size of sizes) {
-          this.#sql.insertSize.run(lastInsertRowid, size.width, size.height, size.bytes);
+          this.#sql.insertContent.run({
+            photo_id: lastInsertRowid,
+            tenant_id: owner.tenantId,
+            owner_type: owner.type,
+            owner_id: owner.id,
+            width: size.width,
+            height: size.height,
+            is_primary: size.width === photo.primary.width && size.height === photo.primary.height ? 1 : 0,
+            etag: photo.etag,
+            bytes: size.bytes,
+          });
         }
         return {
           ok: true,
@@ -486,7 +496,7 @@ const USER_COLUMNS = 'tenant_id, id, user_principal_name, display_name, mail, us
 function prepareStatements(db: BetterSqlite3.Database) {
   const userColumns = USER_COLUMNS;
   const photoKey = 'tenant_id = ? AND owner_type = ? AND owner_id = ?';
-  const contentColumns = 'p.etag, s.width, s.height, s.bytes';
+  const contentColumns = 'etag, width, height, bytes';
   return {
     insertTenant: db.prepare('INSERT INTO tenants (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING'),
     getTenant: db.prepare('SELECT 1 FROM tenants WHERE id = ?'),
@@ -631,16 +641,10 @@ function prepareStatements(db: BetterSqlite3.Database) {
     getPhoto: db.prepare(
       `SELECT etag, width, height, sizes, master_width, master_height FROM photos WHERE ${photoKey}`,
     ),
-    getPrimaryContent: db.prepare(
-      `SELECT ${contentColumns} FROM photos p
-       JOIN photo_sizes s ON s.photo_id = p.id AND s.width = p.width AND s.height = p.height
-       WHERE p.tenant_id = ? AND p.owner_type = ? AND p.owner_id = ?`,
-    ),
-    getSizeContent: db.prepare(
-      `SELECT ${contentColumns} FROM photos p
-       JOIN photo_sizes s ON s.photo_id = p.id
-       WHERE p.tenant_id = ? AND p.owner_type = ? AND p.owner_id = ? AND s.width = ? AND s.height = ?`,
-    ),
+    // One row of photo_content answers a read (migration 008): the primary through the
+    // partial index photo_content_primary, a size through photo_content_by_size.
+    getPrimaryContent: db.prepare(`SELECT ${contentColumns} FROM photo_content WHERE ${photoKey} AND is_primary = 1`),
+    getSizeContent: db.prepare(`SELECT ${contentColumns} FROM photo_content WHERE ${photoKey} AND width = ? AND height = ?`),
     getMaster: db.prepare(
       `SELECT etag, master_width AS width, master_height AS height, master AS bytes FROM photos WHERE ${photoKey}`,
     ),
@@ -651,7 +655,10 @@ function prepareStatements(db: BetterSqlite3.Database) {
        VALUES (@tenant_id, @owner_type, @owner_id, @etag, @width, @height, @sizes,
          @master_width, @master_height, @master, @updated_at)`,
     ),
-    insertSize: db.prepare('INSERT INTO photo_sizes (photo_id, width, height, bytes) VALUES (?, ?, ?, ?)'),
+    insertContent: db.prepare(
+      `INSERT INTO photo_content (photo_id, tenant_id, owner_type, owner_id, width, height, is_primary, etag, bytes)
+       VALUES (@photo_id, @tenant_id, @owner_type, @owner_id, @width, @height, @is_primary, @etag, @bytes)`,
+    ),
   };
 }
 

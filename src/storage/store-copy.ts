@@ -106,7 +106,7 @@ export const TABLES: readonly TableSpec[] = [
     batchRows: 500,
   },
   {
-    // Ids are kept: photo_sizes refers to them. A master is up to 1296 px, hence 50 a batch.
+    // Ids are kept: photo_content refers to them. A master is up to 1296 px, hence 50 a batch.
     name: 'photos',
     columns: [
       integer('id'), text('tenant_id'), text('owner_type'), text('owner_id'), text('etag'),
@@ -117,10 +117,15 @@ export const TABLES: readonly TableSpec[] = [
     batchRows: 50,
   },
   {
-    // Ordered by photo, so each batch holds whole photos' sizes but for its edges.
-    name: 'photo_sizes',
-    columns: [integer('photo_id'), integer('width'), integer('height'), ['bytes', 'bytes']],
-    key: ['photo_id', 'width', 'height'],
+    // One row per stored size (a master's sizes are smaller than it), hence 200 a batch. Ids
+    // are kept too, and a photo's rows were inserted together, so each batch holds whole
+    // photos' sizes but for its edges.
+    name: 'photo_content',
+    columns: [
+      integer('id'), integer('photo_id'), text('tenant_id'), text('owner_type'), text('owner_id'),
+      integer('width'), integer('height'), ['is_primary', 'boolean'], text('etag'), ['bytes', 'bytes'],
+    ],
+    key: ['id'],
     batchRows: 200,
   },
 ];
@@ -322,7 +327,7 @@ function canonical(table: TableSpec, column: number, raw: unknown): Value {
       if (typeof raw === 'string') return raw;
       break;
     case 'integer': {
-      // PostgreSQL's bigint (photos.id, photo_sizes.photo_id) arrives as a string.
+      // PostgreSQL's bigint (photos.id, photo_content.id and .photo_id) arrives as a string.
       const value = typeof raw === 'string' || typeof raw === 'bigint' ? Number(raw) : raw;
       if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
       break;
@@ -550,10 +555,13 @@ class PostgresTables implements TableAccess {
   }
 
   async continueSequences(): Promise<void> {
-    // photos.id is a bigserial: ids were inserted as they were, so move its sequence past them.
-    await this.#client.query(
-      `SELECT setval(pg_get_serial_sequence('photos', 'id'), coalesce(max(id), 0) + 1, false) FROM photos`,
-    );
+    // photos.id and photo_content.id are bigserials: ids were inserted as they were, so
+    // move their sequences past them.
+    for (const table of ['photos', 'photo_content']) {
+      await this.#client.query(
+        `SELECT setval(pg_get_serial_sequence('${table}', 'id'), coalesce(max(id), 0) + 1, false) FROM ${quoted(table)}`,
+      );
+    }
   }
 
   async close(): Promise<void> {
