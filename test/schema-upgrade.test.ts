@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import Database from '../src/storage/sqlite-driver.js';
 import pg from 'pg';
 import { applyPostgresMigrations, loadPostgresMigrations } from '../src/storage/postgres-migrations.js';
 import { PostgresStore } from '../src/storage/postgres-store.js';
@@ -162,7 +163,7 @@ function oldSqliteStore(t: TestContext): { dataDir: string; file: string } {
   return { dataDir, file };
 }
 
-function withDb<T>(file: string, read: (db: Database.Database) => T): T {
+function withDb<T>(file: string, read: (db: BetterSqlite3.Database) => T): T {
   const db = new Database(file, { readonly: true });
   try {
     return read(db);
@@ -171,7 +172,7 @@ function withDb<T>(file: string, read: (db: Database.Database) => T): T {
   }
 }
 
-function untouched(db: Database.Database): Record<string, unknown[]> {
+function untouched(db: BetterSqlite3.Database): Record<string, unknown[]> {
   return Object.fromEntries(UNTOUCHED.map(([table, key]) => [table, db.prepare(`SELECT * FROM ${table} ORDER BY ${key}`).all()]));
 }
 
@@ -186,7 +187,7 @@ function readOldSqlite(file: string): { photos: OldPhoto[]; tables: Record<strin
   });
 }
 
-function count(db: Database.Database, sql: string): number {
+function count(db: BetterSqlite3.Database, sql: string): number {
   return db.prepare(sql).pluck().get() as number;
 }
 

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, copyFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import Database from 'better-sqlite3';
+import Database from '../../src/storage/sqlite-driver.js';
 import type { Store } from '../../src/storage/store.js';
 import { photo } from './images.js';
 import { createScratchDatabase } from './postgres.js';
