@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -478,6 +478,46 @@ test('backup copies a live SQLite database consistently while it is being writte
   const forced = await portraitOk(['backup', '--database', live, '--to', file, '--force']);
   assert.equal(forced.stderr, '');
   assert.ok(await withStore(file, (store) => store.getPhoto(last)), 'the new backup has the latest photo');
+});
+
+test('backup --compact writes the same snapshot without the free pages that deletions left', async (t) => {
+  const dir = await tempDir(t);
+  const live = join(dir, 'portrait.db');
+  const writer = new SqliteStore({ filename: live });
+  await writer.ensureTenant(T1);
+  const kept: { owner: PhotoOwner; photo: NewPhoto }[] = [];
+  const dropped: PhotoOwner[] = [];
+  for (let i = 0; i < 40; i++) {
+    const owner = { tenantId: T1, type: 'group' as const, id: randomUUID() };
+    const photo = newPhoto([48, 96, 240, 648], 60_000, 100_000);
+    await put(writer, owner, photo);
+    if (i % 4 === 0) kept.push({ owner, photo });
+    else dropped.push(owner);
+  }
+  for (const owner of dropped) assert.deepEqual(await writer.deletePhoto(owner, {}), { ok: true, deleted: true });
+  await writer.close();
+
+  const plain = join(dir, 'plain.db');
+  const compact = join(dir, 'compact.db');
+  await portraitOk(['backup', '--data', dir, '--to', plain]);
+  const result = await portraitOk(['backup', '--data', dir, '--to', compact, '--compact']);
+  assert.match(result.stdout, /^backed up .*portrait\.db to .*compact\.db: 1 tenants, 0 users, 0 groups, 10 photos, \d+ pages; integrity ok\n$/);
+  // Three quarters of the photos' pages were freed: a page-by-page copy keeps them, the compact one does not.
+  assert.ok(statSync(compact).size < statSync(plain).size / 2, `compact ${statSync(compact).size} B, plain ${statSync(plain).size} B`);
+  assert.equal(existsSync(`${compact}-wal`), false, 'the backup is one file');
+  await withStore(compact, async (store) => {
+    for (const { owner, photo } of kept) {
+      assert.equal((await store.getPhoto(owner))?.etag, photo.etag);
+      assert.deepStrictEqual((await store.getMaster(owner))?.bytes, photo.master.bytes);
+      for (const size of photo.sizes) assert.deepStrictEqual((await store.getPhotoContent(owner, size))?.bytes, size.bytes);
+    }
+    for (const owner of dropped) assert.equal(await store.getPhoto(owner), undefined);
+  });
+  // The source is untouched, and a compact copy onto an existing file still needs --force.
+  await withStore(live, async (store) => assert.equal((await store.getPhoto(kept[0]!.owner))?.etag, kept[0]!.photo.etag));
+  const refused = await portrait(['backup', '--data', dir, '--to', compact, '--compact']);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /compact\.db exists; --force replaces it/);
 });
 
 test('backup of PostgreSQL points to pg_dump', async () => {
