@@ -463,3 +463,51 @@ describe('portrait serve on a name with several addresses', () => {
     }
   });
 });
+
+describe('the grants the read fast path keeps, whatever number of tokens clients bring', () => {
+  it('keeps at most maxEntries tokens: the oldest one\'s first reads go back to the route, answered the same', async () => {
+    const h = await createHarness({ database: 'sqlite', hotReadsMaxEntries: 2 });
+    try {
+      const base = await h.app.listen({ host: '127.0.0.1', port: 0 });
+      const admin = await h.user('admin@contoso.com', { admin: true });
+      const adminAuth = { authorization: `Bearer ${await h.userToken(admin, ['User.ReadWrite.All'], { admin: true })}` };
+      const owners: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const owner = await h.user(`owner${i}@contoso.com`);
+        assert.equal((await send(base, 'PUT', `/v1.0/users/${owner.id}/photo/$value`, adminAuth, photo('exif-org-canon-ixus.jpg'))).statusCode, 200);
+        owners.push(owner.id);
+      }
+      // Three applications' tokens, each granted by a route read of owner 0's metadata.
+      const tokens: { authorization: string }[] = [];
+      for (let i = 0; i < 3; i++) {
+        const token = await issueToken(h.issuerKey, {
+          tenantId: h.tenantId,
+          ttlSeconds: 600,
+          subject: { kind: 'app', appId: randomUUID(), name: `app ${i}`, roles: ['User.Read.All'] },
+        });
+        tokens.push({ authorization: `Bearer ${token}` });
+        assert.equal((await send(base, 'GET', `/v1.0/users/${owners[0]}/photo`, tokens[i]!)).statusCode, 200);
+      }
+      const served = () => h.hotReads?.served ?? Number.NaN;
+      // The newest token's first read of another owner is the fast path's; the oldest one's was let go.
+      let before = served();
+      const newest = await send(base, 'GET', `/v1.0/users/${owners[1]}/photo/$value`, tokens[2]!);
+      assert.equal(newest.statusCode, 200);
+      assert.equal(served(), before + 1, 'a kept grant answers');
+      before = served();
+      const oldest = await send(base, 'GET', `/v1.0/users/${owners[2]}/photo/$value`, tokens[0]!);
+      assert.equal(oldest.statusCode, 200);
+      assert.equal(served(), before, 'the first token\'s grant was let go: the route answered');
+      assert.deepEqual(oldest.rawPayload, newest.rawPayload, 'the same photo bytes either way');
+      // The route's answer granted it again, pushing out the next oldest.
+      before = served();
+      assert.equal((await send(base, 'GET', `/v1.0/users/${owners[3]}/photo/$value`, tokens[0]!)).statusCode, 200);
+      assert.equal(served(), before + 1);
+      before = served();
+      assert.equal((await send(base, 'GET', `/v1.0/users/${owners[3]}/photo/$value`, tokens[1]!)).statusCode, 200);
+      assert.equal(served(), before, 'the second token\'s grant went when the first came back');
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -85,17 +85,19 @@ export class AccessLog {
     this.#metrics?.requestFinished(route, methodLabel, status, ms / 1000);
     if (!this.#enabled) return;
     const loggedMethod = methodLabel === 'other' ? method.slice(0, 16) : method;
+    const path = loggedPath(url);
+    const roundedMs = Math.round(ms * 100) / 100;
     if (this.#sink !== undefined) {
-      this.#sink.write(accessLine(loggedMethod, loggedPath(url), status, bytes, Math.round(ms * 100) / 100, requestId, route, observed));
+      this.#sink.write(accessLine(loggedMethod, path, status, bytes, roundedMs, requestId, route, observed));
       return;
     }
     this.#logger.info(
       {
         method: loggedMethod,
-        path: loggedPath(url),
+        path,
         status,
         bytes,
-        ms: Math.round(ms * 100) / 100,
+        ms: roundedMs,
         requestId,
         route,
         tenant: observed?.tenant,

@@ -68,11 +68,15 @@ interface Memo extends ReadAnswered {
   readonly source: CachedSize;
   /** What is sent: the cached object itself, or (metadata) it made for this request's service root. */
   readonly answer: CachedSize;
-  /**
-   * The response headers of a 200 and of a 304, as flat [name, value, …] lists whose
-   * first two values (the request ids) are filled in per request: a header object built
-   * per response showed up in the profile at several times the rest of the fast path.
-   */
+  readonly headers: HeaderLists;
+}
+
+/**
+ * The response headers of a 200 and of a 304, as flat [name, value, …] lists whose first
+ * two values (the request ids) are filled in per request: a header object built per
+ * response showed up in the profile at several times the rest of the fast path.
+ */
+interface HeaderLists {
   readonly ok: readonly string[];
   readonly notModified: readonly string[];
 }
@@ -163,15 +167,11 @@ export class HotReads {
       const oldest = this.#memos.keys().next();
       if (!oldest.done) this.#forget(oldest.value);
     }
-    // The route's headers: setCommonHeaders, then the photo's (photo-handler.ts).
-    const common = ['request-id', '', 'client-request-id', '', 'x-content-type-options', STATIC_HEADERS['x-content-type-options'], 'vary', STATIC_HEADERS.vary];
-    const ok = [...common, ...Object.entries(answer.headers).flat()];
-    const notModified = [...common, 'cache-control', PHOTO_CACHE_CONTROL, 'etag', answer.etag];
     // One copy of a token for all its memos: a token's many URLs must not each hold it.
     const token = this.#tokens.get(authorization) ?? { value: authorization, memos: 0 };
     token.memos++;
     this.#tokens.set(authorization, token);
-    this.#memos.set(key, { ...answered, authorization: token.value, source, answer, ok, notModified });
+    this.#memos.set(key, { ...answered, authorization: token.value, source, answer, headers: { ok: headerList(answer, true), notModified: headerList(answer, false) } });
   }
 
   /**
@@ -230,25 +230,7 @@ export class HotReads {
     }
     // Another object is another version (or a reload): the route answers, and remembers it.
     if (this.#photos.trustedHit(memo.ownerKey, memo.cacheKey) !== memo.source) return false;
-    this.#served++;
-    if (this.#throttle !== undefined) {
-      const refusal = this.#throttle.admit(memo.caller, false);
-      if (refusal !== undefined) {
-        const sent = sendRawError(request, response, throttledError(refusal));
-        access?.finished('GET', url, 429, sent.bytes, performance.now() - startedMs, sent.requestId, memo.observed?.route ?? FAST_PATH_ROUTE, memo.observed);
-        return true;
-      }
-    }
-    const requestId = randomUUID();
-    const fresh = !notModified(request.headers['if-none-match'], memo.answer.etag);
-    const headers = (fresh ? memo.ok : memo.notModified).slice();
-    headers[1] = requestId;
-    headers[3] = clientRequestIdOf(request.headers['client-request-id'], requestId);
-    response.writeHead(fresh ? 200 : 304, headers);
-    response.end(fresh ? memo.answer.bytes : undefined);
-    // The same line and count as the route's (access-log.ts), with the route's fields.
-    const bytes = fresh ? memo.answer.bytes.length : 0;
-    access?.finished('GET', url, fresh ? 200 : 304, bytes, performance.now() - startedMs, requestId, memo.observed?.route ?? FAST_PATH_ROUTE, memo.observed);
+    this.#send(request, response, memo.answer, memo.headers, memo.caller, memo.observed?.route ?? FAST_PATH_ROUTE, memo.observed, access, startedMs);
     return true;
   }
 
@@ -274,36 +256,48 @@ export class HotReads {
     const allowed = read.kind === 'group' ? grant.groups : id === grant.userId ? grant.ownUser : grant.otherUsers;
     if (!allowed) return false;
     const owner: PhotoOwner = { tenantId: grant.tenantId, type: read.kind, id };
-    const answer = this.#photos.contentNow(owner, `${owner.tenantId}/${owner.type}/${id}`, read.size, read.sizeKey);
+    const answer = this.#photos.contentNow(owner, read.size, read.sizeKey);
     if (answer === undefined) return false;
+    this.#send(request, response, answer, undefined, grant.caller, read.route, grant.observed, access, startedMs);
+    return true;
+  }
+
+  /**
+   * Sends `answer` as the route would (a 200, or a 304 for a matching If-None-Match),
+   * counted against the caller's budgets first, with the same access line and count.
+   * `lists`: a memo's headers, made once; without them they are made for this answer.
+   */
+  #send(
+    request: IncomingMessage,
+    response: ServerResponse,
+    answer: CachedSize,
+    lists: HeaderLists | undefined,
+    caller: Caller,
+    route: string,
+    observed: Observed | undefined,
+    access: AccessLog | undefined,
+    startedMs: number,
+  ): void {
+    const url = request.url as string;
     this.#served++;
     if (this.#throttle !== undefined) {
-      const refusal = this.#throttle.admit(grant.caller, false);
+      const refusal = this.#throttle.admit(caller, false);
       if (refusal !== undefined) {
         const sent = sendRawError(request, response, throttledError(refusal));
-        access?.finished('GET', url, 429, sent.bytes, performance.now() - startedMs, sent.requestId, read.route, grant.observed);
-        return true;
+        access?.finished('GET', url, 429, sent.bytes, performance.now() - startedMs, sent.requestId, route, observed);
+        return;
       }
     }
     const requestId = randomUUID();
     const fresh = !notModified(request.headers['if-none-match'], answer.etag);
-    const headers = [
-      'request-id',
-      requestId,
-      'client-request-id',
-      clientRequestIdOf(request.headers['client-request-id'], requestId),
-      'x-content-type-options',
-      STATIC_HEADERS['x-content-type-options'],
-      'vary',
-      STATIC_HEADERS.vary,
-    ];
-    if (fresh) for (const name in answer.headers) headers.push(name, answer.headers[name] as string);
-    else headers.push('cache-control', PHOTO_CACHE_CONTROL, 'etag', answer.etag);
+    const made = lists === undefined ? undefined : fresh ? lists.ok : lists.notModified;
+    const headers = made === undefined ? headerList(answer, fresh) : made.slice();
+    headers[1] = requestId;
+    headers[3] = clientRequestIdOf(request.headers['client-request-id'], requestId);
     response.writeHead(fresh ? 200 : 304, headers);
     response.end(fresh ? answer.bytes : undefined);
-    const bytes = fresh ? answer.bytes.length : 0;
-    access?.finished('GET', url, fresh ? 200 : 304, bytes, performance.now() - startedMs, requestId, read.route, grant.observed);
-    return true;
+    // The same line and count as the route's (access-log.ts), with the route's fields.
+    access?.finished('GET', url, fresh ? 200 : 304, fresh ? answer.bytes.length : 0, performance.now() - startedMs, requestId, route, observed);
   }
 
   /** From now on everything goes to Fastify, which answers 503 while the server closes. */
@@ -316,6 +310,17 @@ export class HotReads {
 }
 
 const FAST_PATH_ROUTE = 'fast-path';
+
+/**
+ * The route's headers for an answer, a 200's (`fresh`) or a 304's: setCommonHeaders, then
+ * the photo's (photo-handler.ts). Values 1 and 3, the request ids, are left empty.
+ */
+function headerList(answer: CachedSize, fresh: boolean): string[] {
+  const headers = ['request-id', '', 'client-request-id', '', 'x-content-type-options', STATIC_HEADERS['x-content-type-options'], 'vary', STATIC_HEADERS.vary];
+  if (fresh) for (const name in answer.headers) headers.push(name, answer.headers[name] as string);
+  else headers.push('cache-control', PHOTO_CACHE_CONTROL, 'etag', answer.etag);
+  return headers;
+}
 
 /** Whether the route's two permission checks (photo-handler.ts) let the principal read such a photo. */
 function mayRead(principal: Principal, target: PermissionTarget, isOwn: boolean): boolean {

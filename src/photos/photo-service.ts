@@ -139,7 +139,8 @@ export class PhotoService {
    * owner has no such size, or when the store can answer only asynchronously: the route
    * answers then.
    */
-  contentNow(owner: PhotoOwner, key: string, size: Dimensions | 'primary', sizeKey: string): CachedSize | undefined {
+  contentNow(owner: PhotoOwner, size: Dimensions | 'primary', sizeKey: string): CachedSize | undefined {
+    const key = ownerKey(owner);
     const hit = this.trustedHit(key, sizeKey);
     if (hit !== undefined || this.#store.readPhotoContentNow === undefined) return hit;
     const cache = this.#options.cache;

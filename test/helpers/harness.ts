@@ -44,6 +44,8 @@ export interface HarnessOptions {
   readonly database?: 'sqlite' | 'postgres';
   /** The clock the read fast path's memos expire by (ms since the epoch). */
   readonly hotReadsClock?: () => number;
+  /** Memos and grants the fast path keeps at most (HotReadsOptions.maxEntries). */
+  readonly hotReadsMaxEntries?: number;
   /** Request bodies' bounds (http/request-bodies.ts); production's defaults when not given. */
   readonly bodyTimeoutMs?: number;
   readonly bodyMinBytesPerSecond?: number;
@@ -100,7 +102,10 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     { renderUpload, renderResize },
     { pixelLimit: options.pixelLimit ?? 50_000_000, decodeMemory: decodeBudget, cache: photoCache },
   );
-  const hotReads = photos.hasCache ? new HotReads(photos, { ...(options.hotReadsClock && { now: options.hotReadsClock }) }) : undefined;
+  const hotReads = photos.hasCache ? new HotReads(photos, {
+        ...(options.hotReadsClock && { now: options.hotReadsClock }),
+        ...(options.hotReadsMaxEntries !== undefined && { maxEntries: options.hotReadsMaxEntries }),
+      }) : undefined;
   const uploads = new UploadGate({ concurrency: options.uploadConcurrency ?? 2, queueLimit: options.uploadQueueLimit ?? 64 });
   const bodies = new RequestBodies({
     timeoutMs: options.bodyTimeoutMs ?? DEFAULT_BODY_TIMING.timeoutMs,
