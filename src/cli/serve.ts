@@ -11,6 +11,7 @@ import { CorsPolicy } from '../http/cors.js';
 import { BODY_GRACE_MS, defaultBodyMemoryBytes } from '../http/limits.js';
 import { RequestBodies } from '../http/request-bodies.js';
 import type { SignInMode } from '../http/sign-in-routes.js';
+import { keepTickObjectShape } from '../http/tick-shape.js';
 import { closeOthers, isWildcard, listenOnAll, ListenError, localUrl, remoteUrl } from './listen.js';
 import { listenForMetrics } from '../http/metrics-route.js';
 import { PortraitMetrics } from '../metrics/portrait-metrics.js';
@@ -57,6 +58,8 @@ export class ServeError extends Error {
 }
 
 export async function serve(argv: readonly string[], env: Environment = {}): Promise<void> {
+  // Before anything serves: see http/tick-shape.ts.
+  keepTickObjectShape();
   const config = loadServeConfig(argv, env);
   // One libvips thread per image (sharp's own default on glibc, where more threads
   // fragment memory): parallelism comes from uploads running side by side on libuv's
