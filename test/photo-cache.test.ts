@@ -40,7 +40,7 @@ describe('PhotoCache', () => {
     assert.equal(cache.bytes, 300);
   });
 
-  it('keeps what is read while the rest turns over, though it reorders only entries past the newer half', () => {
+  it('keeps what is read while the rest turns over', () => {
     const cache = new PhotoCache(100 * 100);
     for (let i = 0; i < 100; i++) cache.set(`o${i}`, 's', entry(`"${i}"`, 100), cache.generation);
     // o0 is read now and then; everything else is replaced twice over, each new size loaded twice to pass the doorkeeper.
@@ -54,6 +54,29 @@ describe('PhotoCache', () => {
     assert.equal(cache.get('n150', 's')?.etag, '"n"', 'the newer entries are held');
     assert.equal(cache.get('n100', 's'), undefined, 'o0 took the place of the oldest new one');
     assert.equal(cache.bytes, 100 * 100);
+  });
+
+  it('keeps exact least-recently-used order through thousands of evictions', () => {
+    const cache = new PhotoCache(10 * 100);
+    // Each size loaded twice: the second load passes the doorkeeper once the cache is full.
+    for (let i = 0; i < 10_000; i++) {
+      cache.set(`k${i}`, 's', entry(`"${i}"`, 100), cache.generation);
+      cache.set(`k${i}`, 's', entry(`"${i}"`, 100), cache.generation);
+    }
+    assert.equal(cache.entries, 10);
+    assert.equal(cache.bytes, 1000);
+    for (let i = 9_990; i < 10_000; i++) assert.equal(cache.get(`k${i}`, 's')?.etag, `"${i}"`);
+    assert.equal(cache.get('k9989', 's'), undefined);
+    cache.get('k9990', 's'); // the oldest becomes the newest: k9991 is next to go
+    cache.set('new', 's', entry('"new"', 100), cache.generation);
+    cache.set('new', 's', entry('"new"', 100), cache.generation);
+    assert.equal(cache.get('k9991', 's'), undefined);
+    assert.equal(cache.get('k9990', 's')?.etag, '"9990"');
+    cache.invalidateOwner('k9990');
+    cache.clear();
+    assert.equal(cache.entries, 0);
+    cache.set('after', 's', entry('"a"', 100), cache.generation);
+    assert.equal(cache.get('after', 's')?.etag, '"a"', 'usable after clear');
   });
 
   it('when full, does not let one-off loads of many owners push out what is read again', () => {
