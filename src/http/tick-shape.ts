@@ -15,15 +15,15 @@
 // map, and through the map's back pointers every map before it, so the remembered maps
 // stay alive and the cache stays monomorphic. docs/performance.md has the numbers.
 //
-// It must run before the first connection, while the remembered maps are still those of
-// live objects: first thing in `portrait serve` (cli/serve.ts). Too late, it changes nothing.
+// It must run before a collection has freed the maps the caches remember: first thing in
+// `portrait serve` (cli/serve.ts), before the server is built. Later it may change nothing.
 import { createHook } from 'node:async_hooks';
 
 let kept: object | undefined;
 
-/** Holds the next tick object made (idempotent). Returns it, for tests. */
-export function keepTickObjectShape(): object | undefined {
-  if (kept !== undefined) return kept;
+/** Holds the next tick object made, once per process. */
+export function keepTickObjectShape(): void {
+  if (kept !== undefined) return;
   // An async hook is the only way to see a tick object; on only for this one nextTick.
   const hook = createHook({
     init(_asyncId, type, _triggerAsyncId, resource) {
@@ -36,7 +36,6 @@ export function keepTickObjectShape(): object | undefined {
   } finally {
     hook.disable();
   }
-  return kept;
 }
 
 function noop(): void {}
