@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -518,6 +518,26 @@ test('backup --compact writes the same snapshot without the free pages that dele
   const refused = await portrait(['backup', '--data', dir, '--to', compact, '--compact']);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /compact\.db exists; --force replaces it/);
+});
+
+test('backup refuses a file that is not a Portrait database, plain or --compact, and writes nothing', async (t) => {
+  const dir = await tempDir(t);
+  const text = join(dir, 'notes.db');
+  await writeFile(text, 'not a database at all\n'.repeat(200));
+  const other = join(dir, 'other.db');
+  const db = new Database(other);
+  db.exec('CREATE TABLE users (x); CREATE TABLE things (y)');
+  db.close();
+  for (const source of [text, other]) {
+    for (const flags of [[], ['--compact']]) {
+      const to = join(dir, `copy-${flags.length}.db`);
+      const result = await portrait(['backup', '--database', source, '--to', to, ...flags]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.equal(result.stderr, `portrait backup: ${source} is not a Portrait database\n`);
+      assert.deepEqual((await readdir(dir)).sort(), ['notes.db', 'other.db'], 'no copy, partial file or WAL left behind');
+    }
+  }
+  assert.equal(readFileSync(text, 'utf8'), 'not a database at all\n'.repeat(200), 'the source is untouched');
 });
 
 test('backup of PostgreSQL points to pg_dump', async () => {

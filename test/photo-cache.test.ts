@@ -72,7 +72,17 @@ describe('PhotoCache', () => {
     cache.set('new', 's', entry('"new"', 100), cache.generation);
     assert.equal(cache.get('k9991', 's'), undefined);
     assert.equal(cache.get('k9990', 's')?.etag, '"9990"');
+    // The newest entry taken out of the middle of the list, then the oldest pushed out: the ends hold.
     cache.invalidateOwner('k9990');
+    assert.equal(cache.get('k9990', 's'), undefined);
+    assert.equal(cache.entries, 9);
+    cache.set('one more', 's', entry('"m"', 100), cache.generation);
+    assert.equal(cache.get('one more', 's')?.etag, '"m"', 'room again: let in on its first load');
+    cache.set('two more', 's', entry('"t"', 100), cache.generation);
+    cache.set('two more', 's', entry('"t"', 100), cache.generation);
+    assert.equal(cache.get('k9992', 's'), undefined, 'the oldest went');
+    assert.equal(cache.get('k9993', 's')?.etag, '"9993"');
+    assert.equal(cache.bytes, 1000);
     cache.clear();
     assert.equal(cache.entries, 0);
     cache.set('after', 's', entry('"a"', 100), cache.generation);

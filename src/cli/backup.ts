@@ -127,8 +127,15 @@ function compactCopy(sourceFile: string, destination: string): number {
   }
 }
 
+/** Any other file, SQLite or not, is refused with the same one line. */
 function checkPortraitDatabase(db: InstanceType<typeof Database>, file: string): void {
-  const tables = db.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('users', 'photos')").pluck().get();
+  let tables: unknown;
+  try {
+    tables = db.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('users', 'photos')").pluck().get();
+  } catch (error) {
+    if (error instanceof Error && 'code' in error && error.code === 'SQLITE_NOTADB') throw new BackupError(`${file} is not a Portrait database`);
+    throw error;
+  }
   if (tables !== 2) throw new BackupError(`${file} is not a Portrait database`);
 }
 
