@@ -144,7 +144,62 @@ describe('SqliteStore on a file', () => {
     assert.equal(await a.getUserById(tenantId, alice.id), undefined);
     assert.equal(await a.getPhoto(me), undefined);
   });
+
+  // The read path (readPhotoContentNow) reads on a connection of its own, in one read
+  // transaction per event-loop turn (sqlite-photo-reads.ts).
+  it('the read path sees another process’s commit by the next turn, and this process’s at once when published', async (t) => {
+    const { open } = await tempFile(t);
+    const a = open();
+    const other = open();
+    const tenantId = randomUUID();
+    const me = await userWithPhoto(a, tenantId, '"v1"');
+    assert.equal(a.readPhotoContentNow(me, 'primary')?.etag, '"v1"');
+
+    // Another process commits; within this turn the read path answers from its snapshot,
+    // whole (the bytes and the ETag of one version), and from the next turn the new one.
+    void other.putPhoto(me, photo('"v2"'), {});
+    const sameTurn = a.readPhotoContentNow(me, 'primary');
+    assert.deepEqual([sameTurn?.etag, sameTurn?.bytes.toString()], ['"v1"', '"v1" 48x48']);
+    await new Promise(setImmediate);
+    assert.equal(a.readPhotoContentNow(me, 'primary')?.etag, '"v2"');
+
+    // A write of this process while the read path holds a snapshot is committed at once
+    // (not nested in the read transaction): another process sees it in the same turn.
+    assert.equal(a.readPhotoContentNow(me, { width: 48, height: 48 })?.etag, '"v2"');
+    void a.putPhoto(me, photo('"v3"'), {});
+    assert.equal((await other.getPhoto(me))?.etag, '"v3"');
+    // Published, as the photo service publishes every write: the next read sees it.
+    a.changes.publish({ kind: 'photo-changed', owner: me });
+    assert.deepEqual(a.readPhotoContentNow(me, { width: 48, height: 48 })?.bytes, Buffer.from('"v3" 48x48'));
+
+    // Deleted and published within one turn: the read path finds nothing.
+    assert.equal(a.readPhotoContentNow(me, 'primary')?.etag, '"v3"');
+    void a.deletePhoto(me, {});
+    a.changes.publish({ kind: 'photo-changed', owner: me });
+    assert.equal(a.readPhotoContentNow(me, 'primary'), undefined);
+  });
+
+  it('the read path of a store in memory reads that store', async () => {
+    const store = new SqliteStore({ filename: ':memory:' });
+    try {
+      const me = await userWithPhoto(store, randomUUID(), '"in-memory"');
+      assert.deepEqual(store.readPhotoContentNow(me, 'primary')?.bytes, Buffer.from('"in-memory" 48x48'));
+      assert.equal(store.readPhotoContentNow(me, { width: 96, height: 96 }), undefined);
+    } finally {
+      await store.close();
+    }
+  });
 });
+
+async function userWithPhoto(store: SqliteStore, tenantId: string, etag: string): Promise<PhotoOwner> {
+  await store.ensureTenant(tenantId);
+  const id = randomUUID();
+  const user = { tenantId, id, userPrincipalName: `${id}@contoso.com`, displayName: 'Photo', mail: null, userType: 'Member' as const, isAdmin: false, driveId: `b!${id}` };
+  assert.equal(await store.saveUser(user), 'created');
+  const owner: PhotoOwner = { tenantId, type: 'user', id };
+  assert.equal((await store.putPhoto(owner, photo(etag), {})).ok, true);
+  return owner;
+}
 
 function photo(etag: string): NewPhoto {
   const size = { width: 48, height: 48 };

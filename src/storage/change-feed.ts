@@ -40,11 +40,17 @@ export type Watch = (notice: (change: StoredChange) => void) => Watcher;
 export class ChangeFeed {
   readonly #listeners = new Set<ChangeListener>();
   readonly #watch: Watch | undefined;
+  readonly #beforePublish: (() => void) | undefined;
   #watcher: Watcher | undefined;
   #closed = false;
 
-  constructor(watch?: Watch) {
+  /**
+   * `beforePublish`: the store's own part in every change, run before any listener hears
+   * of it (SQLite: its read path lets go of the snapshot it holds, sqlite-photo-reads.ts).
+   */
+  constructor(watch?: Watch, beforePublish?: () => void) {
     this.#watch = watch;
+    this.#beforePublish = beforePublish;
   }
 
   /**
@@ -69,6 +75,7 @@ export class ChangeFeed {
   }
 
   publish(change: StoredChange): void {
+    this.#beforePublish?.();
     for (const listener of this.#listeners) listener(change);
   }
 

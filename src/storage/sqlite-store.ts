@@ -7,6 +7,7 @@ import { emailAddressesJson, rolesText, toApplication, toOAuthGrant, toContact, 
 import { ChangeFeed, type StoredChange, type Watcher } from './change-feed.js';
 import { preparePrivateSqliteFile } from './private-sqlite-file.js';
 import { applyMigrations } from './sqlite-migrations.js';
+import { contentReads, TurnReads, type ContentRead } from './sqlite-photo-reads.js';
 import type { ContactFolderProperty, ContactProperty, GroupProperty, ListQuery, Page, UserProperty } from './list-query.js';
 import { CONTACTS_TABLE, FOLDERS_TABLE, GROUPS_TABLE, pageStatements, SQLITE, USERS_TABLE, type ListTable, type Scope } from './list-query-sql.js';
 import {
@@ -42,12 +43,24 @@ export interface SqliteStoreOptions {
   readonly filename: string;
 }
 
+/** As large as this SQLite build allows (SQLITE_MAX_MMAP_SIZE clamps it): see the constructor. */
+const MMAP_SIZE = 4294967296;
+
 export class SqliteStore implements Store {
   readonly #db: BetterSqlite3.Database;
+  readonly #filename: string;
   readonly #sql: ReturnType<typeof prepareStatements>;
-  readonly changes = new ChangeFeed((notice) => this.#watch(notice));
+  /** The route's photo reads, on the store's connection. */
+  readonly #readContent: ContentRead;
+  /** The read path's (readPhotoContentNow), opened at its first read; none for ':memory:'. */
+  #turnReads: TurnReads | undefined;
+  readonly changes = new ChangeFeed(
+    (notice) => this.#watch(notice),
+    () => this.#turnReads?.end(),
+  );
 
   constructor(options: SqliteStoreOptions) {
+    this.#filename = options.filename;
     // 0600 before SQLite opens it, whoever builds the store: -wal and -shm follow its mode.
     preparePrivateSqliteFile(options.filename, { create: true });
     this.#db = new Database(options.filename);
@@ -60,10 +73,11 @@ export class SqliteStore implements Store {
     // and a 64 MiB page cache instead of a pread per page into SQLite's default 2 MiB. The
     // map is as large as this SQLite build allows (SQLITE_MAX_MMAP_SIZE, just under 2 GiB:
     // a larger request is clamped to it); pages beyond it are read with pread.
-    this.#db.pragma('mmap_size = 4294967296');
+    this.#db.pragma(`mmap_size = ${MMAP_SIZE}`);
     this.#db.pragma('cache_size = -65536');
     applyMigrations(this.#db);
     this.#sql = prepareStatements(this.#db);
+    this.#readContent = contentReads(this.#db);
   }
 
   async ensureTenant(tenantId: string): Promise<void> {
@@ -373,17 +387,19 @@ export class SqliteStore implements Store {
   }
 
   async getPhotoContent(owner: PhotoOwner, size: Dimensions | 'primary'): Promise<PhotoContent | undefined> {
-    return this.readPhotoContentNow(owner, size);
+    return this.#readContent(owner, size);
   }
 
+  /**
+   * The read path's read, on its own connection, one read transaction per event-loop turn
+   * (sqlite-photo-reads.ts); the change feed makes it let go of its snapshot at every change.
+   */
   readPhotoContentNow(owner: PhotoOwner, size: Dimensions | 'primary'): PhotoContent | undefined {
-    // One statement, so the bytes and the ETag come from the same snapshot.
-    const row = (
-      size === 'primary'
-        ? this.#sql.getPrimaryContent.get(owner.tenantId, owner.type, owner.id)
-        : this.#sql.getSizeContent.get(owner.tenantId, owner.type, owner.id, size.width, size.height)
-    ) as ContentRow | undefined;
-    return row && { etag: row[0], width: row[1], height: row[2], bytes: row[3] };
+    if (this.#turnReads !== undefined) return this.#turnReads.read(owner, size);
+    // An in-memory database is this connection's alone: a second one would be another database.
+    if (this.#db.memory || !this.#db.open) return this.#readContent(owner, size);
+    this.#turnReads = new TurnReads(this.#filename, MMAP_SIZE);
+    return this.#turnReads.read(owner, size);
   }
 
   async getMaster(owner: PhotoOwner): Promise<PhotoContent | undefined> {
@@ -460,6 +476,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     this.changes.close();
+    this.#turnReads?.close();
     if (this.#db.open) this.#db.close();
   }
 
@@ -493,13 +510,9 @@ export class SqliteStore implements Store {
 
 const USER_COLUMNS = 'tenant_id, id, user_principal_name, display_name, mail, user_type, is_admin, drive_id';
 
-/** A content read's row: etag, width, height, bytes (the order of contentColumns). */
-type ContentRow = [etag: string, width: number, height: number, bytes: Buffer];
-
 function prepareStatements(db: BetterSqlite3.Database) {
   const userColumns = USER_COLUMNS;
   const photoKey = 'tenant_id = ? AND owner_type = ? AND owner_id = ?';
-  const contentColumns = 'etag, width, height, bytes';
   return {
     insertTenant: db.prepare('INSERT INTO tenants (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING'),
     getTenant: db.prepare('SELECT 1 FROM tenants WHERE id = ?'),
@@ -644,13 +657,6 @@ function prepareStatements(db: BetterSqlite3.Database) {
     getPhoto: db.prepare(
       `SELECT etag, width, height, sizes, master_width, master_height FROM photos WHERE ${photoKey}`,
     ),
-    // One row of photo_content answers a read (migration 008): the primary through the
-    // partial index photo_content_primary, a size through photo_content_by_size.
-    // Rows as arrays (ContentRow): better-sqlite3 builds a row object property by property,
-    // through V8's slow path for every row; as arrays a read took 10.0 µs instead of
-    // 11.2–12.8 in isolation (docs/performance.md, "Scale").
-    getPrimaryContent: db.prepare(`SELECT ${contentColumns} FROM photo_content WHERE ${photoKey} AND is_primary = 1`).raw(),
-    getSizeContent: db.prepare(`SELECT ${contentColumns} FROM photo_content WHERE ${photoKey} AND width = ? AND height = ?`).raw(),
     getMaster: db.prepare(
       `SELECT etag, master_width AS width, master_height AS height, master AS bytes FROM photos WHERE ${photoKey}`,
     ),
