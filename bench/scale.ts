@@ -2,6 +2,11 @@
 // load (each request a random user's photo) on a store of 100 users and on one of
 // 100,000 (BENCH_SCALE_USERS), and the start-up time of each: spawn to the URL
 // line, and spawn to the first photo served.
+//
+// Both stores are compared warm, as a service runs: before the timed run every user's
+// photo has been read once (on 100 users the usual warm-up does that many times over).
+// What a cache smaller than the photos costs, and a server with none, are rows of their own.
+import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchContext } from './context.js';
@@ -14,6 +19,10 @@ import { atMost, describeLoad, formatMB, formatMs, formatRate, ratioOf, type Row
 
 const SMALL_STORE = 100;
 const STARTUP_LIMIT_MS = 2000;
+/** A photo cache that holds about a fifth of the 100,000 seeded photos (3.5 kB each): it turns over. */
+const SMALL_CACHE_MB = 64;
+/** Requests in flight while every user's photo is read once. */
+const READ_ALL_CONCURRENCY = 16;
 
 interface StoreRun {
   readonly users: number;
@@ -22,6 +31,9 @@ interface StoreRun {
   readonly firstPhotoMs: number;
   readonly load: LoadResult;
   readonly serverCpuPercent: number;
+  /** The same load with a cache that holds a fraction of the photos (--cache-mb SMALL_CACHE_MB). */
+  readonly smallCacheLoad: LoadResult;
+  readonly smallCacheCpuPercent: number;
   /** The same load on a server without the photo cache (--cache-mb 0): every read from the store. */
   readonly storeLoad: LoadResult;
   readonly storeCpuPercent: number;
@@ -47,6 +59,13 @@ export async function benchScale(context: BenchContext): Promise<Row[]> {
       reference: `${users(small.users)}: ${describeLoad(small.load, small.serverCpuPercent)}`,
       ratio: p99Ratio,
       target: atMost(p99Ratio, 1.3),
+    },
+    {
+      section: 'scale',
+      figure: `same, with a cache of ${SMALL_CACHE_MB} MiB (--cache-mb ${SMALL_CACHE_MB}: about a fifth of the photos, turning over)`,
+      portrait: describeLoad(large.smallCacheLoad, large.smallCacheCpuPercent),
+      reference: `${users(small.users)}: ${describeLoad(small.smallCacheLoad, small.smallCacheCpuPercent)}`,
+      ratio: ratioOf(large.smallCacheLoad.p99Ms, small.smallCacheLoad.p99Ms),
     },
     {
       section: 'scale',
@@ -93,9 +112,19 @@ async function runStore(context: BenchContext, users: number): Promise<StoreRun>
   let measured: Measured;
   try {
     firstPhotoMs = await untilServed(`${portrait.origin}${paths[paths.length - 1]}`, headers, portrait.child.spawnedAt);
+    const started = performance.now();
+    await readEach(portrait.origin, paths, headers);
+    log(`scale: ${users} users: every photo read once in ${formatMs(performance.now() - started)}`);
     measured = await measureRandomReads(context, portrait, paths[0] as string, headers, pathsFile);
   } finally {
     await portrait.stop();
+  }
+  const smallCache = await startPortrait({ dataDir, tls: false, args: ['--cache-mb', String(SMALL_CACHE_MB)] });
+  let smallCacheMeasured: Measured;
+  try {
+    smallCacheMeasured = await measureRandomReads(context, smallCache, paths[0] as string, headers, pathsFile);
+  } finally {
+    await smallCache.stop();
   }
   const storeOnly = await startPortrait({ dataDir, tls: false, args: ['--cache-mb', '0'] });
   let storeMeasured: Measured;
@@ -105,6 +134,7 @@ async function runStore(context: BenchContext, users: number): Promise<StoreRun>
     await storeOnly.stop();
   }
   log(`scale: ${users} users: start-up ${formatMs(portrait.startupMs)}, first photo ${formatMs(firstPhotoMs)}, ${describeLoad(measured.load, measured.cpuPercent)}`);
+  log(`scale: ${users} users with a ${SMALL_CACHE_MB} MiB cache: ${describeLoad(smallCacheMeasured.load, smallCacheMeasured.cpuPercent)}`);
   log(`scale: ${users} users without the photo cache: ${describeLoad(storeMeasured.load, storeMeasured.cpuPercent)}`);
   return {
     users,
@@ -113,6 +143,8 @@ async function runStore(context: BenchContext, users: number): Promise<StoreRun>
     firstPhotoMs,
     load: measured.load,
     serverCpuPercent: measured.cpuPercent,
+    smallCacheLoad: smallCacheMeasured.load,
+    smallCacheCpuPercent: smallCacheMeasured.cpuPercent,
     storeLoad: storeMeasured.load,
     storeCpuPercent: storeMeasured.cpuPercent,
   };
@@ -137,6 +169,24 @@ async function measureRandomReads(
   const cpuBefore = cpuSecondsOf(portrait.pid);
   const load = await context.load.timed({ ...spec, seconds: settings.seconds });
   return { load, cpuPercent: ((cpuSecondsOf(portrait.pid) - cpuBefore) / load.seconds) * 100 };
+}
+
+/** Reads every path once, a few at a time on kept-alive connections; each must answer 200. */
+async function readEach(origin: string, paths: readonly string[], headers: Record<string, string>): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: READ_ALL_CONCURRENCY });
+  let next = 0;
+  const reader = async (): Promise<void> => {
+    while (next < paths.length) {
+      const path = paths[next++] as string;
+      const answer = await request(`${origin}${path}`, { headers, agent });
+      if (answer.status !== 200) throw new Error(`${path} answered ${answer.status} while every photo was read once`);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: READ_ALL_CONCURRENCY }, reader));
+  } finally {
+    agent.destroy();
+  }
 }
 
 /** Milliseconds from `since` until the URL answers 200. */

@@ -1,11 +1,12 @@
 // loadServeConfig(argv, env) → a validated, frozen Config for `portrait serve`. Read
 // once at start and passed down; nothing else reads flags or the environment.
-import { cpus } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TrustedIssuer } from './auth/token-verifier.js';
 import { canonicalOrigin, type CorsOrigins } from './http/cors.js';
 import { BODY_MIN_BYTES_PER_SECOND, BODY_TIMEOUT_MS } from './http/limits.js';
+import { defaultCacheBytes } from './photos/photo-cache.js';
 import { StoreLocationError, storeLocation, type StoreLocation } from './storage/open-store.js';
 import { MAX_DELAYED } from './traffic/fault-simulator.js';
 import { parseFaultRule, type FaultRule } from './traffic/fault-spec.js';
@@ -98,7 +99,7 @@ export const SERVE_OPTIONS = {
   'body-min-rate': { type: 'string', value: 'BYTES', description: 'the least bytes per second of a body after its first 10 s, 0 for none (default 4096)' },
   'body-memory-mb': { type: 'string', value: 'N', description: 'MiB all request bodies in flight may hold (default sized to the upload queue)' },
   'decode-memory-mb': { type: 'string', value: 'N', description: 'MiB all uploads may decode in at once (default 192, or 48 per upload slot)' },
-  'cache-mb': { type: 'string', value: 'N', description: 'MiB of photo sizes kept in memory, 0 for none (default 64)' },
+  'cache-mb': { type: 'string', value: 'N', description: 'MiB of photo sizes kept in memory, 0 for none (default: an eighth of the memory, 64 to 1024)' },
   'no-auto-provision': { type: 'boolean', description: 'do not create a user seen first in a delegated token' },
   'dev-sign-in': { type: 'boolean', description: 'offer the password-less sign-in page to anyone who can reach the server, not only this machine (development only)' },
   issuer: { type: 'string', multiple: true, value: 'ISSUER[=JWKS_URL]', description: 'trust this token issuer too; {tenantid} stands for the token\'s tid (repeatable)' },
@@ -175,7 +176,8 @@ function serveConfig(values: ReturnType<typeof parseFlags<typeof SERVE_OPTIONS>>
     bodyMinBytesPerSecond: integerFlag('--body-min-rate', values['body-min-rate'], BODY_MIN_BYTES_PER_SECOND, 0, 1024 * 1024 * 1024),
     bodyMemoryBytes:
       values['body-memory-mb'] === undefined ? undefined : integerFlag('--body-memory-mb', values['body-memory-mb'], 0, 4, 1_048_576) * 1024 * 1024,
-    cacheBytes: integerFlag('--cache-mb', values['cache-mb'], 64, 0, 65_536) * 1024 * 1024,
+    cacheBytes:
+      values['cache-mb'] === undefined ? defaultCacheBytes(processMemory()) : integerFlag('--cache-mb', values['cache-mb'], 0, 0, 65_536) * 1024 * 1024,
     autoProvisionUsers: !values['no-auto-provision'],
     devSignIn: values['dev-sign-in'] === true,
     trustedIssuers: (values.issuer ?? []).map(issuerFlag),
@@ -341,4 +343,15 @@ function issuerFlag(text: string): TrustedIssuer {
   const jwks = at === -1 ? undefined : text.slice(at + 1);
   urlFlag('--issuer', issuer.replace('{tenantid}', 'tenant'));
   return { issuer, jwksUri: jwks === undefined ? undefined : urlFlag('--issuer', jwks) };
+}
+
+/**
+ * The memory this process may use: its cgroup's limit where there is one below the
+ * machine's memory (a container), else the machine's. Node.js 20 reports no limit as
+ * 2^64 and later versions as 0; both mean the machine's.
+ */
+function processMemory(): number {
+  const limit = process.constrainedMemory();
+  const machine = totalmem();
+  return limit > 0 && limit < machine ? limit : machine;
 }

@@ -2,7 +2,9 @@
 // for a read that raced with a write to put a stale version back.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PhotoCache, withHeaders, type CachedSize } from '../src/photos/photo-cache.js';
+import { totalmem } from 'node:os';
+import { loadServeConfig } from '../src/config.js';
+import { defaultCacheBytes, PhotoCache, withHeaders, type CachedSize } from '../src/photos/photo-cache.js';
 
 function entry(etag: string, size: number): CachedSize {
   return withHeaders({ etag, width: 48, height: 48, bytes: Buffer.alloc(size, 1) });
@@ -137,3 +139,26 @@ describe('PhotoCache', () => {
     assert.equal(cache.bytes, 0);
   });
 });
+
+describe('the default cache size (no --cache-mb)', () => {
+  const MiB = 1024 * 1024;
+
+  it('is an eighth of the memory the process may use, from 64 MiB to 1 GiB', () => {
+    assert.equal(defaultCacheBytes(512 * MiB), 64 * MiB, 'a small container: the floor');
+    assert.equal(defaultCacheBytes(2048 * MiB), 256 * MiB);
+    assert.equal(defaultCacheBytes(4000 * MiB), 500 * MiB, 'whole MiB');
+    assert.equal(defaultCacheBytes(24 * 1024 * MiB), 1024 * MiB, 'a large machine: the ceiling');
+    assert.equal(defaultCacheBytes(2 ** 64), 1024 * MiB);
+  });
+
+  it('is what serve takes without the flag; the flag, 0 included, wins', () => {
+    const argv = ['--data', '/tmp/portrait-config-test'];
+    const machine = Math.min(totalmem(), process.constrainedMemory() || Infinity);
+    assert.equal(loadServeConfig(argv, {}).cacheBytes, defaultCacheBytes(machine));
+    assert.equal(loadServeConfig([...argv, '--cache-mb', '0'], {}).cacheBytes, 0);
+    assert.equal(loadServeConfig([...argv, '--cache-mb', '100'], {}).cacheBytes, 100 * MiB);
+    assert.equal(loadServeConfig(argv, { PORTRAIT_CACHE_MB: '32' }).cacheBytes, 32 * MiB);
+    assert.throws(() => loadServeConfig([...argv, '--cache-mb', '1e3'], {}), /--cache-mb must be an integer from 0 to 65536/);
+  });
+});
+
