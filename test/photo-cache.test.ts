@@ -25,6 +25,24 @@ describe('PhotoCache', () => {
     assert.equal(cache.get('t/user/a', '48x48'), undefined);
   });
 
+  it('answers with what it keeps: its own copy, equal to what it was offered; else what it was offered', () => {
+    const cache = new PhotoCache(150);
+    const offered = entry('"A"', 100);
+    const held = cache.set('t/user/a', 'primary', offered, cache.generation);
+    assert.deepEqual(held, offered);
+    assert.equal(cache.get('t/user/a', 'primary'), held, 'a hit is the very object set() answered with');
+    const json = withHeaders({ etag: '"A"', width: 48, height: 48, bytes: Buffer.from('{}') }, 'application/json;odata.metadata=minimal');
+    assert.deepEqual(cache.set('t/user/a', 'json', json, cache.generation), json, 'the JSON headers too');
+    // Stale (loaded before an invalidation) or too large: not kept, answered as offered.
+    const stale = cache.generation;
+    cache.invalidateOwner('t/user/b');
+    const late = entry('"B"', 10);
+    assert.equal(cache.set('t/user/b', 'primary', late, stale), late);
+    const large = entry('"C"', 151);
+    assert.equal(cache.set('t/user/c', 'primary', large, cache.generation), large);
+    assert.equal(cache.get('t/user/c', 'primary'), undefined);
+  });
+
   it('keeps within its byte budget, evicting the least recently used first', () => {
     const cache = new PhotoCache(300);
     cache.set('o1', 's', entry('"1"', 100), cache.generation);

@@ -141,15 +141,17 @@ export class PhotoCache {
   }
 
   /**
-   * Stores an entry loaded at `generation`, unless anything was invalidated since, or
-   * the cache is full and this is the entry's first load in a while (the doorkeeper).
+   * Offers an entry loaded at `generation`; returns what to answer with: the cache's own
+   * copy when it keeps it (see kept), else `entry`. Not kept when anything was invalidated
+   * since, or when the cache is full and this is the entry's first load in a while (the
+   * doorkeeper).
    */
-  set(owner: string, size: string, entry: CachedSize, generation: number): void {
-    if (generation !== this.#generation || entry.bytes.length > this.#maxBytes) return;
+  set(owner: string, size: string, entry: CachedSize, generation: number): CachedSize {
+    if (generation !== this.#generation || entry.bytes.length > this.#maxBytes) return entry;
     const key = `${owner}|${size}`;
-    if (this.#bytes + entry.bytes.length > this.#maxBytes && !this.#admit(key)) return;
+    if (this.#bytes + entry.bytes.length > this.#maxBytes && !this.#admit(key)) return entry;
     this.#remove(key);
-    const slot: Slot = { key, owner, entry, older: undefined, newer: undefined };
+    const slot: Slot = { key, owner, entry: kept(entry), older: undefined, newer: undefined };
     this.#entries.set(key, slot);
     this.#append(slot);
     this.#bytes += entry.bytes.length;
@@ -157,6 +159,7 @@ export class PhotoCache {
     if (!keys) this.#byOwner.set(owner, (keys = new Set()));
     keys.add(key);
     while (this.#bytes > this.#maxBytes && this.#oldest !== undefined) this.#remove(this.#oldest.key);
+    return slot.entry;
   }
 
   #admit(key: string): boolean {
@@ -223,4 +226,26 @@ function keyHash(key: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
   return hash >>> 2;
+}
+
+/**
+ * The cache's own copy of an entry it keeps, made here and nowhere else. Why: V8 decides
+ * per allocation site whether what it makes is allocated straight into the old generation
+ * (pretenuring), from how much of it survived the young one. While a cache fills, every
+ * answer it is offered survives, so withHeaders' literals, which make every answer, were
+ * pretenured; from then on the answer of every miss, kept or not, was allocated old and
+ * died there. With a cache a fifth of 100,000 owners' photos that was a major collection
+ * a second, 25 ms reads at p99 and more CPU than no cache at all (docs/performance.md,
+ * "scale"). What is made here is kept, and what withHeaders makes dies young.
+ */
+function kept(entry: CachedSize): CachedSize {
+  const { etag, width, height, bytes, headers: made } = entry;
+  const contentType = made['content-type'] as string;
+  const length = made['content-length'] as string;
+  const odataVersion = made['odata-version'];
+  const headers =
+    odataVersion === undefined
+      ? { 'content-type': contentType, etag: made.etag as string, 'cache-control': made['cache-control'] as string, 'content-length': length }
+      : { 'content-type': contentType, etag: made.etag as string, 'cache-control': made['cache-control'] as string, 'content-length': length, 'odata-version': odataVersion };
+  return { etag, width, height, bytes, headers };
 }

@@ -118,8 +118,8 @@ export class PhotoService {
     }
     const generation = cache?.generation ?? 0;
     const entry = await load();
-    cache?.set(key, cacheKey, entry, generation);
-    return entry;
+    // The cache's own copy when it keeps it: the object a memo of the fast path checks for.
+    return cache?.set(key, cacheKey, entry, generation) ?? entry;
   }
 
   /**
@@ -149,8 +149,7 @@ export class PhotoService {
     const content = this.#store.readPhotoContentNow(owner, size);
     if (content === undefined) return undefined;
     const entry = withHeaders(content);
-    cache?.set(key, sizeKey, entry, generation);
-    return entry;
+    return cache?.set(key, sizeKey, entry, generation) ?? entry;
   }
 
   /** Whether trustedHit can ever answer: there is a cache (whether it may, the change feed says per read). */
