@@ -124,6 +124,28 @@ describe('PhotoCache', () => {
     assert.equal(cache.bytes, 1000);
   });
 
+  it('evicts an owner\'s sizes one at a time, oldest first, whichever place each holds among the owner\'s', () => {
+    const cache = new PhotoCache(5 * 100);
+    for (const size of ['48x48', '64x64', '96x96', '120x120', 'primary']) cache.set('t/user/a', size, entry(`"${size}"`, 100), cache.generation);
+    cache.get('t/user/a', '48x48'); // the first-loaded becomes the newest
+    // Replaced in the middle of the owner's sizes (loaded twice: the cache is full).
+    for (let i = 0; i < 2; i++) cache.set('t/user/a', '96x96', entry('"96 again"', 100), cache.generation);
+    assert.equal(cache.entries, 5);
+    assert.equal(cache.bytes, 500);
+    const held = () => ['48x48', '64x64', '96x96', '120x120', 'primary'].filter((size) => cache.get('t/user/a', size) !== undefined);
+    // Room for one other owner's size: the owner's least recently used size goes (64x64).
+    for (let i = 0; i < 2; i++) cache.set('t/user/b', 'primary', entry('"b"', 100), cache.generation);
+    assert.equal(cache.get('t/user/a', '64x64'), undefined);
+    assert.equal(cache.get('t/user/a', '96x96')?.etag, '"96 again"');
+    assert.deepEqual(held(), ['48x48', '96x96', '120x120', 'primary']);
+    assert.equal(cache.entries, 5);
+    cache.invalidateOwner('t/user/a');
+    assert.deepEqual(held(), []);
+    assert.equal(cache.get('t/user/b', 'primary')?.etag, '"b"');
+    assert.equal(cache.entries, 1);
+    assert.equal(cache.bytes, 100);
+  });
+
   it('replacing an entry does not count its bytes twice', () => {
     const cache = new PhotoCache(1000);
     cache.set('o', 's', entry('"1"', 100), cache.generation);

@@ -60,29 +60,38 @@ export function ownerKey(owner: PhotoOwner): string {
   return `${owner.tenantId}/${owner.type}/${owner.id}`;
 }
 
-/** An entry, and its neighbours in least-recently-used order. */
+/**
+ * A cached size: its entry, its neighbours in least-recently-used order, and the next
+ * size of the same owner. Why a chain per owner and not a Map keyed by owner and size with
+ * a Set of keys per owner: a size held 352 bytes of V8 heap for those (its composite key
+ * string, the owner's Set and table, two Map places), more than its entry and headers, and
+ * a cache holding 100,000 owners' photos is marked whole by every major collection
+ * (docs/performance.md, "scale"). An owner has a handful of sizes: the chain is short.
+ */
 interface Slot {
-  readonly key: string;
+  /** The owner's key: one string for all the owner's slots (the chain's first one's). */
   readonly owner: string;
+  readonly size: string;
   readonly entry: CachedSize;
   older: Slot | undefined;
   newer: Slot | undefined;
+  /** The next size of the same owner (the chain starts at #owners' entry for the owner). */
+  sibling: Slot | undefined;
 }
 
 export class PhotoCache {
   readonly #maxBytes: number;
-  readonly #entries = new Map<string, Slot>();
+  /** Each owner's first slot; the rest follow through `sibling`. */
+  readonly #owners = new Map<string, Slot>();
   /**
    * The least-recently-used order, as a list through the slots: the next to go is #oldest.
-   * Not the Map's own order: taking its first key after deleting the ones before walks
+   * Not a Map's own order: taking its first key after deleting the ones before walks
    * every deleted place V8 keeps until the table is rebuilt, which on a full cache that
    * turns over (reads spread over 100,000 owners) cost 3.6 µs per read, more than
    * SQLite's part of a miss (docs/performance.md, "scale").
    */
   #oldest: Slot | undefined;
   #newest: Slot | undefined;
-  /** Which entry keys belong to each owner, so an owner's sizes go together. */
-  readonly #byOwner = new Map<string, Set<string>>();
   /**
    * Keys loaded once while the cache was full. Admission when full takes a second load
    * within the window (a "doorkeeper", as in TinyLFU): when reads spread over many more
@@ -94,6 +103,7 @@ export class PhotoCache {
    * keys with one hash merely let the second in early.
    */
   readonly #doorkeeper = new Set<number>();
+  #count = 0;
   #bytes = 0;
   #generation = 0;
   #hits = 0;
@@ -114,7 +124,7 @@ export class PhotoCache {
 
   /** Sizes held now. */
   get entries(): number {
-    return this.#entries.size;
+    return this.#count;
   }
 
   /** Lookups that found their size, and that did not, since the start (for /metrics). */
@@ -127,7 +137,7 @@ export class PhotoCache {
   }
 
   get(owner: string, size: string): CachedSize | undefined {
-    const slot = this.#entries.get(`${owner}|${size}`);
+    const slot = this.#find(owner, size);
     if (slot === undefined) {
       this.#misses++;
       return undefined;
@@ -148,22 +158,21 @@ export class PhotoCache {
    */
   set(owner: string, size: string, entry: CachedSize, generation: number): CachedSize {
     if (generation !== this.#generation || entry.bytes.length > this.#maxBytes) return entry;
-    const key = `${owner}|${size}`;
-    if (this.#bytes + entry.bytes.length > this.#maxBytes && !this.#admit(key)) return entry;
-    this.#remove(key);
-    const slot: Slot = { key, owner, entry: kept(entry), older: undefined, newer: undefined };
-    this.#entries.set(key, slot);
+    if (this.#bytes + entry.bytes.length > this.#maxBytes && !this.#admit(owner, size)) return entry;
+    const old = this.#find(owner, size);
+    if (old !== undefined) this.#remove(old);
+    const first = this.#owners.get(owner);
+    const slot: Slot = { owner: first?.owner ?? owner, size, entry: kept(entry), older: undefined, newer: undefined, sibling: first };
+    this.#owners.set(slot.owner, slot);
     this.#append(slot);
+    this.#count++;
     this.#bytes += entry.bytes.length;
-    let keys = this.#byOwner.get(owner);
-    if (!keys) this.#byOwner.set(owner, (keys = new Set()));
-    keys.add(key);
-    while (this.#bytes > this.#maxBytes && this.#oldest !== undefined) this.#remove(this.#oldest.key);
+    while (this.#bytes > this.#maxBytes && this.#oldest !== undefined) this.#remove(this.#oldest);
     return slot.entry;
   }
 
-  #admit(key: string): boolean {
-    const hash = keyHash(key);
+  #admit(owner: string, size: string): boolean {
+    const hash = keyHash(owner, size);
     if (this.#doorkeeper.delete(hash)) return true;
     // The window: as many first loads as a quarter of the entries the cache holds. A
     // photo read again within it is hot enough to earn a place; with reads spread evenly
@@ -173,34 +182,51 @@ export class PhotoCache {
     // it hits as often or more (63.9% against 62.9%). What is let in and pushed out again
     // is what the collector has to promote and then mark: a cache that only turns over
     // must cost nothing (docs/performance.md, "scale").
-    if (this.#doorkeeper.size >= Math.max(MIN_DOORKEEPER, this.#entries.size / DOORKEEPER_SHARE)) this.#doorkeeper.clear();
+    if (this.#doorkeeper.size >= Math.max(MIN_DOORKEEPER, this.#count / DOORKEEPER_SHARE)) this.#doorkeeper.clear();
     this.#doorkeeper.add(hash);
     return false;
   }
 
   invalidateOwner(owner: string): void {
     this.#generation++;
-    for (const key of this.#byOwner.get(owner) ?? []) this.#remove(key);
+    for (let slot = this.#owners.get(owner); slot !== undefined; slot = slot.sibling) this.#forget(slot);
+    this.#owners.delete(owner);
   }
 
   clear(): void {
     this.#generation++;
     this.#doorkeeper.clear();
-    this.#entries.clear();
-    this.#byOwner.clear();
+    this.#owners.clear();
     this.#oldest = this.#newest = undefined;
+    this.#count = 0;
     this.#bytes = 0;
   }
 
-  #remove(key: string): void {
-    const slot = this.#entries.get(key);
-    if (!slot) return;
-    this.#entries.delete(key);
+  #find(owner: string, size: string): Slot | undefined {
+    let slot = this.#owners.get(owner);
+    while (slot !== undefined && slot.size !== size) slot = slot.sibling;
+    return slot;
+  }
+
+  /** Takes the slot out of the cache: its owner's chain, the order and the counts. */
+  #remove(slot: Slot): void {
+    const first = this.#owners.get(slot.owner);
+    if (first === slot) {
+      if (slot.sibling === undefined) this.#owners.delete(slot.owner);
+      else this.#owners.set(slot.owner, slot.sibling);
+    } else {
+      let before = first;
+      while (before !== undefined && before.sibling !== slot) before = before.sibling;
+      if (before !== undefined) before.sibling = slot.sibling;
+    }
+    this.#forget(slot);
+  }
+
+  /** Takes the slot out of the order and the counts (its chain is the caller's). */
+  #forget(slot: Slot): void {
     this.#unlink(slot);
+    this.#count--;
     this.#bytes -= slot.entry.bytes.length;
-    const keys = this.#byOwner.get(slot.owner);
-    keys?.delete(key);
-    if (keys?.size === 0) this.#byOwner.delete(slot.owner);
   }
 
   /** Puts a slot that is in no list at the newest end. */
@@ -221,10 +247,12 @@ export class PhotoCache {
   }
 }
 
-/** FNV-1a of the key, cut to 30 bits: a small integer to V8, kept in a Set without allocating. */
-function keyHash(key: string): number {
+/** FNV-1a of the owner, a separator and the size, cut to 30 bits: a small integer to V8, kept in a Set without allocating. */
+function keyHash(owner: string, size: string): number {
   let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  for (let i = 0; i < owner.length; i++) hash = Math.imul(hash ^ owner.charCodeAt(i), 0x01000193);
+  hash = Math.imul(hash ^ 0x7c, 0x01000193);
+  for (let i = 0; i < size.length; i++) hash = Math.imul(hash ^ size.charCodeAt(i), 0x01000193);
   return hash >>> 2;
 }
 
