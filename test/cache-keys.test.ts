@@ -56,6 +56,30 @@ describe('cache keys hold only what the answer depends on', () => {
     assert.equal(h.photoCache.bytes, cached, 'the photo cache keeps a metadata answer per Host');
   });
 
+  // The cache chains an owner's entries and walks the chain on every read (photo-cache.ts):
+  // spellings of the owner must not lengthen it.
+  it('the owner spelt many ways (UPN in any case, id in upper case) adds no cache entry', async () => {
+    const spellings = (n: number): string[] => {
+      const upn = 'alice@contoso.com';
+      const mixed = [...upn].map((c, i) => ((n >> i % 16) & 1 ? c.toUpperCase() : c)).join('');
+      return [mixed, n % 2 ? userId.toUpperCase() : userId, `('${mixed}')`];
+    };
+    for (const tail of ['photo/$value', 'photo']) {
+      const warm = await h.app.inject({ method: 'GET', url: `/v1.0/users/${userId}/${tail}`, headers: auth });
+      assert.equal(warm.statusCode, 200, warm.body);
+      const entries = h.photoCache.entries;
+      for (let n = 0; n < 100; n++) {
+        for (const owner of spellings(n)) {
+          const url = owner.startsWith('(') ? `/v1.0/users${owner}/${tail}` : `/v1.0/users/${owner}/${tail}`;
+          const res = await h.app.inject({ method: 'GET', url, headers: auth });
+          assert.equal(res.statusCode, 200, `${url}: ${res.body}`);
+          assert.equal(res.headers.etag, warm.headers.etag);
+        }
+      }
+      assert.equal(h.photoCache.entries, entries, `${tail}: the photo cache grew with spellings of its owner`);
+    }
+  });
+
   it('a Host that needs escaping in JSON is escaped in @odata.context, not spliced raw', async () => {
     const res = await h.app.inject({ method: 'GET', url: '/v1.0/me/photo', headers: { ...auth, host: 'a\\b' } });
     assert.equal(res.statusCode, 200, res.body);

@@ -66,7 +66,9 @@ export function ownerKey(owner: PhotoOwner): string {
  * a Set of keys per owner: a size held 352 bytes of V8 heap for those (its composite key
  * string, the owner's Set and table, two Map places), more than its entry and headers, and
  * a cache holding 100,000 owners' photos is marked whole by every major collection
- * (docs/performance.md, "scale"). An owner has a handful of sizes: the chain is short.
+ * (docs/performance.md, "scale"). The chain is short: an owner's entries are its stored
+ * sizes and a metadata answer per path, all named by stored ids, never by what a client
+ * sends (photo-handler.ts; test/cache-keys.test.ts holds it).
  */
 interface Slot {
   /** The owner's key: one string for all the owner's slots (the chain's first one's). */
