@@ -1,7 +1,8 @@
 // Section "memory": what the server process holds, from /proc. Its peak RSS while
 // 16 clients upload ~4 MB photos at once, and while four small files that decode
-// huge (issue 9 §3) are uploaded at once; whether RSS keeps growing over many
-// uploads (after a tenth of BENCH_LEAK_UPLOADS against after all of them); and,
+// huge (issue 9 §3) are uploaded at once; whether what it holds keeps growing over
+// many uploads (after a tenth of BENCH_LEAK_UPLOADS against after all of them, each
+// after a full collection: collected.ts); and,
 // with a tiny upload gate, whether excess uploads get 429 with Retry-After
 // rather than the process falling over. Each on a freshly started server.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { benchClientFloods } from './client-floods.js';
 import type { BenchContext } from './context.js';
 import { expectStatus, request, type Answer } from './http.js';
 import { CAMERA_PHOTO, decodeBombs, twelveMegapixelJpeg, type DecodeBomb } from './images.js';
+import { held } from './collected.js';
 import { memoryOf } from './proc.js';
 import { startPortrait, userToken, type Portrait } from './servers.js';
 import { atMost, formatMB, formatRate, ratioOf, type Row } from './table.js';
@@ -49,9 +51,15 @@ export async function benchMemory(context: BenchContext): Promise<Row[]> {
   ];
 }
 
-async function withServer<T>(context: BenchContext, name: string, args: readonly string[], work: (server: Server) => Promise<T>): Promise<T> {
+async function withServer<T>(
+  context: BenchContext,
+  name: string,
+  args: readonly string[],
+  work: (server: Server) => Promise<T>,
+  collectable = false,
+): Promise<T> {
   const dataDir = context.folder(name);
-  const portrait = await startPortrait({ dataDir, tls: false, args });
+  const portrait = await startPortrait({ dataDir, tls: false, args, collectable });
   try {
     const { token } = await userToken(dataDir, 'bench@contoso.com');
     const server = { portrait, url: `${portrait.origin}/v1.0/me/photo/$value`, headers: { authorization: `Bearer ${token}`, 'content-type': 'image/jpeg' } };
@@ -141,28 +149,22 @@ async function leak(context: BenchContext): Promise<Row> {
   return withServer(context, 'memory-leak', [], async ({ portrait, url, headers }) => {
     const spec = { url, method: 'PUT' as const, connections: LEAK_CONNECTIONS, headers, bodyFile: CAMERA_PHOTO, timeoutSeconds: 60 };
     const first = await context.load.counted({ ...spec, amount: early });
-    const afterEarly = await settledRss(portrait.pid);
+    const afterEarly = await portrait.collect();
     const rest = await context.load.counted({ ...spec, amount: total - early });
-    const afterAll = await settledRss(portrait.pid);
+    const afterAll = await portrait.collect();
     const failures = first.failures + rest.failures;
-    const ratio = ratioOf(afterAll, afterEarly);
-    context.log(`memory: RSS ${formatMB(afterEarly)} after ${early} uploads, ${formatMB(afterAll)} after ${total}`);
+    const ratio = ratioOf(held(afterAll), held(afterEarly));
+    context.log(`memory: held ${formatMB(held(afterEarly))} after ${early} uploads (RSS ${formatMB(afterEarly.rss)}), ${formatMB(held(afterAll))} after ${total} (RSS ${formatMB(afterAll.rss)})`);
     const failed = failures > 0 ? ` · **${failures} failed**` : '';
     return {
       section: 'memory',
-      figure: `RSS after ${total.toLocaleString('en-US')} uploads of a 640×480 photo vs after ${early.toLocaleString('en-US')} (${LEAK_CONNECTIONS} at a time)`,
-      portrait: `${formatMB(afterAll)} after ${total.toLocaleString('en-US')} (${formatRate(rest.perSecond, 'uploads/s')})${failed}`,
-      reference: `${formatMB(afterEarly)} after ${early.toLocaleString('en-US')}`,
+      figure: `what the server holds (RSS less V8's free committed heap, after a full collection) after ${total.toLocaleString('en-US')} uploads of a 640×480 photo vs after ${early.toLocaleString('en-US')} (${LEAK_CONNECTIONS} at a time)`,
+      portrait: `${formatMB(held(afterAll))} after ${total.toLocaleString('en-US')} (RSS ${formatMB(afterAll.rss)}; ${formatRate(rest.perSecond, 'uploads/s')})${failed}`,
+      reference: `${formatMB(held(afterEarly))} after ${early.toLocaleString('en-US')} (RSS ${formatMB(afterEarly.rss)})`,
       ratio,
       target: atMost(ratio, LEAK_GROWTH),
     };
-  });
-}
-
-/** RSS once the server has been idle for a moment (sockets closed, buffers returned). */
-async function settledRss(pid: number): Promise<number> {
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  return memoryOf(pid).rss;
+  }, true);
 }
 
 async function overload(context: BenchContext, body: Buffer, size: string): Promise<Row> {

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runChild, startChild, type Child } from './children.js';
+import { collect, collectableServer, type Collected } from './collected.js';
 import { request } from './http.js';
 
 /** dist/src/cli/portrait.js, seen from dist/bench/. */
@@ -29,6 +30,8 @@ export interface Portrait extends RunningServer {
   readonly dataDir: string;
   /** From spawn to the "serving at" line. */
   readonly startupMs: number;
+  /** What it holds after a full collection (collected.ts); only when started `collectable`. */
+  collect(): Promise<Collected>;
 }
 
 export interface PortraitOptions {
@@ -38,14 +41,18 @@ export interface PortraitOptions {
   readonly database?: string;
   /** More `serve` flags: --upload-concurrency 1 … */
   readonly args?: readonly string[];
+  /** Whether `collect()` may be asked: the server runs with collect-on-signal.ts loaded. */
+  readonly collectable?: boolean;
 }
 
 export async function startPortrait(options: PortraitOptions): Promise<Portrait> {
-  const args = [PORTRAIT_CLI, 'serve', '--data', options.dataDir, '--host', '127.0.0.1', '--port', '0'];
+  const collectedFile = join(options.dataDir, 'bench-collected.json');
+  const collectable = options.collectable === true ? collectableServer(collectedFile) : undefined;
+  const args = [...(collectable?.nodeArgs ?? []), PORTRAIT_CLI, 'serve', '--data', options.dataDir, '--host', '127.0.0.1', '--port', '0'];
   if (!options.tls) args.push('--no-tls');
   if (options.database !== undefined) args.push('--database', options.database);
   args.push(...(options.args ?? []));
-  const child = startChild(process.execPath, args);
+  const child = startChild(process.execPath, args, collectable === undefined ? {} : { env: { ...process.env, ...collectable.env } });
   const { match, at } = await child.waitFor(SERVING, START_TIMEOUT_MS);
   return {
     pid: child.pid,
@@ -54,6 +61,7 @@ export async function startPortrait(options: PortraitOptions): Promise<Portrait>
     dataDir: options.dataDir,
     startupMs: at - child.spawnedAt,
     stop: () => stopServer(child, 'SIGTERM'),
+    collect: () => (collectable === undefined ? Promise.reject(new Error('the server was not started collectable')) : collect(child.pid, collectedFile)),
   };
 }
 
