@@ -289,7 +289,7 @@ describe('one memory budget for all bodies in flight: 503 with Retry-After past 
   /** A token that passes authentication and holds no permission at all. */
   let nobody: string;
   before(async () => {
-    s = await serve({ bodyMemoryBytes: BUDGET });
+    s = await serve({ bodyMemoryBytes: BUDGET, signIn: 'loopback' });
     nobody = await s.h.appToken([]);
   });
   after(() => s.h.close());
@@ -345,6 +345,36 @@ describe('one memory budget for all bodies in flight: 503 with Retry-After past 
     // The whole budget in one body: only possible if every byte came back.
     const whole = await batch(batchBody(BUDGET));
     assert.equal(whole.status, 200, whole.body);
+    await until(() => s.h.bodies.reservedBytes === 0);
+  });
+
+  it('the sign-in form and the token endpoint are refused the same way, each in its own format', async () => {
+    const { client } = await hold(BUDGET);
+    try {
+      await until(() => s.h.bodies.reservedBytes === BUDGET);
+      const form = { 'content-type': 'application/x-www-form-urlencoded' };
+      // A person pressing "Sign in": a page, as every refusal there is, that says to come back.
+      const page = await fetch(`${s.origin}/${s.h.tenantId}/oauth2/v2.0/authorize`, {
+        method: 'POST',
+        headers: form,
+        body: 'client_id=00000000-0000-0000-0000-000000000001&response_type=code&login=megan%40contoso.com',
+      });
+      assert.equal(page.status, 503);
+      assert.match(String(page.headers.get('retry-after')), /^[1-9]\d*$/);
+      assert.match(String(page.headers.get('content-type')), /^text\/html/);
+      assert.match(await page.text(), /<html/i);
+      // An app asking for a token: OAuth's JSON error, which MSAL retries after Retry-After.
+      const token = await fetch(`${s.origin}/${s.h.tenantId}/oauth2/v2.0/token`, {
+        method: 'POST',
+        headers: form,
+        body: 'grant_type=client_credentials&client_id=00000000-0000-0000-0000-000000000001&client_secret=x&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default',
+      });
+      assert.equal(token.status, 503);
+      assert.match(String(token.headers.get('retry-after')), /^[1-9]\d*$/);
+      assert.equal(((await token.json()) as { error?: string }).error, 'temporarily_unavailable');
+    } finally {
+      client.close();
+    }
     await until(() => s.h.bodies.reservedBytes === 0);
   });
 
