@@ -24,27 +24,34 @@ const STARTUP_LIMIT_MS = 2000;
 const SMALL_CACHE_MB = 64;
 /** Requests in flight while every user's photo is read once. */
 const READ_ALL_CONCURRENCY = 16;
+/**
+ * Timed runs per server, each half of BENCH_SECONDS; the one with the median p99 is
+ * reported, all three p99s beside it. Why: on this shared 2-core VM a few seconds in which
+ * the server got 71% of a core (the load generator starved by something outside the
+ * bench) made one full run's 100,000-user p99 3.1× the 100-user one, where the section
+ * alone gave 0.9–1.0× (docs/performance.md, "scale"). A stall of the server's own, a
+ * collection every few seconds, shows in every round, so the median does not hide it.
+ */
+const ROUNDS = 3;
 
 interface StoreRun {
   readonly users: number;
   readonly seeded: Seeded;
   readonly urlLineMs: number;
   readonly firstPhotoMs: number;
-  readonly load: LoadResult;
-  readonly serverCpuPercent: number;
+  /** Random reads on the default server, every photo read once before. */
+  readonly reads: Measured;
   /** The same load with a cache that holds a fraction of the photos (--cache-mb SMALL_CACHE_MB). */
-  readonly smallCacheLoad: LoadResult;
-  readonly smallCacheCpuPercent: number;
+  readonly smallCache: Measured;
   /** The same load on a server without the photo cache (--cache-mb 0): every read from the store. */
-  readonly storeLoad: LoadResult;
-  readonly storeCpuPercent: number;
+  readonly store: Measured;
 }
 
 export async function benchScale(context: BenchContext): Promise<Row[]> {
   const small = await runStore(context, SMALL_STORE);
   const large = await runStore(context, context.settings.scaleUsers);
   const users = (n: number) => `${n.toLocaleString('en-US')} users`;
-  const p99Ratio = ratioOf(large.load.p99Ms, small.load.p99Ms);
+  const p99Ratio = ratioOf(large.reads.load.p99Ms, small.reads.load.p99Ms);
   const under = (ms: number): Target => ({ text: `< ${STARTUP_LIMIT_MS / 1000} s`, met: ms < STARTUP_LIMIT_MS });
   return [
     {
@@ -56,24 +63,24 @@ export async function benchScale(context: BenchContext): Promise<Row[]> {
     {
       section: 'scale',
       figure: `GET /users/{random of ${users(large.users)}}/photo/$value, HTTP: p99`,
-      portrait: describeLoad(large.load, large.serverCpuPercent),
-      reference: `${users(small.users)}: ${describeLoad(small.load, small.serverCpuPercent)}`,
+      portrait: describeRounds(large.reads),
+      reference: `${users(small.users)}: ${describeRounds(small.reads)}`,
       ratio: p99Ratio,
       target: atMost(p99Ratio, 1.3),
     },
     {
       section: 'scale',
       figure: `same, with a cache of ${SMALL_CACHE_MB} MiB (--cache-mb ${SMALL_CACHE_MB}: about a fifth of the photos, turning over)`,
-      portrait: describeLoad(large.smallCacheLoad, large.smallCacheCpuPercent),
-      reference: `${users(small.users)}: ${describeLoad(small.smallCacheLoad, small.smallCacheCpuPercent)}`,
-      ratio: ratioOf(large.smallCacheLoad.p99Ms, small.smallCacheLoad.p99Ms),
+      portrait: describeRounds(large.smallCache),
+      reference: `${users(small.users)}: ${describeRounds(small.smallCache)}`,
+      ratio: ratioOf(large.smallCache.load.p99Ms, small.smallCache.load.p99Ms),
     },
     {
       section: 'scale',
       figure: `same, without the photo cache (--cache-mb 0): every read from the store`,
-      portrait: describeLoad(large.storeLoad, large.storeCpuPercent),
-      reference: `${users(small.users)}: ${describeLoad(small.storeLoad, small.storeCpuPercent)}`,
-      ratio: ratioOf(large.storeLoad.p99Ms, small.storeLoad.p99Ms),
+      portrait: describeRounds(large.store),
+      reference: `${users(small.users)}: ${describeRounds(small.store)}`,
+      ratio: ratioOf(large.store.load.p99Ms, small.store.load.p99Ms),
     },
     {
       section: 'scale',
@@ -136,29 +143,28 @@ async function runStore(context: BenchContext, users: number): Promise<StoreRun>
   } finally {
     await storeOnly.stop();
   }
-  log(`scale: ${users} users: start-up ${formatMs(portrait.startupMs)}, first photo ${formatMs(firstPhotoMs)}, ${describeLoad(measured.load, measured.cpuPercent)}`);
-  log(`scale: ${users} users with a ${SMALL_CACHE_MB} MiB cache: ${describeLoad(smallCacheMeasured.load, smallCacheMeasured.cpuPercent)}`);
-  log(`scale: ${users} users without the photo cache: ${describeLoad(storeMeasured.load, storeMeasured.cpuPercent)}`);
+  log(`scale: ${users} users: start-up ${formatMs(portrait.startupMs)}, first photo ${formatMs(firstPhotoMs)}, ${describeRounds(measured)}`);
+  log(`scale: ${users} users with a ${SMALL_CACHE_MB} MiB cache: ${describeRounds(smallCacheMeasured)}`);
+  log(`scale: ${users} users without the photo cache: ${describeRounds(storeMeasured)}`);
   return {
     users,
     seeded,
     urlLineMs: portrait.startupMs,
     firstPhotoMs,
-    load: measured.load,
-    serverCpuPercent: measured.cpuPercent,
-    smallCacheLoad: smallCacheMeasured.load,
-    smallCacheCpuPercent: smallCacheMeasured.cpuPercent,
-    storeLoad: storeMeasured.load,
-    storeCpuPercent: storeMeasured.cpuPercent,
+    reads: measured,
+    smallCache: smallCacheMeasured,
+    store: storeMeasured,
   };
 }
 
 interface Measured {
   readonly load: LoadResult;
   readonly cpuPercent: number;
+  /** Every round's p99, in the order they ran. */
+  readonly roundP99s: readonly number[];
 }
 
-/** Warm-up, then the timed run: each request a random user's photo. */
+/** Warm-up, then ROUNDS timed runs: each request a random user's photo. The median run by p99. */
 async function measureRandomReads(
   context: BenchContext,
   portrait: Portrait,
@@ -169,9 +175,19 @@ async function measureRandomReads(
   const { settings } = context;
   const spec = { url: `${portrait.origin}${firstPath}`, connections: settings.connections, headers, pathsFile };
   await context.load.timed({ ...spec, seconds: settings.warmupSeconds });
-  const cpuBefore = cpuSecondsOf(portrait.pid);
-  const load = await context.load.timed({ ...spec, seconds: settings.seconds });
-  return { load, cpuPercent: ((cpuSecondsOf(portrait.pid) - cpuBefore) / load.seconds) * 100 };
+  const rounds: { load: LoadResult; cpuPercent: number }[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const cpuBefore = cpuSecondsOf(portrait.pid);
+    const load = await context.load.timed({ ...spec, seconds: Math.max(1, settings.seconds / 2) });
+    rounds.push({ load, cpuPercent: ((cpuSecondsOf(portrait.pid) - cpuBefore) / load.seconds) * 100 });
+  }
+  const median = [...rounds].sort((a, b) => a.load.p99Ms - b.load.p99Ms)[Math.floor(ROUNDS / 2)] as (typeof rounds)[number];
+  return { ...median, roundP99s: rounds.map((r) => r.load.p99Ms) };
+}
+
+/** A run as the table shows it: the median round, and every round's p99. */
+function describeRounds(measured: Measured): string {
+  return `${describeLoad(measured.load, measured.cpuPercent)} · p99 of ${ROUNDS} rounds ${measured.roundP99s.map((ms) => formatMs(ms)).join(', ')}`;
 }
 
 /** Reads every path once, a few at a time on kept-alive connections; each must answer 200. */
