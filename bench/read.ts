@@ -1,7 +1,8 @@
 // Section "read": the hot path. A real photo is uploaded once and read once;
 // then 50 connections read, for a fixed time, its 240×240 JPEG, the same with
 // If-None-Match (304), and its metadata — from Portrait, from a bare node server
-// and from nginx serving the same bytes at the same paths, over HTTP and HTTPS.
+// and from nginx serving the same bytes at the same paths, over HTTP and HTTPS,
+// the three servers in turns (see ROUNDS).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BenchContext } from './context.js';
@@ -10,7 +11,7 @@ import { CAMERA_PHOTO } from './images.js';
 import type { LoadResult } from './load.js';
 import { treeCpuSecondsOf } from './proc.js';
 import { startBare, startNginx, startPortrait, userToken, type Portrait, type StaticServer } from './servers.js';
-import { atLeast, describeLoad, ratioOf, type Row, type Target } from './table.js';
+import { atLeast, describeLoad, formatRate, ratioOf, type Row, type Target } from './table.js';
 
 const CACHE_CONTROL = 'private, no-cache';
 type Scheme = 'http' | 'https';
@@ -34,10 +35,25 @@ interface Subject {
 }
 
 /** A run and how busy the server was meanwhile: below ~95% of a core, something else limited it. */
-interface Measured {
+interface Run {
   readonly load: LoadResult;
   readonly serverCpuPercent: number;
 }
+
+/** A server's median round by req/s, and every round's req/s in the order they ran. */
+interface Measured extends Run {
+  readonly roundRates: readonly number[];
+}
+
+/**
+ * Timed runs per server and endpoint, taken in turns (Portrait, bare node, nginx, then
+ * again), each a third of BENCH_SECONDS; each server's median round by req/s is what the
+ * table compares. Why: on this shared 2-core VM one full run's first minutes gave the
+ * servers 60–70% of a core at moments, so one run of each, one after the other, compared
+ * disturbed with undisturbed (HTTPS $value at 0.60× bare node in that run, 0.95× in the next
+ * one); in turns, a disturbance of a few seconds costs each server at most one round.
+ */
+const ROUNDS = 3;
 
 export async function benchRead(context: BenchContext): Promise<Row[]> {
   const { settings, log } = context;
@@ -125,9 +141,9 @@ export async function benchRead(context: BenchContext): Promise<Row[]> {
         },
       };
       for (const endpoint of endpoints) {
-        const measure = (subject: Subject) => measureEndpoint(context, subject, endpoint, authorization, scheme);
-        const ours = await measure(subjects.portrait);
-        const theirs = { bare: await measure(subjects.bare), nginx: subjects.nginx && (await measure(subjects.nginx)) };
+        const [ours, bareNode, nginxServer] = await measureInTurns(context, [subjects.portrait, subjects.bare, subjects.nginx], endpoint, authorization, scheme);
+        if (ours === undefined || bareNode === undefined) throw new Error('Portrait and bare node are always measured');
+        const theirs = { bare: bareNode, nginx: nginxServer };
         const figure = `${endpoint.label}, ${scheme.toUpperCase()}`;
         rows[scheme].push(compare(figure, ours, 'nginx', theirs.nginx, endpoint.targets.nginx));
         rows[scheme].push(compare(figure, ours, 'bare node', theirs.bare, endpoint.targets.bare));
@@ -140,21 +156,43 @@ export async function benchRead(context: BenchContext): Promise<Row[]> {
   }
 }
 
-async function measureEndpoint(context: BenchContext, subject: Subject, endpoint: Endpoint, authorization: string, scheme: Scheme): Promise<Measured> {
+/** Each server warmed up, then ROUNDS timed runs of each in turn; undefined servers are skipped. */
+async function measureInTurns(
+  context: BenchContext,
+  subjects: readonly (Subject | undefined)[],
+  endpoint: Endpoint,
+  authorization: string,
+  scheme: Scheme,
+): Promise<(Measured | undefined)[]> {
   const { settings, load, log } = context;
-  const url = `${subject.origin}${endpoint.path}`;
-  // The same request headers for every server; only Portrait reads the token.
-  const headers: Record<string, string> = { authorization };
-  if (endpoint.status === 304) headers['if-none-match'] = subject.etag;
-  await expectStatus(endpoint.status, url, { headers }); // a wrong setup must not be measured
-  const spec = { url, connections: settings.connections, headers };
-  await load.timed({ ...spec, seconds: settings.warmupSeconds });
-  // CPU time over the run's own duration: the server idles while the load process starts.
-  const cpuBefore = treeCpuSecondsOf(subject.pid);
-  const result = await load.timed({ ...spec, seconds: settings.seconds });
-  const serverCpuPercent = ((treeCpuSecondsOf(subject.pid) - cpuBefore) / result.seconds) * 100;
-  log(`read: ${subject.name} ${endpoint.name} ${scheme}: ${describeLoad(result, serverCpuPercent)}`);
-  return { load: result, serverCpuPercent };
+  const specs = new Map<Subject, { url: string; connections: number; headers: Record<string, string> }>();
+  for (const subject of subjects) {
+    if (subject === undefined) continue;
+    const url = `${subject.origin}${endpoint.path}`;
+    // The same request headers for every server; only Portrait reads the token.
+    const headers: Record<string, string> = { authorization };
+    if (endpoint.status === 304) headers['if-none-match'] = subject.etag;
+    await expectStatus(endpoint.status, url, { headers }); // a wrong setup must not be measured
+    specs.set(subject, { url, connections: settings.connections, headers });
+  }
+  const runs = new Map<Subject, Run[]>([...specs.keys()].map((subject) => [subject, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [subject, spec] of specs) {
+      if (round === 0) await load.timed({ ...spec, seconds: settings.warmupSeconds });
+      // CPU time over the run's own duration: the server idles while the load process starts.
+      const cpuBefore = treeCpuSecondsOf(subject.pid);
+      const result = await load.timed({ ...spec, seconds: Math.max(1, Math.ceil(settings.seconds / ROUNDS)) });
+      runs.get(subject)?.push({ load: result, serverCpuPercent: ((treeCpuSecondsOf(subject.pid) - cpuBefore) / result.seconds) * 100 });
+    }
+  }
+  return subjects.map((subject) => {
+    const rounds = subject === undefined ? undefined : runs.get(subject);
+    if (subject === undefined || rounds === undefined) return undefined;
+    const median = [...rounds].sort((a, b) => a.load.perSecond - b.load.perSecond)[Math.floor(ROUNDS / 2)] as Run;
+    const roundRates = rounds.map((run) => run.load.perSecond);
+    log(`read: ${subject.name} ${endpoint.name} ${scheme}: ${describeLoad(median.load, median.serverCpuPercent)} (rounds ${roundRates.map((rate) => formatRate(rate)).join(', ')})`);
+    return { ...median, roundRates };
+  });
 }
 
 /** nginx makes its own ETag (mtime-size); its 304 is measured with it. */
@@ -193,9 +231,14 @@ function compare(figure: string, ours: Measured, referenceName: string, referenc
   return {
     section: 'read',
     figure: `${figure} vs ${referenceName}`,
-    portrait: describeLoad(ours.load, ours.serverCpuPercent),
-    reference: reference ? `${referenceName}: ${describeLoad(reference.load, reference.serverCpuPercent)}` : `${referenceName}: skipped (apt-get install nginx-light wrk)`,
+    portrait: describeMeasured(ours),
+    reference: reference ? `${referenceName}: ${describeMeasured(reference)}` : `${referenceName}: skipped (apt-get install nginx-light wrk)`,
     ratio,
     target: target && { ...target, text: `${target.text} req/s` },
   };
+}
+
+/** The median round, and every round's req/s. */
+function describeMeasured(measured: Measured): string {
+  return `${describeLoad(measured.load, measured.serverCpuPercent)} · rounds ${measured.roundRates.map((rate) => (rate / 1000).toFixed(1)).join(', ')}k req/s`;
 }
