@@ -20,7 +20,7 @@ import { estimateDecodeMemory, estimateHeifDecodeMemory, type DecodeMemory } fro
 import { detectFormat, type AcceptedFormat } from './detect-format.js';
 import { GRAPH_SIZES, sizesForResize, sizesForUpload } from './graph-sizes.js';
 import { decodeHeif, HeifDecodeError } from './heif-decoder.js';
-import { MalformedHeifError, readHeifHeader, UnsupportedHeifError } from './heif-header.js';
+import { MalformedHeifError, readHeifHeader, UnsupportedHeifError, type HeifHeader } from './heif-header.js';
 
 export interface RenderOptions {
   /** Largest width × height (of one frame) accepted, checked from the header before decoding. */
@@ -115,7 +115,8 @@ interface Source {
 async function sharpSource(bytes: Buffer, format: AcceptedFormat, pixelLimit: number): Promise<Source> {
   // HEVC behind an AVIF brand (libvips goes by the brand): libvips' libheif has no HEVC
   // decoder, the wasm one does. The boxes of a real AVIF name AV1 images, so it stays here.
-  if (format === 'avif' && isHevcHeif(bytes)) return heifSource(bytes, pixelLimit);
+  const hevc = format === 'avif' ? hevcHeader(bytes) : undefined;
+  if (hevc !== undefined) return heifSource(bytes, pixelLimit, hevc);
   const header = await readHeader(bytes, format, pixelLimit);
   return {
     oriented: header.oriented,
@@ -124,12 +125,12 @@ async function sharpSource(bytes: Buffer, format: AcceptedFormat, pixelLimit: nu
   };
 }
 
-function isHevcHeif(bytes: Buffer): boolean {
+/** The boxes of an HEVC image, or undefined for anything else (only HEVC images read without an error). */
+function hevcHeader(bytes: Buffer): HeifHeader | undefined {
   try {
-    readHeifHeader(bytes); // only HEVC images read without an error
-    return true;
+    return readHeifHeader(bytes);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -141,10 +142,10 @@ function isHevcHeif(bytes: Buffer): boolean {
  * an iPhone also writes states the same turn and is never applied again (the raw pixels
  * carry no EXIF).
  */
-function heifSource(bytes: Buffer, pixelLimit: number): Source {
+function heifSource(bytes: Buffer, pixelLimit: number, parsed?: HeifHeader): Source {
   let header;
   try {
-    header = readHeifHeader(bytes);
+    header = parsed ?? readHeifHeader(bytes);
   } catch (cause) {
     if (cause instanceof UnsupportedHeifError) throw errors.unsupportedImageFormat(cause.what);
     if (cause instanceof MalformedHeifError) throw errors.invalidImage(`the HEIC ${cause.reason}`);
