@@ -62,7 +62,7 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv): S
     warmupSeconds: quick ? 0.5 : 2,
     connections: positive(env, 'BENCH_CONNECTIONS', 50),
     uploadsPerConnection: positive(env, 'BENCH_UPLOADS', quick ? 2 : 8),
-    leakUploads: positive(env, 'BENCH_LEAK_UPLOADS', quick ? 200 : 2000),
+    leakUploads: positive(env, 'BENCH_LEAK_UPLOADS', quick ? 400 : 4000),
     scaleUsers: positive(env, 'BENCH_SCALE_USERS', quick ? 10_000 : 100_000),
     nodeRounds: positive(env, 'BENCH_NODE_ROUNDS', quick ? 30 : 200),
     postgres: env.BENCH_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
