@@ -20,8 +20,8 @@ process.on('SIGUSR2', () => {
   gc();
   gc();
   setTimeout(() => {
-    const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
-    writeFileSync(`${file}.tmp`, JSON.stringify({ rss, heapTotal, heapUsed, external, arrayBuffers }));
+    const { rss, heapTotal, heapUsed } = process.memoryUsage();
+    writeFileSync(`${file}.tmp`, JSON.stringify({ rss, heapTotal, heapUsed }));
     renameSync(`${file}.tmp`, file);
   }, SETTLE_MS);
 });

@@ -1,9 +1,9 @@
 // What a bench server holds after a full collection: collect-on-signal.ts, loaded into
 // it by startPortrait({ collectable: true }), does the collecting and writes the answer.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const PRELOAD = pathToFileURL(fileURLToPath(new URL('./collect-on-signal.js', import.meta.url))).href;
+/** A file: URL, as --import takes it. */
+const PRELOAD = new URL('./collect-on-signal.js', import.meta.url).href;
 const TIMEOUT_MS = 10_000;
 const POLL_MS = 50;
 
@@ -14,8 +14,6 @@ export interface Collected {
   readonly heapTotal: number;
   /** V8's heap in use after it: what JavaScript still holds. */
   readonly heapUsed: number;
-  /** Memory outside the heap that JavaScript objects hold (Buffers' bytes among it). */
-  readonly external: number;
 }
 
 /**

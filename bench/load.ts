@@ -41,6 +41,17 @@ export interface LoadResult {
   readonly statuses?: Readonly<Record<string, number>>;
 }
 
+/**
+ * Of several timed runs of one server, the one in the middle by `by` (the read and scale
+ * sections measure in rounds so that a few disturbed seconds cost one round, not the row).
+ */
+export function medianRun<T extends { readonly load: LoadResult }>(runs: readonly T[], by: (load: LoadResult) => number): T {
+  const sorted = [...runs].sort((a, b) => by(a.load) - by(b.load));
+  const median = sorted[Math.floor(sorted.length / 2)];
+  if (median === undefined) throw new Error('no runs to take the median of');
+  return median;
+}
+
 export interface LoadDriver {
   /** A timed run with the settings' generator (or the one named). */
   timed(spec: LoadSpec, generator?: LoadGenerator): Promise<LoadResult>;

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import type { BenchContext } from './context.js';
 import { expectStatus, request } from './http.js';
 import { CAMERA_PHOTO } from './images.js';
-import type { LoadResult } from './load.js';
+import { medianRun, type LoadResult, type LoadSpec } from './load.js';
 import { treeCpuSecondsOf } from './proc.js';
 import { startBare, startNginx, startPortrait, userToken, type Portrait, type StaticServer } from './servers.js';
 import { atLeast, describeLoad, formatRate, ratioOf, type Row, type Target } from './table.js';
@@ -165,7 +165,7 @@ async function measureInTurns(
   scheme: Scheme,
 ): Promise<(Measured | undefined)[]> {
   const { settings, load, log } = context;
-  const specs = new Map<Subject, { url: string; connections: number; headers: Record<string, string> }>();
+  const measured = new Map<Subject, { spec: LoadSpec; runs: Run[] }>();
   for (const subject of subjects) {
     if (subject === undefined) continue;
     const url = `${subject.origin}${endpoint.path}`;
@@ -173,23 +173,22 @@ async function measureInTurns(
     const headers: Record<string, string> = { authorization };
     if (endpoint.status === 304) headers['if-none-match'] = subject.etag;
     await expectStatus(endpoint.status, url, { headers }); // a wrong setup must not be measured
-    specs.set(subject, { url, connections: settings.connections, headers });
+    measured.set(subject, { spec: { url, connections: settings.connections, headers }, runs: [] });
   }
-  const runs = new Map<Subject, Run[]>([...specs.keys()].map((subject) => [subject, []]));
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [subject, spec] of specs) {
+    for (const [subject, { spec, runs }] of measured) {
       if (round === 0) await load.timed({ ...spec, seconds: settings.warmupSeconds });
       // CPU time over the run's own duration: the server idles while the load process starts.
       const cpuBefore = treeCpuSecondsOf(subject.pid);
       const result = await load.timed({ ...spec, seconds: Math.max(1, Math.ceil(settings.seconds / ROUNDS)) });
-      runs.get(subject)?.push({ load: result, serverCpuPercent: ((treeCpuSecondsOf(subject.pid) - cpuBefore) / result.seconds) * 100 });
+      runs.push({ load: result, serverCpuPercent: ((treeCpuSecondsOf(subject.pid) - cpuBefore) / result.seconds) * 100 });
     }
   }
   return subjects.map((subject) => {
-    const rounds = subject === undefined ? undefined : runs.get(subject);
-    if (subject === undefined || rounds === undefined) return undefined;
-    const median = [...rounds].sort((a, b) => a.load.perSecond - b.load.perSecond)[Math.floor(ROUNDS / 2)] as Run;
-    const roundRates = rounds.map((run) => run.load.perSecond);
+    const runs = subject && measured.get(subject)?.runs;
+    if (subject === undefined || runs === undefined) return undefined;
+    const median = medianRun(runs, (result) => result.perSecond);
+    const roundRates = runs.map((run) => run.load.perSecond);
     log(`read: ${subject.name} ${endpoint.name} ${scheme}: ${describeLoad(median.load, median.serverCpuPercent)} (rounds ${roundRates.map((rate) => formatRate(rate)).join(', ')})`);
     return { ...median, roundRates };
   });

@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchContext } from './context.js';
 import { request } from './http.js';
-import type { LoadResult } from './load.js';
+import { medianRun, type LoadResult } from './load.js';
 import { cpuSecondsOf } from './proc.js';
 import { seedUsersWithPhotos, type Seeded } from './seed.js';
 import { initData, startPortrait, userToken, type Portrait } from './servers.js';
@@ -181,8 +181,7 @@ async function measureRandomReads(
     const load = await context.load.timed({ ...spec, seconds: Math.max(1, settings.seconds / 2) });
     rounds.push({ load, cpuPercent: ((cpuSecondsOf(portrait.pid) - cpuBefore) / load.seconds) * 100 });
   }
-  const median = [...rounds].sort((a, b) => a.load.p99Ms - b.load.p99Ms)[Math.floor(ROUNDS / 2)] as (typeof rounds)[number];
-  return { ...median, roundP99s: rounds.map((r) => r.load.p99Ms) };
+  return { ...medianRun(rounds, (load) => load.p99Ms), roundP99s: rounds.map((r) => r.load.p99Ms) };
 }
 
 /** A run as the table shows it: the median round, and every round's p99. */

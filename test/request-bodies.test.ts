@@ -352,23 +352,17 @@ describe('one memory budget for all bodies in flight: 503 with Retry-After past 
     const { client } = await hold(BUDGET);
     try {
       await until(() => s.h.bodies.reservedBytes === BUDGET);
-      const form = { 'content-type': 'application/x-www-form-urlencoded' };
+      const postForm = (endpoint: string, body: string) =>
+        fetch(`${s.origin}/${s.h.tenantId}/oauth2/v2.0/${endpoint}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+      const client1 = 'client_id=00000000-0000-0000-0000-000000000001';
       // A person pressing "Sign in": a page, as every refusal there is, that says to come back.
-      const page = await fetch(`${s.origin}/${s.h.tenantId}/oauth2/v2.0/authorize`, {
-        method: 'POST',
-        headers: form,
-        body: 'client_id=00000000-0000-0000-0000-000000000001&response_type=code&login=megan%40contoso.com',
-      });
+      const page = await postForm('authorize', `${client1}&response_type=code&login=megan%40contoso.com`);
       assert.equal(page.status, 503);
       assert.match(String(page.headers.get('retry-after')), /^[1-9]\d*$/);
       assert.match(String(page.headers.get('content-type')), /^text\/html/);
       assert.match(await page.text(), /<html/i);
       // An app asking for a token: OAuth's JSON error, which MSAL retries after Retry-After.
-      const token = await fetch(`${s.origin}/${s.h.tenantId}/oauth2/v2.0/token`, {
-        method: 'POST',
-        headers: form,
-        body: 'grant_type=client_credentials&client_id=00000000-0000-0000-0000-000000000001&client_secret=x&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default',
-      });
+      const token = await postForm('token', `grant_type=client_credentials&${client1}&client_secret=x&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default`);
       assert.equal(token.status, 503);
       assert.match(String(token.headers.get('retry-after')), /^[1-9]\d*$/);
       assert.equal(((await token.json()) as { error?: string }).error, 'temporarily_unavailable');
